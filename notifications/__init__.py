@@ -1,0 +1,1 @@
+"""Notifications: channels that reach the customer's phone, and the arq worker's jobs."""

@@ -1,0 +1,100 @@
+"""The Litestar application: `create_app(settings)` and the lifespan that owns the shared resources."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+from arq import create_pool as create_arq_pool
+from arq.connections import RedisSettings
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from server import db, migrate
+from server.auth import ApiKeyAuth, KeyCache
+from server.deps import provide_conn, provide_settings
+from server.errors import EXCEPTION_HANDLERS
+from server.routes import admin, brand, health
+from server.settings import Settings
+
+log = logging.getLogger("lxt.app")
+
+VERSION = "0.1.0"
+
+
+def redis_settings(url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 3
+    return settings
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the ASGI app. `settings` must carry real URLs (the CLI resolves embedded servers first)."""
+    if not settings.database_url or not settings.redis_url:
+        raise ValueError("create_app needs database_url and redis_url; run through `lxt serve` or `lxt up`")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        async with contextlib.AsyncExitStack() as stack:
+            state.pool = await db.create_pool(
+                settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            )
+            stack.push_async_callback(state.pool.close)
+            state.redis = await create_arq_pool(
+                redis_settings(settings.redis_url), default_queue_name=settings.queue_name
+            )
+            stack.push_async_callback(state.redis.aclose)
+            state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+            stack.push_async_callback(state.http.aclose)
+            listener: asyncpg.Connection = await db.connect(settings.database_url)
+            await listener.add_listener("lxt_key_revoked", state.key_cache.on_revoked)
+            stack.push_async_callback(listener.close)
+            yield
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=[*brand.ROUTES],
+        middleware=[ApiKeyAuth],
+        security=[{"apiKey": []}],
+    )
+    admin_router = Router(path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only])
+    return Litestar(
+        route_handlers=[health.health, health.ready, v1, admin_router],
+        lifespan=[lifespan],
+        dependencies={
+            "conn": Provide(provide_conn),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        state=State(
+            {
+                "settings": settings,
+                "key_cache": KeyCache(settings.key_cache_seconds),
+                "migrations": migrate.load(),
+            }
+        ),
+        openapi_config=OpenAPIConfig(
+            title="lxt",
+            version=VERSION,
+            description="Live experience tracking: brand touchpoint events in, short surveys on the customer's "
+            "phone out, experience timelines for researchers.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="An lxt API key")
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,298 @@
+"""The ``lxt`` command: run the service, migrate, and manage brands and keys from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from server import db, embedded, logs, migrate, tenants
+from server.settings import Settings, SettingsError, settings_table
+
+
+class CliError(Exception):
+    """A user-facing failure: printed without a traceback, exit status 1."""
+
+
+def _env_with(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LXT_DATABASE_URL"] = settings.database_url
+    env["LXT_REDIS_URL"] = settings.redis_url
+    return env
+
+
+async def _apply_migrations(database_url: str) -> list[str]:
+    conn = await db.connect(database_url)
+    try:
+        return await migrate.migrate(conn)
+    finally:
+        await conn.close()
+
+
+def _migrate(settings: Settings) -> None:
+    try:
+        applied = asyncio.run(_apply_migrations(settings.database_url))
+    except migrate.MigrationError as exc:
+        raise CliError(f"migrations: {exc}") from None
+    for name in applied:
+        print(f"applied migration {name}", file=sys.stderr)
+
+
+def _with_conn(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    """Run `work` on one connection to the configured (or running, or freshly started embedded) database."""
+
+    async def run(url: str) -> Any:
+        conn = await db.connect(url)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    with embedded.servers(settings, queue=False) as resolved:
+        _migrate(resolved)
+        return asyncio.run(run(resolved.database_url))
+
+
+# -- service commands --------------------------------------------------------------------------------------
+
+
+def cmd_up(settings: Settings, _: argparse.Namespace) -> int:
+    """Embedded servers (if no URLs) + migrations + API + worker, until Ctrl-C."""
+    with embedded.owned_servers(settings) as resolved:
+        _migrate(resolved)
+        env = _env_with(resolved)
+        children = [
+            subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env),
+            subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=env),
+        ]
+        print(f"lxt is up: {resolved.base_url} (Ctrl-C stops it)", file=sys.stderr)
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        status = 0
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    print(f"lxt: {child.args[-1]} exited with status {child.returncode}", file=sys.stderr)
+                    stopping, status = True, child.returncode or 1
+            time.sleep(0.2)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        return status
+
+
+def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
+    """The HTTP API (granian), on LXT_HOST:LXT_PORT with LXT_API_WORKERS processes."""
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    with embedded.owned_servers(settings) as resolved:
+        _migrate(resolved)
+        os.environ.update(_env_with(resolved))
+        Granian(
+            "server.asgi:app_from_env",
+            factory=True,
+            address=resolved.host,
+            port=resolved.port,
+            interface=Interfaces.ASGI,
+            workers=resolved.api_workers,
+            loop=Loops.uvloop,
+            log_access=False,
+            respawn_failed_workers=True,
+        ).serve()
+    return 0
+
+
+def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
+    """The arq worker: sends invitations, sweeps the schedule, records heartbeats."""
+    from server.worker import create_worker
+
+    with embedded.owned_servers(settings) as resolved:
+        _migrate(resolved)
+        create_worker(resolved).run()
+    return 0
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    """Apply pending migrations and exit."""
+    with embedded.servers(settings, queue=False) as resolved:
+        _migrate(resolved)
+    print("schema is current")
+    return 0
+
+
+def cmd_settings(_settings: Settings, _: argparse.Namespace) -> int:
+    """Print the table of LXT_* environment variables."""
+    print(settings_table(), end="")
+    return 0
+
+
+# -- brands and keys ---------------------------------------------------------------------------------------
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63]
+    return slug if len(slug) >= 2 else f"brand-{slug}".strip("-")
+
+
+def cmd_brand_create(settings: Settings, args: argparse.Namespace) -> int:
+    slug = args.slug or slugify(args.name)
+
+    async def work(conn: asyncpg.Connection) -> tenants.Brand:
+        try:
+            return await tenants.create_brand(conn, slug, args.name)
+        except tenants.SlugTaken as exc:
+            raise CliError(str(exc)) from None
+        except asyncpg.CheckViolationError:
+            raise CliError(f"invalid slug {slug!r}: use 2-63 lowercase letters, digits and '-'") from None
+
+    brand = _with_conn(settings, work)
+    print(f"created brand {brand.slug} ({brand.name}) id {brand.brand_id}")
+    print(f"next: lxt key create --brand {brand.slug} --scope ingest --scope manage --scope export")
+    return 0
+
+
+def cmd_brand_list(settings: Settings, _: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT slug, name, created_at FROM brands ORDER BY slug")
+
+    for row in _with_conn(settings, work):
+        print(f"{row['slug']}\t{row['name']}\t{row['created_at']:%Y-%m-%d}")
+    return 0
+
+
+async def _brand(conn: asyncpg.Connection, slug: str) -> tenants.Brand:
+    brand = await tenants.brand_by_slug(conn, slug)
+    if brand is None:
+        raise CliError(f"no brand {slug!r} (see `lxt brand list`)")
+    return brand
+
+
+def cmd_key_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> tuple[str, tenants.ApiKey]:
+        brand = await _brand(conn, args.brand)
+        return await tenants.create_key(conn, brand.brand_id, args.scope, args.name)
+
+    key, created = _with_conn(settings, work)
+    print(key)
+    print(
+        f"key {created.prefix} for {args.brand}, scopes {','.join(created.scopes)}: "
+        "store it now, it is not shown again",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_key_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> list[tenants.ApiKey]:
+        brand = await _brand(conn, args.brand)
+        return await tenants.list_keys(conn, brand.brand_id)
+
+    for key in _with_conn(settings, work):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        print(f"{key.prefix}\t{','.join(key.scopes)}\t{state}\tlast used {used}\t{key.name}")
+    return 0
+
+
+def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> tenants.ApiKey | None:
+        return await tenants.revoke_key(conn, args.prefix)
+
+    revoked = _with_conn(settings, work)
+    if revoked is None:
+        raise CliError(f"no API key with prefix {args.prefix!r}")
+    print(f"revoked key {revoked.prefix}")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lxt",
+        description="lxt, live experience tracking. Settings come from LXT_* variables (`lxt settings`); "
+        "without LXT_DATABASE_URL/LXT_REDIS_URL an embedded PostgreSQL/Valkey runs under LXT_DATA_DIR.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[Settings, argparse.Namespace], int], *, parent: Any = sub) -> Any:
+        doc = (func.__doc__ or "").strip()
+        p = parent.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc or None)
+        p.set_defaults(func=func)
+        return p
+
+    add("up", cmd_up)
+    add("serve", cmd_serve)
+    add("worker", cmd_worker)
+    add("migrate", cmd_migrate)
+    add("settings", cmd_settings)
+
+    brand = sub.add_parser("brand", help="Create and list brands (tenants)", description="Create and list brands.")
+    brand_sub = brand.add_subparsers(dest="brand_command", required=True, metavar="ACTION")
+    create = brand_sub.add_parser("create", help="Create a brand", description="Create a brand (a tenant).")
+    create.add_argument("name", help="display name, e.g. 'Acme Coffee'")
+    create.add_argument("--slug", help="URL-safe id (default: derived from the name)")
+    create.set_defaults(func=cmd_brand_create)
+    add("list", cmd_brand_list, parent=brand_sub).description = "List all brands."
+
+    key = sub.add_parser("key", help="Create, list and revoke API keys", description="Manage API keys.")
+    key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    kc = key_sub.add_parser(
+        "create",
+        help="Create an API key (printed once)",
+        description="Create an API key for a brand. The key is printed once; only its hash is stored. Scopes: "
+        "ingest (report events), manage (touchpoints, triggers, questionnaires, keys), export (read-only data).",
+    )
+    kc.add_argument("--brand", required=True, help="brand slug")
+    kc.add_argument("--scope", required=True, action="append", choices=tenants.SCOPES, help="repeat for several")
+    kc.add_argument("--name", default="", help="a note, e.g. 'POS integration'")
+    kc.set_defaults(func=cmd_key_create)
+    kl = key_sub.add_parser("list", help="List a brand's keys", description="List a brand's keys (prefixes only).")
+    kl.add_argument("--brand", required=True, help="brand slug")
+    kl.set_defaults(func=cmd_key_list)
+    kr = key_sub.add_parser(
+        "revoke", help="Revoke a key by prefix", description="Revoke a key; running servers drop it at once."
+    )
+    kr.add_argument("prefix", help="the key's prefix as shown by `lxt key list`")
+    kr.set_defaults(func=cmd_key_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logs.configure(settings.log_level)
+        return int(args.func(settings, args))
+    except (SettingsError, CliError, embedded.DataDirBusy) as exc:
+        print(f"lxt: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The asyncpg pool: JSON codecs and connection settings shared by the API and the worker."""
+
+from __future__ import annotations
+
+import asyncpg
+import msgspec
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # msgspec for json/jsonb both ways: faster than the stdlib and encodes Structs, datetimes and UUIDs.
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=_json_encode_text, decoder=_json_decode, format="text"
+        )
+
+
+def _json_encode_text(value: object) -> str:
+    return _json_encode(value).decode()
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        # Every query's plan is per-connection anyway; 1000 covers all of lxt's statements.
+        statement_cache_size=1000,
+        server_settings={"application_name": "lxt", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with the same codecs (CLI commands, migrations)."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "lxt-cli", "timezone": "UTC"})
+    await _init_connection(conn)
+    return conn

@@ -1,0 +1,21 @@
+"""Request-scoped dependencies shared by the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import asyncpg
+from litestar.datastructures import State
+
+from server.settings import Settings
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One pooled connection per request; routes that write open their own transaction on it."""
+    pool: asyncpg.Pool = state.pool
+    async with pool.acquire() as conn:
+        yield conn
+
+
+def provide_settings(state: State) -> Settings:
+    return state.settings

@@ -1,0 +1,170 @@
+"""Every HTTP error as RFC 9457 ``application/problem+json``, mapped in one place.
+
+Domain code raises typed exceptions; this module turns them into problems. Validation problems carry an
+``errors`` list whose items name the field with a JSON pointer into the request body (or ``query``/``path``
+parameter name), so a client can show the message next to the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from questionnaires.errors import DefinitionInvalid, FieldError
+
+log = logging.getLogger("lxt.errors")
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, with lxt's extension member ``errors`` for field-level validation problems."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ApiError(Exception):
+    """A problem raised deliberately by a route or service, e.g. a conflict."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type_: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type_
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def invalid(pointer: str, message: str) -> ApiError:
+    """A 422 naming one field."""
+    return ApiError(422, f"{pointer}: {message}", errors=[FieldError(pointer, message)])
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str | None = None,
+    *,
+    type_: str | None = None,
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    problem = Problem(
+        type=type_ or "about:blank",
+        title=title or _TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+    return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# Litestar reports body problems as {"message": "Expected `int`, got `str`", "key": "events[3].occurred_at"};
+# the key is "data" for the body as a whole.
+_SEGMENT = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
+def json_path_to_pointer(path: str) -> str:
+    """``events[3].occurred_at`` or ``$.events[3].occurred_at`` -> ``/events/3/occurred_at`` (RFC 6901)."""
+    path = path.removeprefix("$")
+    parts = [m[1] or m[2] for m in _SEGMENT.finditer(path)]
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _field_error(item: dict[str, Any]) -> FieldError:
+    message = str(item.get("message", ""))
+    key = str(item.get("key", ""))
+    source = item.get("source")
+    if source in ("query", "path", "header", "cookie"):
+        return FieldError(f"{source}:{key}", message)
+    pointer = "" if key == "data" else json_path_to_pointer(key)
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        pointer += "/" + unknown[1]
+    elif key == "data" and message == "'data'":
+        message = "a JSON request body is required"
+    return FieldError(pointer, message)
+
+
+def _validation_errors(exc: ValidationException) -> list[FieldError]:
+    extra = exc.extra if isinstance(exc.extra, list) else [exc.extra] if exc.extra else []
+    errors = [_field_error(item) for item in extra if isinstance(item, dict)]
+    return errors or [FieldError("", str(exc.detail))]
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    errors = _validation_errors(exc)
+    detail = "; ".join(f"{e.pointer or 'body'}: {e.message}" for e in errors)
+    return problem_response(request, 422, detail, errors=errors)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="lxt"')
+    detail = exc.detail if exc.detail and exc.detail != _TITLES.get(exc.status_code) else None
+    if exc.status_code == 400 and detail and ("truncated" in detail or "malformed" in detail):
+        detail = f"the request body is not valid JSON ({detail})"
+    return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Problem]:
+    return problem_response(
+        request, exc.status, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers
+    )
+
+
+def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -> Response[Problem]:
+    return problem_response(request, 422, str(exc), title=exc.title, errors=exc.errors)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred; it was logged")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    ApiError: handle_api_error,
+    DefinitionInvalid: handle_definition,
+    Exception: handle_unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "ApiError", "MediaType", "Problem", "invalid"]

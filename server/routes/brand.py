@@ -1,0 +1,95 @@
+"""The calling brand and its API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.exceptions import NotFoundException
+from msgspec import Meta
+
+from server import tenants
+from server.auth import requires
+from server.tenants import ApiKey, Brand, Principal, Scope
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class BrandUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+
+
+class KeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
+    name: Annotated[str, Meta(max_length=200)] = ""
+
+
+class CreatedKey(msgspec.Struct, kw_only=True):
+    """The new key. `key` is shown this once and cannot be retrieved again."""
+
+    key: str
+    key_id: UUID
+    prefix: str
+    scopes: list[str]
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, key: str, created: ApiKey) -> CreatedKey:
+        return cls(
+            key=key,
+            key_id=created.key_id,
+            prefix=created.prefix,
+            scopes=created.scopes,
+            name=created.name,
+            created_at=created.created_at,
+        )
+
+
+@get("/brand", tags=["brand"], summary="The brand of the calling API key")
+async def read_brand(request: Request[Principal, Principal, object], conn: asyncpg.Connection) -> Brand:
+    brand = await tenants.get_brand(conn, request.auth.brand_id)
+    if brand is None:
+        raise NotFoundException()
+    return brand
+
+
+@patch("/brand", tags=["brand"], guards=[requires("manage")], summary="Rename the brand")
+async def update_brand(
+    request: Request[Principal, Principal, object], conn: asyncpg.Connection, data: BrandUpdate
+) -> Brand:
+    brand = await tenants.rename_brand(conn, request.auth.brand_id, data.name)
+    if brand is None:
+        raise NotFoundException()
+    return brand
+
+
+@get("/keys", tags=["brand"], guards=[requires("manage")], summary="List the brand's API keys")
+async def list_keys(request: Request[Principal, Principal, object], conn: asyncpg.Connection) -> list[ApiKey]:
+    return await tenants.list_keys(conn, request.auth.brand_id)
+
+
+@post("/keys", tags=["brand"], guards=[requires("manage")], summary="Create an API key (shown once)")
+async def create_key(
+    request: Request[Principal, Principal, object], conn: asyncpg.Connection, data: KeyCreate
+) -> CreatedKey:
+    key, created = await tenants.create_key(conn, request.auth.brand_id, list(data.scopes), data.name)
+    return CreatedKey.of(key, created)
+
+
+@delete("/keys/{prefix:str}", tags=["brand"], guards=[requires("manage")], status_code=200, summary="Revoke a key")
+async def revoke_key(
+    request: Request[Principal, Principal, object], conn: asyncpg.Connection, prefix: str
+) -> ApiKey:
+    revoked = await tenants.revoke_key(conn, prefix, request.auth.brand_id)
+    if revoked is None:
+        raise NotFoundException(f"no API key with prefix {prefix!r}")
+    request.app.state.key_cache.drop_key(str(revoked.key_id))
+    return revoked
+
+
+ROUTES = [read_brand, update_brand, list_keys, create_key, revoke_key]

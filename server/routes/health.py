@@ -1,0 +1,64 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+from litestar import Response, get
+from litestar.datastructures import State
+
+from server import migrate
+
+log = logging.getLogger("lxt.health")
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    database: str
+    migrations: str
+    queue: str
+    workers_alive: int
+
+
+@get("/health", tags=["operations"], summary="Liveness: the process answers")
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@get("/ready", tags=["operations"], summary="Readiness: database, migrations and queue")
+async def ready(state: State) -> Response[Readiness]:
+    database = migrations = queue = "unavailable"
+    workers = 0
+    try:
+        async with asyncio.timeout(2):
+            async with state.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+                database = "ok"
+                current = await migrate.is_current(conn, state.migrations)
+                migrations = "ok" if current else "pending"
+                workers = await conn.fetchval(
+                    "SELECT count(*) FROM worker_heartbeats WHERE seen_at > now() - interval '2 minutes'"
+                )
+    except Exception as exc:  # any failure means "not ready", reported in the body
+        log.warning("readiness: database check failed: %s", exc)
+    try:
+        async with asyncio.timeout(2):
+            await state.redis.ping()
+            queue = "ok"
+    except Exception as exc:
+        log.warning("readiness: queue check failed: %s", exc)
+    ok = database == migrations == queue == "ok"
+    body = Readiness(
+        status="ok" if ok else "unavailable",
+        database=database,
+        migrations=migrations,
+        queue=queue,
+        workers_alive=workers or 0,
+    )
+    return Response(body, status_code=200 if ok else 503)

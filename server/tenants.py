@@ -1,0 +1,163 @@
+"""Brands and their API keys: key generation and hashing, and all SQL for both tables."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from msgspec import Meta
+
+Scope = Literal["ingest", "manage", "export"]
+SCOPES: tuple[Scope, ...] = ("ingest", "manage", "export")
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="lowercase letters, digits, -")]
+KEY_PREFIX = "lxt_"
+
+
+class Brand(msgspec.Struct, frozen=True):
+    brand_id: UUID
+    slug: str
+    name: str
+    created_at: datetime
+
+
+class ApiKey(msgspec.Struct, frozen=True):
+    """A key as listed: never the secret, only its prefix."""
+
+    key_id: UUID
+    prefix: str
+    scopes: list[str]
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who is calling: the brand and scopes of a verified, unrevoked API key."""
+
+    brand_id: UUID
+    brand_slug: str
+    key_id: UUID
+    prefix: str
+    scopes: frozenset[str]
+
+
+class SlugTaken(Exception):
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"a brand with slug {slug!r} already exists")
+        self.slug = slug
+
+
+def new_key() -> tuple[str, str, bytes]:
+    """(full key, prefix, hash). The full key is shown once and never stored."""
+    prefix = secrets.token_hex(5)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, hash_key(key)
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def looks_like_key(token: str) -> bool:
+    return token.startswith(KEY_PREFIX) and 20 < len(token) < 100
+
+
+async def create_brand(conn: asyncpg.Connection, slug: str, name: str) -> Brand:
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO brands (slug, name) VALUES ($1, $2) RETURNING brand_id, slug, name, created_at",
+            slug,
+            name,
+        )
+    except asyncpg.UniqueViolationError:
+        raise SlugTaken(slug) from None
+    assert row is not None
+    return Brand(**dict(row))
+
+
+async def get_brand(conn: asyncpg.Connection, brand_id: UUID) -> Brand | None:
+    row = await conn.fetchrow("SELECT brand_id, slug, name, created_at FROM brands WHERE brand_id = $1", brand_id)
+    return Brand(**dict(row)) if row else None
+
+
+async def brand_by_slug(conn: asyncpg.Connection, slug: str) -> Brand | None:
+    row = await conn.fetchrow("SELECT brand_id, slug, name, created_at FROM brands WHERE slug = $1", slug)
+    return Brand(**dict(row)) if row else None
+
+
+async def rename_brand(conn: asyncpg.Connection, brand_id: UUID, name: str) -> Brand | None:
+    row = await conn.fetchrow(
+        "UPDATE brands SET name = $2 WHERE brand_id = $1 RETURNING brand_id, slug, name, created_at",
+        brand_id,
+        name,
+    )
+    return Brand(**dict(row)) if row else None
+
+
+_KEY_COLUMNS = "key_id, prefix, scopes, name, created_at, last_used_at, revoked_at"
+
+
+async def create_key(
+    conn: asyncpg.Connection, brand_id: UUID, scopes: list[str], name: str = ""
+) -> tuple[str, ApiKey]:
+    key, prefix, key_hash = new_key()
+    row = await conn.fetchrow(
+        f"INSERT INTO api_keys (brand_id, prefix, key_hash, scopes, name) VALUES ($1, $2, $3, $4, $5) "
+        f"RETURNING {_KEY_COLUMNS}",
+        brand_id,
+        prefix,
+        key_hash,
+        sorted(set(scopes)),
+        name,
+    )
+    assert row is not None
+    return key, ApiKey(**dict(row))
+
+
+async def list_keys(conn: asyncpg.Connection, brand_id: UUID) -> list[ApiKey]:
+    rows = await conn.fetch(
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE brand_id = $1 ORDER BY created_at, prefix", brand_id
+    )
+    return [ApiKey(**dict(r)) for r in rows]
+
+
+async def revoke_key(conn: asyncpg.Connection, prefix: str, brand_id: UUID | None = None) -> ApiKey | None:
+    """Revoke by prefix, within one brand (API) or any brand (operator CLI). Revoking twice keeps the first time.
+
+    Running API processes are told at once through NOTIFY, so their key caches drop the key.
+    """
+    row = await conn.fetchrow(
+        f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
+        f"WHERE prefix = $1 AND ($2::uuid IS NULL OR brand_id = $2) RETURNING {_KEY_COLUMNS}",
+        prefix,
+        brand_id,
+    )
+    if row is None:
+        return None
+    await conn.execute("SELECT pg_notify('lxt_key_revoked', $1)", str(row["key_id"]))
+    return ApiKey(**dict(row))
+
+
+async def verify_key(conn: asyncpg.Connection, key: str) -> Principal | None:
+    """The principal of an unrevoked key, recording its use; None for unknown or revoked keys."""
+    row = await conn.fetchrow(
+        "UPDATE api_keys k SET last_used_at = now() FROM brands b "
+        "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND b.brand_id = k.brand_id "
+        "RETURNING k.brand_id, b.slug, k.key_id, k.prefix, k.scopes",
+        hash_key(key),
+    )
+    if row is None:
+        return None
+    return Principal(
+        brand_id=row["brand_id"],
+        brand_slug=row["slug"],
+        key_id=row["key_id"],
+        prefix=row["prefix"],
+        scopes=frozenset(row["scopes"]),
+    )
