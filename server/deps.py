@@ -6,8 +6,12 @@ from collections.abc import AsyncGenerator
 
 import asyncpg
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from server.settings import Settings
+
+Conn = NamedDependency[asyncpg.Connection]
+"""Annotation for a route parameter that receives the request's pooled connection."""
 
 
 async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from server import tenants
+from server.deps import Conn
 from server.errors import ApiError
 from server.routes.brand import CreatedKey
 from server.tenants import Brand, Scope, Slug
@@ -42,7 +43,7 @@ class CreatedBrand(msgspec.Struct):
 
 
 @post("/brands", tags=["admin"], summary="Create a brand and its first API key")
-async def create_brand(conn: asyncpg.Connection, data: BrandCreate) -> CreatedBrand:
+async def create_brand(conn: Conn, data: JSONBody[BrandCreate]) -> CreatedBrand:
     async with conn.transaction():
         try:
             brand = await tenants.create_brand(conn, data.slug, data.name)
@@ -53,7 +54,7 @@ async def create_brand(conn: asyncpg.Connection, data: BrandCreate) -> CreatedBr
 
 
 @get("/brands/{slug:str}", tags=["admin"], summary="One brand by slug")
-async def read_brand(conn: asyncpg.Connection, slug: str) -> Brand:
+async def read_brand(conn: Conn, slug: FromPath[str]) -> Brand:
     brand = await tenants.brand_by_slug(conn, slug)
     if brand is None:
         raise NotFoundException(f"no brand {slug!r}")

@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from server import tenants
 from server.auth import requires
+from server.deps import Conn
 from server.tenants import ApiKey, Brand, Principal, Scope
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -51,7 +52,7 @@ class CreatedKey(msgspec.Struct, kw_only=True):
 
 
 @get("/brand", tags=["brand"], summary="The brand of the calling API key")
-async def read_brand(request: Request[Principal, Principal, object], conn: asyncpg.Connection) -> Brand:
+async def read_brand(request: Request[Principal, Principal, object], conn: Conn) -> Brand:
     brand = await tenants.get_brand(conn, request.auth.brand_id)
     if brand is None:
         raise NotFoundException()
@@ -60,7 +61,7 @@ async def read_brand(request: Request[Principal, Principal, object], conn: async
 
 @patch("/brand", tags=["brand"], guards=[requires("manage")], summary="Rename the brand")
 async def update_brand(
-    request: Request[Principal, Principal, object], conn: asyncpg.Connection, data: BrandUpdate
+    request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
     brand = await tenants.rename_brand(conn, request.auth.brand_id, data.name)
     if brand is None:
@@ -69,22 +70,20 @@ async def update_brand(
 
 
 @get("/keys", tags=["brand"], guards=[requires("manage")], summary="List the brand's API keys")
-async def list_keys(request: Request[Principal, Principal, object], conn: asyncpg.Connection) -> list[ApiKey]:
+async def list_keys(request: Request[Principal, Principal, object], conn: Conn) -> list[ApiKey]:
     return await tenants.list_keys(conn, request.auth.brand_id)
 
 
 @post("/keys", tags=["brand"], guards=[requires("manage")], summary="Create an API key (shown once)")
 async def create_key(
-    request: Request[Principal, Principal, object], conn: asyncpg.Connection, data: KeyCreate
+    request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[KeyCreate]
 ) -> CreatedKey:
     key, created = await tenants.create_key(conn, request.auth.brand_id, list(data.scopes), data.name)
     return CreatedKey.of(key, created)
 
 
 @delete("/keys/{prefix:str}", tags=["brand"], guards=[requires("manage")], status_code=200, summary="Revoke a key")
-async def revoke_key(
-    request: Request[Principal, Principal, object], conn: asyncpg.Connection, prefix: str
-) -> ApiKey:
+async def revoke_key(request: Request[Principal, Principal, object], conn: Conn, prefix: FromPath[str]) -> ApiKey:
     revoked = await tenants.revoke_key(conn, prefix, request.auth.brand_id)
     if revoked is None:
         raise NotFoundException(f"no API key with prefix {prefix!r}")

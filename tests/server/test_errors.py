@@ -1,0 +1,75 @@
+from litestar.testing import AsyncTestClient
+
+from server.errors import json_path_to_pointer
+from tests.conftest import BrandFixture
+
+PROBLEM = "application/problem+json"
+
+
+def test_json_paths_become_pointers() -> None:
+    assert json_path_to_pointer("events[3].occurred_at") == "/events/3/occurred_at"
+    assert json_path_to_pointer("$.a.b") == "/a/b"
+    assert json_path_to_pointer("x/y") == "/x~1y"
+
+
+async def test_validation_problem_names_the_field(client: AsyncTestClient, brand: BrandFixture) -> None:
+    response = await client.patch("/v1/brand", json={"name": ""}, headers=brand.headers("manage"))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["status"] == 422
+    assert problem["title"] == "Invalid request"
+    assert problem["instance"] == "/v1/brand"
+    assert problem["errors"] == [{"pointer": "/name", "message": "Expected `str` of length >= 1"}]
+
+
+async def test_unknown_fields_are_named(client: AsyncTestClient, brand: BrandFixture) -> None:
+    response = await client.patch(
+        "/v1/brand", json={"name": "ok", "colour": "red"}, headers=brand.headers("manage")
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/colour"
+
+
+async def test_malformed_json_is_400(client: AsyncTestClient, brand: BrandFixture) -> None:
+    response = await client.patch(
+        "/v1/brand",
+        content=b'{"name": "x"',
+        headers={**brand.headers("manage"), "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert "not valid JSON" in response.json()["detail"]
+
+
+async def test_missing_body_is_named(client: AsyncTestClient, brand: BrandFixture) -> None:
+    response = await client.patch("/v1/brand", headers=brand.headers("manage"))
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_unknown_route_and_method_are_problems(client: AsyncTestClient, brand: BrandFixture) -> None:
+    response = await client.get("/v1/nothing-here", headers=brand.headers())
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    response = await client.put("/health")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_oversized_bodies_are_refused(client: AsyncTestClient, brand: BrandFixture) -> None:
+    huge = b'{"name": "' + b"x" * 5_000_000 + b'"}'
+    response = await client.patch(
+        "/v1/brand", content=huge, headers={**brand.headers("manage"), "content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_openapi_documents_the_api(client: AsyncTestClient) -> None:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    spec = response.json()
+    assert "/v1/keys" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert (await client.get("/schema")).status_code == 200
