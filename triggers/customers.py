@@ -1,0 +1,179 @@
+"""Customers as brands describe them: validation of contact data and merging into the stored customer.
+
+Pure. A customer is identified per brand by the brand's ``external_id``; events and ``PUT /v1/customers/{id}``
+both carry a `CustomerIn`, and fields left out keep their stored value (``null`` clears a field).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+import phonenumbers
+from msgspec import UNSET, Meta, UnsetType
+
+from questionnaires.errors import DefinitionInvalid, FieldError, pointer
+from triggers.model import CustomerFacts, load_zone
+
+
+class CustomerInvalid(DefinitionInvalid):
+    title = "Invalid customer"
+
+
+ConsentChannel = Literal["sms", "push", "web", "whatsapp"]
+ExternalId = Annotated[
+    str, Meta(min_length=1, max_length=200, description="The brand's own id of the customer.", examples=["C-1042"])
+]
+Phone = Annotated[str, Meta(min_length=3, max_length=32, description="E.164 phone number, e.g. +4915112345678.")]
+Locale = Annotated[
+    str,
+    Meta(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["de-CH"], description="BCP 47"),
+]
+TimeZone = Annotated[str, Meta(min_length=1, max_length=64, examples=["Europe/Berlin"], description="IANA zone")]
+PushToken = Annotated[str, Meta(min_length=1, max_length=4096)]
+Attributes = Annotated[dict[str, Any], Meta(description="Free attributes, usable in trigger conditions.")]
+
+MAX_PUSH_TOKENS: Final = 10
+MAX_ATTRIBUTES_BYTES: Final = 16_384
+_LOCALE_CASE = re.compile(r"^([a-z]{2,3})(?:-(.+))?$", re.IGNORECASE)
+
+
+class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Contact data for one customer. Omitted fields keep their stored values; ``null`` clears one."""
+
+    phone: Phone | UnsetType | None = UNSET
+    locale: Locale | UnsetType | None = UNSET
+    time_zone: TimeZone | UnsetType | None = UNSET
+    push_tokens: Annotated[list[PushToken], Meta(max_length=MAX_PUSH_TOKENS)] | UnsetType = UNSET
+    """Replaces the stored tokens when given."""
+    consents: dict[ConsentChannel, bool] | UnsetType = UNSET
+    """Per channel: true = consent given, false = withdrawn. Merged into the stored consents."""
+    opted_out: bool | UnsetType = UNSET
+    """true: no more surveys on any channel (as an SMS STOP does); false: opted back in."""
+    attributes: Attributes | UnsetType = UNSET
+    """Merged key by key into the stored attributes."""
+
+
+class CustomerRef(CustomerIn, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """A customer as an event mentions it: the external id plus optional contact data."""
+
+    external_id: ExternalId
+
+
+class Customer(msgspec.Struct, kw_only=True):
+    """The stored customer."""
+
+    customer_id: str
+    external_id: str
+    phone: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+    push_tokens: list[str] = []
+    consents: dict[str, bool] = {}
+    opted_out_at: datetime | None = None
+    attributes: dict[str, Any] = {}
+
+    def facts(self) -> CustomerFacts:
+        return CustomerFacts(
+            external_id=self.external_id,
+            time_zone=self.time_zone,
+            locale=self.locale,
+            has_phone=self.phone is not None,
+            push_tokens=len(self.push_tokens),
+            consents=self.consents,
+            opted_out=self.opted_out_at is not None,
+            attributes=self.attributes,
+        )
+
+
+class ConsentChange(msgspec.Struct, frozen=True):
+    channel: str
+    """A consent channel, or ``all`` for opting out (granted false) and back in (granted true)."""
+    granted: bool
+
+
+def normalize_phone(raw: str) -> str | None:
+    """E.164 form of an international number, or None if it is not a valid one."""
+    if not raw.strip().startswith(("+", "00")):
+        return None
+    try:
+        number = phonenumbers.parse(raw.strip().replace("00", "+", 1) if raw.strip().startswith("00") else raw)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_locale(tag: str) -> str:
+    """``DE-ch`` -> ``de-CH``: language lower case, region upper case, as the fallback chain expects."""
+    match = _LOCALE_CASE.match(tag)
+    if not match:
+        return tag
+    language, rest = match[1].lower(), match[2]
+    if not rest:
+        return language
+    parts = [p.upper() if len(p) == 2 else p for p in rest.split("-")]
+    return "-".join([language, *parts])
+
+
+def check_customer(customer: CustomerIn, at: str = "") -> tuple[CustomerIn, list[FieldError]]:
+    """Validate what msgspec cannot (phone, time zone, attribute size); return the normalized customer."""
+    errors: list[FieldError] = []
+    changes: dict[str, Any] = {}
+    if isinstance(customer.phone, str):
+        phone = normalize_phone(customer.phone)
+        if phone is None:
+            errors.append(
+                FieldError(
+                    at + pointer("phone"),
+                    "not a valid international phone number; use E.164 with country code, e.g. +4915112345678",
+                )
+            )
+        changes["phone"] = phone
+    if isinstance(customer.time_zone, str) and load_zone(customer.time_zone) is None:
+        errors.append(
+            FieldError(at + pointer("time_zone"), f"unknown time zone {customer.time_zone!r}; use an IANA name")
+        )
+    if isinstance(customer.locale, str):
+        changes["locale"] = normalize_locale(customer.locale)
+    if (
+        isinstance(customer.attributes, dict)
+        and len(msgspec.json.encode(customer.attributes)) > MAX_ATTRIBUTES_BYTES
+    ):
+        errors.append(FieldError(at + pointer("attributes"), f"larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON"))
+    if isinstance(customer.push_tokens, list) and len(set(customer.push_tokens)) != len(customer.push_tokens):
+        changes["push_tokens"] = list(dict.fromkeys(customer.push_tokens))
+    if errors:
+        return customer, errors
+    return (msgspec.structs.replace(customer, **changes) if changes else customer), []
+
+
+def merge(stored: Customer, update: CustomerIn, now: datetime) -> tuple[Customer, list[ConsentChange]]:
+    """Apply `update` (validated) to `stored`; return the new state and the consent changes it made."""
+    merged = msgspec.structs.replace(stored)
+    changes: list[ConsentChange] = []
+    for name in ("phone", "locale", "time_zone", "push_tokens"):
+        value = getattr(update, name)
+        if value is not UNSET:
+            setattr(merged, name, [] if value is None and name == "push_tokens" else value)
+    if update.consents is not UNSET:
+        consents = dict(stored.consents)
+        for channel, granted in sorted(update.consents.items()):
+            if consents.get(channel) is not granted:
+                changes.append(ConsentChange(channel, granted))
+            consents[channel] = granted
+        merged.consents = consents
+    if update.opted_out is not UNSET:
+        was_out = stored.opted_out_at is not None
+        if update.opted_out and not was_out:
+            merged.opted_out_at = now
+            changes.append(ConsentChange("all", False))
+        elif not update.opted_out and was_out:
+            merged.opted_out_at = None
+            changes.append(ConsentChange("all", True))
+    if update.attributes is not UNSET:
+        merged.attributes = {**stored.attributes, **update.attributes}
+    return merged, changes

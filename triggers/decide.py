@@ -1,0 +1,255 @@
+"""Whether a touchpoint event becomes an invitation — and, just before sending, whether it still should.
+
+`decide` is a pure function of its inputs (no clock, no randomness: sampling is a hash), so replaying an event
+with the same inputs gives the same decision. It looks at the active triggers of the event's touchpoint,
+highest ``priority`` first (ties by key), and for each one checks, in this order:
+
+1. conditions on event and customer attributes        → ``conditions_not_met``
+2. sampling, deterministic per (trigger id, event key) → ``sampled_out``
+3. a channel the customer can be reached on now        → ``no_reachable_channel``
+4. timing: the earliest send is ``max(occurred_at + delay, now)`` — the delay counts from the contact, and
+   an event that arrives late goes out as soon as it may. It is ``stale`` when that is already past
+   ``occurred_at + max_lag``; otherwise the send window places it (``outside_window_dropped`` when it drops),
+   and it is ``stale`` too when the window defers it past ``occurred_at + max_lag``.
+5. contact frequency on the planned send time           → ``frequency_capped``
+
+The first trigger that passes everything schedules the invitation; the triggers after it are not looked at.
+Before any trigger, an unknown touchpoint gives ``unknown_touchpoint`` (a brand's configuration problem worth
+surfacing first), a touchpoint without active triggers ``no_trigger``, triggers whose questionnaire is archived
+or unpublished ``questionnaire_unavailable``, and an opted-out customer ``opted_out``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
+
+import msgspec
+
+from triggers.conditions import condition_values, conditions_hold
+from triggers.frequency import ContactRecord, frequency_block
+from triggers.invitations import is_expired, is_fresh
+from triggers.model import Channel, CustomerFacts, EventFacts, Trigger
+from triggers.sampling import sampled_in
+from triggers.window import customer_zone, place_in_window
+
+__all__ = [
+    "REASONS",
+    "CustomerFacts",
+    "Decision",
+    "Evaluation",
+    "EventFacts",
+    "Reason",
+    "SendCheck",
+    "check_before_send",
+    "decide",
+    "reachable_channels",
+]
+
+Reason = Literal[
+    "no_trigger",
+    "unknown_touchpoint",
+    "conditions_not_met",
+    "sampled_out",
+    "frequency_capped",
+    "opted_out",
+    "no_reachable_channel",
+    "stale",
+    "outside_window_dropped",
+    "questionnaire_unavailable",
+]
+
+REASONS: Final[dict[Reason, str]] = {
+    "no_trigger": "No active trigger exists for the event's touchpoint.",
+    "unknown_touchpoint": "The event names a touchpoint the brand has not registered.",
+    "conditions_not_met": "No trigger's conditions hold for this event and customer.",
+    "sampled_out": "The event fell outside the trigger's sample (deterministic per trigger and event).",
+    "frequency_capped": "The customer was surveyed too recently or too often (detail names the rule).",
+    "opted_out": "The customer has opted out of surveys.",
+    "no_reachable_channel": "None of the trigger's channels reaches the customer with consent.",
+    "stale": "The invitation could not go out within max_lag of the contact.",
+    "outside_window_dropped": "The send time fell outside the send window, which drops such invitations.",
+    "questionnaire_unavailable": "The touchpoint's triggers use a questionnaire that is archived or unpublished.",
+}
+"""Every reason code with its meaning, for the API documentation."""
+
+SuppressReason = Literal["opted_out", "stale", "no_reachable_channel"]
+
+Detail = Literal["late_arrival", "deferred_past_max_lag", "brand_gap", "trigger_gap", "daily_cap"]
+"""Which check within a reason: for ``stale`` and ``frequency_capped``."""
+
+
+class Evaluation(msgspec.Struct, kw_only=True, frozen=True):
+    """What one trigger made of the event."""
+
+    trigger_id: str
+    trigger_key: str
+    outcome: Literal["scheduled", "skipped"]
+    reason: Reason | None = None
+    detail: Detail | None = None
+
+
+class Decision(msgspec.Struct, kw_only=True, frozen=True):
+    """The one decision stored for an event.
+
+    When not surveyed, ``trigger_id`` is the trigger whose reason is given (None for reasons that concern no
+    single trigger). ``channels`` are the trigger's channels reachable at decision time, in preference order;
+    the worker chooses again at send time.
+    """
+
+    outcome: Literal["scheduled", "not_surveyed"]
+    reason: Reason | None = None
+    trigger_id: str | None = None
+    planned_at: datetime | None = None
+    expires_at: datetime | None = None
+    channels: list[Channel] = []
+    evaluations: list[Evaluation] = []
+
+
+class SendCheck(msgspec.Struct, kw_only=True, frozen=True):
+    """The worker's verdict on a claimed invitation: send on ``channel``, or end it as expired / suppressed."""
+
+    outcome: Literal["send", "expired", "suppressed"]
+    reason: SuppressReason | None = None
+    channel: Channel | None = None
+
+
+def reachable_channels(channels: Sequence[Channel], customer: CustomerFacts) -> list[Channel]:
+    """The channels of `channels` (order kept) on which the customer can be reached and has consented.
+
+    push: a push token and ``push`` consent; sms: a phone and ``sms`` consent; whatsapp: a phone and
+    ``whatsapp`` consent; web_link: a phone and ``sms`` consent — the link travels by SMS, and opening a web
+    page needs no consent beyond the one to be contacted. Consent is an explicit True; opt-out is checked apart.
+    """
+    consent = customer.consents
+    reachable = {
+        "push": customer.push_tokens > 0 and consent.get("push") is True,
+        "sms": customer.has_phone and consent.get("sms") is True,
+        "whatsapp": customer.has_phone and consent.get("whatsapp") is True,
+        "web_link": customer.has_phone and consent.get("sms") is True,
+    }
+    return [c for c in channels if reachable[c]]
+
+
+def decide(
+    event: EventFacts,
+    customer: CustomerFacts,
+    triggers: Sequence[Trigger],
+    history: Sequence[ContactRecord],
+    now: datetime,
+    *,
+    touchpoint_known: bool = True,
+    questionnaires: Container[str] | None = None,
+) -> Decision:
+    """Decide what `event` leads to, given the brand's triggers and the customer's recent invitations.
+
+    `triggers` may hold every trigger of the brand (others are filtered out); `history` is the customer's
+    invitations from ``now - history_lookback(...)`` on; `questionnaires` the keys of the brand's published,
+    unarchived questionnaires (None: all are). All datetimes must be aware.
+    """
+    if now.utcoffset() is None or event.occurred_at.utcoffset() is None:
+        raise ValueError("decide needs aware datetimes (now and occurred_at)")
+    if not touchpoint_known:
+        return Decision(outcome="not_surveyed", reason="unknown_touchpoint")
+    candidates = sorted(
+        (t for t in triggers if t.active and t.touchpoint == event.touchpoint),
+        key=lambda t: (-t.priority, t.key, t.id),
+    )
+    if not candidates:
+        return Decision(outcome="not_surveyed", reason="no_trigger")
+    if questionnaires is not None:
+        candidates = [t for t in candidates if t.questionnaire in questionnaires]
+        if not candidates:
+            return Decision(outcome="not_surveyed", reason="questionnaire_unavailable")
+    if customer.opted_out:
+        return Decision(outcome="not_surveyed", reason="opted_out")
+
+    values = condition_values(event, customer)
+    evaluations: list[Evaluation] = []
+    for trigger in candidates:
+        evaluation, plan = _evaluate(trigger, event, customer, values, history, now)
+        evaluations.append(evaluation)
+        if plan is not None:
+            planned_at, channels = plan
+            return Decision(
+                outcome="scheduled",
+                trigger_id=trigger.id,
+                planned_at=planned_at,
+                expires_at=planned_at + trigger.expires_after,
+                channels=channels,
+                evaluations=evaluations,
+            )
+    # Explain by the most important trigger that wanted this event; if none did, its conditions were the cause.
+    matched = next((e for e in evaluations if e.reason != "conditions_not_met"), None)
+    return Decision(
+        outcome="not_surveyed",
+        reason=matched.reason if matched else "conditions_not_met",
+        trigger_id=matched.trigger_id if matched else None,
+        evaluations=evaluations,
+    )
+
+
+def check_before_send(
+    *,
+    channels: Sequence[Channel],
+    customer: CustomerFacts,
+    occurred_at: datetime,
+    expires_at: datetime,
+    max_lag: timedelta,
+    now: datetime,
+) -> SendCheck:
+    """Re-check a claimed invitation at send time: things change between the decision and the send.
+
+    In order: past ``expires_at`` → expired; opted out → suppressed ``opted_out``; past ``occurred_at +
+    max_lag`` → suppressed ``stale``; no reachable channel now → suppressed ``no_reachable_channel``; else send
+    on the first reachable channel of `channels` (the trigger's, in preference order).
+    """
+    if is_expired(expires_at, now):
+        return SendCheck(outcome="expired")
+    if customer.opted_out:
+        return SendCheck(outcome="suppressed", reason="opted_out")
+    if not is_fresh(occurred_at, now, max_lag):
+        return SendCheck(outcome="suppressed", reason="stale")
+    reachable = reachable_channels(channels, customer)
+    if not reachable:
+        return SendCheck(outcome="suppressed", reason="no_reachable_channel")
+    return SendCheck(outcome="send", channel=reachable[0])
+
+
+def _evaluate(
+    trigger: Trigger,
+    event: EventFacts,
+    customer: CustomerFacts,
+    values: dict[str, object],
+    history: Sequence[ContactRecord],
+    now: datetime,
+) -> tuple[Evaluation, tuple[datetime, list[Channel]] | None]:
+    def skipped(reason: Reason, detail: Detail | None = None) -> tuple[Evaluation, None]:
+        return Evaluation(
+            trigger_id=trigger.id, trigger_key=trigger.key, outcome="skipped", reason=reason, detail=detail
+        ), None
+
+    if not conditions_hold(trigger.conditions, values):
+        return skipped("conditions_not_met")
+    if not sampled_in(trigger.sample_rate, trigger.id, event.idempotency_key):
+        return skipped("sampled_out")
+    channels = reachable_channels(trigger.channels, customer)
+    if not channels:
+        return skipped("no_reachable_channel")
+
+    zone = customer_zone(customer.time_zone, trigger.default_time_zone)
+    earliest = max(event.occurred_at + trigger.delay, now).astimezone(UTC)
+    if not is_fresh(event.occurred_at, earliest, trigger.max_lag):
+        return skipped("stale", "late_arrival")
+    planned = place_in_window(earliest, trigger.send_window, zone)
+    if planned is None:
+        return skipped("outside_window_dropped")
+    if not is_fresh(event.occurred_at, planned, trigger.max_lag):
+        return skipped("stale", "deferred_past_max_lag")
+    rule = frequency_block(trigger.frequency, trigger.id, planned, zone, history)
+    if rule is not None:
+        return skipped("frequency_capped", rule)
+
+    scheduled = Evaluation(trigger_id=trigger.id, trigger_key=trigger.key, outcome="scheduled")
+    return scheduled, (planned, channels)

@@ -1,0 +1,121 @@
+"""Touchpoint events as brand systems report them, their validation, and what ingestion answers.
+
+Pure. ``POST /v1/events`` takes one `EventIn`, ``POST /v1/events/batch`` up to `MAX_BATCH`; a batch is
+validated as a whole, so a bad event rejects the batch and nothing of it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta
+
+from questionnaires.errors import DefinitionInvalid, FieldError, pointer
+from triggers.customers import MAX_ATTRIBUTES_BYTES, CustomerRef, check_customer
+
+MAX_BATCH: Final = 1000
+MAX_FUTURE: Final = timedelta(minutes=5)
+"""Clock skew tolerated on ``occurred_at``; later is a mistake in the brand's system."""
+
+IdempotencyKey = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=200,
+        description="The brand's id of this event. Repeating it returns the original result and creates nothing.",
+        examples=["pos-7781-2026-11-24T10:15:03"],
+    ),
+]
+TouchpointKey = Annotated[
+    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="Touchpoint key.", examples=["store_visit"])
+]
+
+
+class EventsInvalid(DefinitionInvalid):
+    title = "Invalid event"
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """One customer contact with the brand."""
+
+    idempotency_key: IdempotencyKey
+    touchpoint: TouchpointKey
+    customer: CustomerRef
+    occurred_at: Annotated[datetime, Meta(tz=True)] | None = None
+    """When the contact happened (with a UTC offset); default: now. At most 5 minutes in the future."""
+    attributes: Annotated[dict[str, Any], Meta(description="Free attributes, usable in trigger conditions.")] = {}
+
+
+class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
+    events: Annotated[list[EventIn], Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class ValidEvent(msgspec.Struct, frozen=True):
+    """An event that passed validation, with its time resolved and the fingerprint idempotency compares."""
+
+    event: EventIn
+    occurred_at: datetime
+    payload_hash: bytes
+
+
+_encode = msgspec.json.Encoder(order="sorted").encode
+
+
+def fingerprint(event: EventIn) -> bytes:
+    """SHA-256 of the event as submitted (keys sorted), to tell a replay from a reused idempotency key."""
+    return hashlib.sha256(_encode(event)).digest()
+
+
+def check_events(events: list[EventIn], now: datetime, *, batch: bool) -> list[ValidEvent]:
+    """Validate events (raise `EventsInvalid` naming every bad field, as ``/events/N/...`` in a batch)."""
+    errors: list[FieldError] = []
+    valid = []
+    for index, event in enumerate(events):
+        base = pointer("events", index) if batch else ""
+        customer, customer_errors = check_customer(event.customer, base + "/customer")
+        errors += customer_errors
+        if event.occurred_at is not None and event.occurred_at - now > MAX_FUTURE:
+            errors.append(
+                FieldError(base + "/occurred_at", "is more than 5 minutes in the future; send the contact's time")
+            )
+        if len(_encode(event.attributes)) > MAX_ATTRIBUTES_BYTES:
+            errors.append(FieldError(base + "/attributes", f"larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON"))
+        occurred_at = (event.occurred_at or now).astimezone(UTC)
+        normalized = msgspec.structs.replace(event, customer=customer) if customer is not event.customer else event
+        valid.append(ValidEvent(normalized, occurred_at, fingerprint(event)))
+    if errors:
+        raise EventsInvalid(errors)
+    return valid
+
+
+Status = Literal["created", "duplicate"]
+
+
+class EventResult(msgspec.Struct, kw_only=True):
+    """What became of one event: its id, and the decision (the original one, for a duplicate)."""
+
+    idempotency_key: str
+    event_id: str
+    status: Status
+    """``created``: stored now; ``duplicate``: the idempotency key was seen before, nothing new was created."""
+    decision: Literal["scheduled", "not_surveyed"]
+    reason: str | None = None
+    """Why not surveyed: see the decision reasons in the API description."""
+    invitation_id: str | None = None
+    planned_at: datetime | None = None
+    touchpoint_known: bool = True
+
+
+class BatchResult(msgspec.Struct):
+    results: list[EventResult]
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency key was reused for a different event."""
+
+    def __init__(self, pointers: list[str]) -> None:
+        self.pointers = pointers
+        super().__init__("idempotency key reused for a different event")

@@ -1,0 +1,286 @@
+"""All SQL of ingestion and scheduling. Set-based: one statement per step for a whole group of events.
+
+Every statement filters by ``brand_id`` (pairs of brand and key travel together through ``unnest``), so a group
+may mix brands without any row of one reaching another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from triggers.customers import ConsentChange, Customer
+from triggers.frequency import ContactRecord
+from triggers.invitations import COUNTS_FOR_FREQUENCY
+from triggers.model import Trigger, TriggerIn
+
+CUSTOMER_COLUMNS = (
+    "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes"
+)
+
+
+class Existing(msgspec.Struct, frozen=True):
+    """An event already stored under an idempotency key, with its decision."""
+
+    event_id: str
+    payload_hash: bytes
+    touchpoint_known: bool
+    outcome: str
+    reason: str | None
+    invitation_id: str | None
+    planned_at: datetime | None
+
+
+async def existing_events(
+    conn: asyncpg.Connection, keys: list[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], Existing]:
+    rows = await conn.fetch(
+        """
+        SELECT e.brand_id, e.idempotency_key, e.event_id::text, e.payload_hash, e.touchpoint_known,
+               d.outcome, d.reason, d.invitation_id::text, d.planned_at
+        FROM unnest($1::uuid[], $2::text[]) AS k (brand_id, idempotency_key)
+        JOIN events e ON e.brand_id = k.brand_id AND e.idempotency_key = k.idempotency_key
+        JOIN decisions d ON d.brand_id = e.brand_id AND d.event_id = e.event_id
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {
+        (r["brand_id"], r["idempotency_key"]): Existing(
+            event_id=r["event_id"],
+            payload_hash=bytes(r["payload_hash"]),
+            touchpoint_known=r["touchpoint_known"],
+            outcome=r["outcome"],
+            reason=r["reason"],
+            invitation_id=r["invitation_id"],
+            planned_at=r["planned_at"],
+        )
+        for r in rows
+    }
+
+
+def _customer(row: asyncpg.Record) -> Customer:
+    return Customer(
+        customer_id=row["customer_id"],
+        external_id=row["external_id"],
+        phone=row["phone"],
+        locale=row["locale"],
+        time_zone=row["time_zone"],
+        push_tokens=list(row["push_tokens"]),
+        consents=row["consents"],
+        opted_out_at=row["opted_out_at"],
+        attributes=row["attributes"],
+    )
+
+
+async def lock_customers(
+    conn: asyncpg.Connection, refs: list[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], Customer]:
+    """Create missing customers and lock all of them, in one statement, in a fixed order (no deadlocks).
+
+    The no-op ``DO UPDATE`` is what locks an existing row and returns it; the lock serialises every decision
+    about one customer, so two concurrent events cannot both take the last frequency slot.
+    """
+    refs = sorted(set(refs))
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO customers (brand_id, external_id)
+        SELECT brand_id, external_id FROM unnest($1::uuid[], $2::text[]) AS r (brand_id, external_id)
+        ORDER BY brand_id, external_id
+        ON CONFLICT (brand_id, external_id) DO UPDATE SET external_id = EXCLUDED.external_id
+        RETURNING brand_id, {CUSTOMER_COLUMNS}
+        """,
+        [r[0] for r in refs],
+        [r[1] for r in refs],
+    )
+    return {(r["brand_id"], r["external_id"]): _customer(r) for r in rows}
+
+
+async def update_customers(conn: asyncpg.Connection, changed: list[tuple[UUID, Customer]], now: datetime) -> None:
+    if not changed:
+        return
+    await conn.execute(
+        """
+        UPDATE customers c
+        SET phone = u.phone, locale = u.locale, time_zone = u.time_zone,
+            push_tokens = ARRAY(SELECT jsonb_array_elements_text(u.push_tokens)),
+            consents = u.consents, opted_out_at = u.opted_out_at, attributes = u.attributes, updated_at = $10
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
+                    $8::timestamptz[], $9::jsonb[])
+             AS u (brand_id, customer_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes)
+        WHERE c.brand_id = u.brand_id AND c.customer_id = u.customer_id
+        """,
+        [b for b, _ in changed],
+        [c.customer_id for _, c in changed],
+        [c.phone for _, c in changed],
+        [c.locale for _, c in changed],
+        [c.time_zone for _, c in changed],
+        [c.push_tokens for _, c in changed],
+        [c.consents for _, c in changed],
+        [c.opted_out_at for _, c in changed],
+        [c.attributes for _, c in changed],
+        now,
+    )
+
+
+async def record_consent_changes(
+    conn: asyncpg.Connection, changes: list[tuple[UUID, str, ConsentChange]], source: str, at: datetime
+) -> None:
+    if not changes:
+        return
+    await conn.execute(
+        """
+        INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
+        SELECT brand_id, customer_id, channel, granted, $5, $6
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[]) AS c (brand_id, customer_id, channel, granted)
+        """,
+        [b for b, _, _ in changes],
+        [c for _, c, _ in changes],
+        [ch.channel for _, _, ch in changes],
+        [ch.granted for _, _, ch in changes],
+        source,
+        at,
+    )
+
+
+async def known_touchpoints(conn: asyncpg.Connection, keys: list[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
+    """Which (brand, touchpoint key) pairs are registered; auto-creates them for brands that ask for it."""
+    keys = sorted(set(keys))
+    rows = await conn.fetch(
+        """
+        WITH wanted AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w (brand_id, key)),
+        created AS (
+            INSERT INTO touchpoints (brand_id, key, name, category, auto_created)
+            SELECT w.brand_id, w.key, w.key, 'owned', true
+            FROM wanted w JOIN brands b ON b.brand_id = w.brand_id AND b.auto_create_touchpoints
+            ON CONFLICT (brand_id, key) DO NOTHING
+            RETURNING brand_id, key
+        )
+        SELECT t.brand_id, t.key FROM touchpoints t JOIN wanted w ON w.brand_id = t.brand_id AND w.key = t.key
+        UNION SELECT brand_id, key FROM created
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["brand_id"], r["key"]) for r in rows}
+
+
+async def active_triggers(
+    conn: asyncpg.Connection, brands: list[UUID], touchpoints: list[str]
+) -> dict[UUID, list[Trigger]]:
+    rows = await conn.fetch(
+        """
+        SELECT brand_id, trigger_id::text, definition FROM triggers
+        WHERE brand_id = ANY($1::uuid[]) AND active AND touchpoint_key = ANY($2::text[])
+        """,
+        brands,
+        touchpoints,
+    )
+    found: dict[UUID, list[Trigger]] = {}
+    for r in rows:
+        spec = msgspec.convert(r["definition"], TriggerIn)
+        found.setdefault(r["brand_id"], []).append(Trigger(id=r["trigger_id"], **msgspec.structs.asdict(spec)))
+    return found
+
+
+async def current_questionnaires(
+    conn: asyncpg.Connection, brands: list[UUID], keys: list[str]
+) -> dict[tuple[UUID, str], int]:
+    """(brand, questionnaire key) -> latest published version, for questionnaires not archived."""
+    rows = await conn.fetch(
+        """
+        SELECT brand_id, key, latest_version FROM questionnaires
+        WHERE brand_id = ANY($1::uuid[]) AND key = ANY($2::text[]) AND archived_at IS NULL
+        """,
+        brands,
+        keys,
+    )
+    return {(r["brand_id"], r["key"]): r["latest_version"] for r in rows}
+
+
+async def contact_history(
+    conn: asyncpg.Connection, customers: list[tuple[UUID, str]], since: datetime
+) -> dict[tuple[UUID, str], list[ContactRecord]]:
+    """The customers' invitations planned from `since` on (future ones included) that count for frequency."""
+    rows = await conn.fetch(
+        """
+        SELECT i.brand_id, i.customer_id::text, i.trigger_id::text, i.planned_at, i.status
+        FROM unnest($1::uuid[], $2::uuid[]) AS c (brand_id, customer_id)
+        JOIN invitations i ON i.brand_id = c.brand_id AND i.customer_id = c.customer_id
+        WHERE i.planned_at >= $3 AND i.status = ANY($4::text[])
+        """,
+        [c[0] for c in customers],
+        [c[1] for c in customers],
+        since,
+        sorted(COUNTS_FOR_FREQUENCY),
+    )
+    history: dict[tuple[UUID, str], list[ContactRecord]] = {}
+    for r in rows:
+        history.setdefault((r["brand_id"], r["customer_id"]), []).append(
+            ContactRecord(trigger_id=r["trigger_id"], planned_at=r["planned_at"], status=r["status"])
+        )
+    return history
+
+
+async def insert_events(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
+    """Insert events; return the ids actually inserted (a concurrent duplicate committed first is skipped)."""
+    inserted = await conn.fetch(
+        """
+        INSERT INTO events (brand_id, event_id, idempotency_key, payload_hash, touchpoint_key, touchpoint_known,
+                            customer_id, occurred_at, received_at, attributes)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::bool[], $7::uuid[],
+                             $8::timestamptz[], $9::timestamptz[], $10::jsonb[])
+        ON CONFLICT (brand_id, idempotency_key) DO NOTHING
+        RETURNING event_id::text
+        """,
+        *_columns(rows, 10),
+    )
+    return {r["event_id"] for r in inserted}
+
+
+async def insert_decisions(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    await conn.execute(
+        """
+        INSERT INTO decisions (brand_id, event_id, outcome, reason, trigger_id, invitation_id, planned_at,
+                               evaluations, decided_at)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[],
+                             $7::timestamptz[], $8::jsonb[], $9::timestamptz[])
+        """,
+        *_columns(rows, 9),
+    )
+
+
+async def insert_invitations(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        """
+        WITH new AS (
+            INSERT INTO invitations (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
+                                     questionnaire_version, status, occurred_at, planned_at, send_by, expires_at,
+                                     channels, created_at, updated_at)
+            SELECT i.brand_id, i.invitation_id, i.event_id, i.customer_id, i.trigger_id, i.questionnaire_key,
+                   i.questionnaire_version, 'scheduled', i.occurred_at, i.planned_at, i.send_by, i.expires_at,
+                   ARRAY(SELECT jsonb_array_elements_text(i.channels)), i.created_at, i.created_at
+            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[],
+                        $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[],
+                        $13::timestamptz[])
+                 AS i (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
+                       questionnaire_version, occurred_at, planned_at, send_by, expires_at, channels, created_at)
+            RETURNING brand_id, invitation_id, created_at
+        )
+        INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, at)
+        SELECT brand_id, invitation_id, NULL, 'scheduled', created_at FROM new
+        """,
+        *_columns(rows, 13),
+    )
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
