@@ -314,10 +314,8 @@ def _leaf(cond: dict[object, object], values: Mapping[str, object]) -> bool:
     if op in ("in", "not_in"):
         if not isinstance(expected, list):
             return False
-        if is_list:
-            hit = any(_contains(actual, e) for e in expected)  # type: ignore[arg-type]
-        else:
-            hit = any(_equal(actual, e) for e in expected)
+        items = actual if is_list else (actual,)
+        hit = any(_contains(items, e) for e in expected)  # type: ignore[arg-type]
         return hit if op == "in" else not hit
     return _order(str(op), actual, expected)
 

@@ -44,7 +44,7 @@ Text = (
     PlainText
     | Annotated[
         dict[Locale, PlainText],
-        Meta(min_properties=1, description="Translations: locale → text, e.g. {'en': 'Hi', 'de': 'Hallo'}."),
+        Meta(min_length=1, description="Translations: locale → text, e.g. {'en': 'Hi', 'de': 'Hallo'}."),
     ]
 )
 """Human-readable text: a plain string (in the definition's ``default_locale``) or a locale → string mapping."""
@@ -71,13 +71,14 @@ class Base(
     """Shared options for every Struct of the definition.
 
     - ``forbid_unknown_fields``: a misspelt key (``reqired``) is an error naming it, not silently ignored.
-    - ``kw_only``: fields with defaults may sit anywhere, and construction in code reads like the YAML.
+    - ``kw_only``: fields with defaults may sit anywhere, and construction in code reads like the YAML
+      (msgspec applies it per class, so subclasses repeat it).
     - ``frozen``: a stored version never changes; pure functions can share instances safely.
     - ``omit_defaults``: stored JSON stays as small as what the brand wrote, and still decodes to an equal value.
     """
 
 
-class QuestionBase(Base, tag_field="type"):
+class QuestionBase(Base, tag_field="type", kw_only=True):
     """Options common to every question type; ``type`` selects the variant."""
 
     id: Slug
@@ -91,18 +92,18 @@ class QuestionBase(Base, tag_field="type"):
     """End the survey right after this question when this condition (on this and earlier answers) holds."""
 
 
-class ScaleBase(QuestionBase):
+class ScaleBase(QuestionBase, kw_only=True):
     min_label: Text | None = None
     """Label of the low end of the scale, e.g. 'Not at all likely'."""
     max_label: Text | None = None
     """Label of the high end of the scale, e.g. 'Extremely likely'."""
 
 
-class Nps(ScaleBase, tag="nps"):
+class Nps(ScaleBase, tag="nps", kw_only=True):
     """Net Promoter Score: 0–10, 'How likely are you to recommend …'."""
 
 
-class Rating(ScaleBase, tag="rating"):
+class Rating(ScaleBase, tag="rating", kw_only=True):
     """A rating on a configurable scale, e.g. 1–5 or 1–7."""
 
     min: Annotated[int, Meta(ge=0, le=1)] = 1
@@ -111,17 +112,17 @@ class Rating(ScaleBase, tag="rating"):
     """Presentation hint for web and app: stars, emoji faces, or plain numbers. SMS always shows numbers."""
 
 
-class Ces(ScaleBase, tag="ces"):
+class Ces(ScaleBase, tag="ces", kw_only=True):
     """Customer Effort Score: 1 (very difficult) – 7 (very easy)."""
 
 
-class Csat(ScaleBase, tag="csat"):
+class Csat(ScaleBase, tag="csat", kw_only=True):
     """Customer satisfaction: 1 (very dissatisfied) – 5 (very satisfied)."""
 
     display: Display = "numbers"
 
 
-class Option(Base):
+class Option(Base, kw_only=True):
     code: Slug
     """Stable code stored as the answer; labels may change, codes may not."""
     label: Text
@@ -132,11 +133,11 @@ class Option(Base):
 Options = Annotated[list[Option], Meta(min_length=2, max_length=MAX_OPTIONS)]
 
 
-class SingleChoice(QuestionBase, tag="single_choice"):
+class SingleChoice(QuestionBase, tag="single_choice", kw_only=True):
     options: Options
 
 
-class MultiChoice(QuestionBase, tag="multi_choice"):
+class MultiChoice(QuestionBase, tag="multi_choice", kw_only=True):
     options: Options
     min_selections: Annotated[int, Meta(ge=1, le=MAX_OPTIONS)] = 1
     """Fewest options an answer must choose (when answered at all)."""
@@ -144,15 +145,15 @@ class MultiChoice(QuestionBase, tag="multi_choice"):
     """Most options an answer may choose; default: all."""
 
 
-class YesNo(QuestionBase, tag="yes_no"):
+class YesNo(QuestionBase, tag="yes_no", kw_only=True):
     pass
 
 
-class FreeText(QuestionBase, tag="text"):
+class FreeText(QuestionBase, tag="text", kw_only=True):
     max_length: Annotated[int, Meta(ge=1, le=5000)] = 1000
 
 
-class Number(QuestionBase, tag="number"):
+class Number(QuestionBase, tag="number", kw_only=True):
     min: float | None = None
     max: float | None = None
     integer: bool = True
@@ -162,12 +163,10 @@ class Number(QuestionBase, tag="number"):
 Question = Nps | Rating | Ces | Csat | SingleChoice | MultiChoice | YesNo | FreeText | Number
 ScaleQuestion = Nps | Rating | Ces | Csat
 ChoiceQuestion = SingleChoice | MultiChoice
-QuestionType = Literal[
-    "nps", "rating", "ces", "csat", "single_choice", "multi_choice", "yes_no", "text", "number"
-]
+QuestionType = Literal["nps", "rating", "ces", "csat", "single_choice", "multi_choice", "yes_no", "text", "number"]
 
 
-class Definition(Base):
+class Definition(Base, kw_only=True):
     """A questionnaire: 1 to `MAX_QUESTIONS` questions (the product is about 1–5) asked in order."""
 
     key: Slug

@@ -11,6 +11,7 @@ Warnings (the definition is accepted, the brand is told): a question whose SMS n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import msgspec
 
@@ -195,14 +196,19 @@ def _check_branching(definition: Definition) -> list[FieldError]:
                 else:
                     continue
                 bad.add(ref)
-            questions = definition.questions
-
-            def spec(ref: str, bad: set[str] = bad) -> FieldSpec | None:
-                # Bad references are already reported in the questionnaire's words; don't repeat them.
-                if ref in bad:
-                    return FieldSpec("any")
-                j = position.get(ref)
-                return None if j is None else field_spec(questions[j])
-
-            errors.extend(check_condition(cond, at, spec))
+            errors.extend(check_condition(cond, at, _specs(definition, position, bad)))
     return errors
+
+
+def _specs(
+    definition: Definition, position: dict[str, int], reported: set[str]
+) -> Callable[[str], FieldSpec | None]:
+    def spec(ref: str) -> FieldSpec | None:
+        # References already reported in the questionnaire's words ("a later question") are not repeated
+        # as "unknown field"; their operands are still checked as far as they can be.
+        if ref in reported:
+            return FieldSpec("any")
+        j = position.get(ref)
+        return None if j is None else field_spec(definition.questions[j])
+
+    return spec

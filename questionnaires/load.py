@@ -1,0 +1,137 @@
+"""Decoding a definition from JSON, YAML or an already-parsed object, with errors as JSON pointers.
+
+The same definition may be written in YAML or JSON and decodes to the same `Definition`. YAML is read with a
+safe loader trimmed towards YAML 1.2's core schema, so that hand-written definitions mean what they say:
+
+- only ``true``/``false`` are booleans (YAML 1.1 would read an option code ``no`` or ``on`` as a bool);
+- dates stay strings; duplicate keys are an error, not silently overwritten;
+- anchors/aliases are refused (they can expand a small document into a huge one).
+
+Decoding errors and semantic errors alike raise `QuestionnaireInvalid` whose `FieldError.pointer` is an
+RFC 6901 pointer into the submitted document (``/questions/2/type``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from questionnaires.errors import FieldError, QuestionnaireInvalid, pointer
+from questionnaires.model import Definition
+from questionnaires.validate import ensure_valid
+
+MAX_DOCUMENT_BYTES = 256 * 1024
+_TOO_DEEP = FieldError("", "the document nests too deeply")
+
+_json_decoder = msgspec.json.Decoder(Definition)
+_AT = re.compile(r"^(?P<message>.*?) - at `(?P<key>key` in `)?(?P<path>\$[^`]*)`$", re.DOTALL)
+_PATH_PART = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]|\[\.\.\.\]")
+_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1's surprising implicit types, duplicate keys or aliases."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+            if isinstance(key, str):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_REPLACED = ("bool", "int", "float", "timestamp")
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag.rsplit(":", 1)[-1] not in _REPLACED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# YAML 1.2 core schema: no yes/no/on/off booleans, no octal "010" or sexagesimal "1:30" integers.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    value = loader.construct_scalar(node)
+    try:
+        return int(value)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"not an integer: {value!r}", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _pointer_of(error: msgspec.ValidationError) -> FieldError:
+    """Turn msgspec's "… - at `$.questions[2].type`" into a FieldError at ``/questions/2/type``."""
+    text = str(error)
+    match = _AT.match(text)
+    message, parts = text, []
+    if match:
+        message = match.group("message")
+        parts = [name or int(index) for name, index in _PATH_PART.findall(match.group("path")) if name or index]
+        # A bad mapping *value* ("$.title[...]") carries no key; the pointer names the mapping.
+    field = _FIELD.match(message)
+    if field:
+        # The message names the field; point at it rather than at its parent object.
+        parts.append(field.group("name"))
+    return FieldError(pointer=pointer(*parts), message=message)
+
+
+def definition_from_obj(obj: object) -> Definition:
+    """Decode an already-parsed document (dicts, lists, scalars) strictly, then validate it semantically."""
+    try:
+        definition = msgspec.convert(obj, Definition, strict=True)
+    except msgspec.ValidationError as error:
+        raise QuestionnaireInvalid([_pointer_of(error)]) from None
+    except RecursionError:
+        raise QuestionnaireInvalid([_TOO_DEEP]) from None
+    return ensure_valid(definition)
+
+
+def load_definition(data: bytes | str, fmt: Literal["json", "yaml"]) -> Definition:
+    """Decode a definition written as JSON or YAML, then validate it semantically."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > MAX_DOCUMENT_BYTES:
+        raise QuestionnaireInvalid([FieldError("", f"document is larger than {MAX_DOCUMENT_BYTES} bytes")])
+    if fmt == "json":
+        try:
+            definition = _json_decoder.decode(data)
+        except msgspec.ValidationError as error:
+            raise QuestionnaireInvalid([_pointer_of(error)]) from None
+        except msgspec.DecodeError as error:
+            raise QuestionnaireInvalid([FieldError("", f"not valid JSON: {error}")]) from None
+        except RecursionError:
+            raise QuestionnaireInvalid([_TOO_DEEP]) from None
+        return ensure_valid(definition)
+    if fmt == "yaml":
+        try:
+            obj = yaml.load(data, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        except yaml.YAMLError as error:
+            raise QuestionnaireInvalid([FieldError("", f"not valid YAML: {error}")]) from None
+        except RecursionError:
+            raise QuestionnaireInvalid([_TOO_DEEP]) from None
+        return definition_from_obj(obj)
+    raise ValueError(f"unknown format {fmt!r}")
