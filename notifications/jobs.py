@@ -1,14 +1,31 @@
 """arq job functions. Each takes ids, re-reads state from PostgreSQL and is safe to run more than once.
 
-The worker's ``ctx`` carries ``pool`` (asyncpg), ``http`` (httpx.AsyncClient), ``settings`` and ``worker_id``.
+The worker's ``ctx`` carries ``pool`` (asyncpg), ``http`` (httpx.AsyncClient), ``settings``, ``channels``,
+``worker_id`` and ``started_at``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from uuid import UUID
+
+import msgspec
+
+from notifications import queries
+from notifications.channels import Channel
+from notifications.queue import enqueue_invitations
+from questionnaires.model import Definition
+from triggers.decide import check_before_send
+
+log = logging.getLogger("lxt.jobs")
+
+SWEEP_AHEAD: Final = timedelta(minutes=2)
+"""The sweeper also enqueues invitations due this soon, so a lost job never makes one late."""
+SWEEP_LIMIT: Final = 10_000
 
 HEARTBEAT_SQL = """
 INSERT INTO worker_heartbeats (worker_id, hostname, pid, started_at, seen_at, jobs_done)
@@ -17,6 +34,76 @@ ON CONFLICT (worker_id) DO UPDATE SET seen_at = now(), jobs_done = EXCLUDED.jobs
 """
 
 PRUNE_HEARTBEATS_SQL = "DELETE FROM worker_heartbeats WHERE seen_at < now() - interval '1 day'"
+
+_definitions = msgspec.json.Decoder(Definition)
+
+
+async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str) -> str:
+    """Claim the invitation, re-check it, send it on the first reachable channel; return what happened.
+
+    Safe to run twice: only the run that moves it from ``scheduled`` to ``sending`` goes on.
+    """
+    brand = UUID(brand_id)
+    now = datetime.now(UTC)
+    async with ctx["pool"].acquire() as conn:
+        claimed = await queries.claim(conn, brand, invitation_id, now)
+        if claimed is None:
+            return "not claimed (already handled, or not due)"
+        customer = await queries.customer(conn, brand, claimed.customer_id)
+        assert customer is not None, "invitations reference existing customers (foreign key)"
+        check = check_before_send(
+            channels=claimed.channels,  # type: ignore[arg-type]
+            customer=customer.facts(),
+            occurred_at=claimed.occurred_at,
+            expires_at=claimed.expires_at,
+            max_lag=claimed.send_by - claimed.occurred_at,
+            now=now,
+        )
+        if check.outcome != "send":
+            await queries.finish(conn, brand, invitation_id, check.outcome, check.reason, now)
+            return f"{check.outcome} ({check.reason})" if check.reason else check.outcome
+        assert check.channel is not None
+        definition = _definitions.decode(
+            await queries.definition_json(conn, brand, claimed.questionnaire_key, claimed.questionnaire_version)
+        )
+    channel: Channel = ctx["channels"][check.channel]
+    delivery = await channel.send(definition, customer, invitation_id)
+    async with ctx["pool"].acquire() as conn, conn.transaction():
+        await queries.record_message(
+            conn,
+            brand,
+            invitation_id,
+            channel=check.channel,
+            provider=delivery.provider,
+            status=delivery.outcome,
+            body=delivery.body,
+            segments=delivery.segments,
+            provider_message_id=delivery.provider_message_id,
+            error_code=delivery.error_code,
+        )
+        status = "sent" if delivery.outcome == "accepted" else "failed"
+        await queries.finish(
+            conn, brand, invitation_id, status, delivery.error_code, datetime.now(UTC), check.channel
+        )
+    return f"{status} via {check.channel} ({delivery.provider})"
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Re-enqueue every due invitation whose job is gone (queue flushed or restarted, enqueue failed).
+
+    PostgreSQL is the truth: this scans scheduled invitations due within `SWEEP_AHEAD` and enqueues their jobs.
+    Enqueueing is idempotent per invitation (the job id), so a job that still exists is left alone and nothing
+    is ever queued twice. Returns how many jobs it re-created.
+    """
+    now = datetime.now(UTC)
+    async with ctx["pool"].acquire() as conn:
+        due = await queries.due_invitations(conn, now + SWEEP_AHEAD, SWEEP_LIMIT)
+    if not due:
+        return 0
+    added = await enqueue_invitations(ctx["redis"], due, ctx["settings"].queue_name)
+    if added:
+        log.warning("sweeper re-enqueued %d of %d due invitations", added, len(due))
+    return added
 
 
 async def heartbeat(ctx: dict[str, Any]) -> None:

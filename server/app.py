@@ -21,7 +21,8 @@ from server import db, migrate
 from server.auth import ApiKeyAuth, KeyCache
 from server.deps import provide_conn, provide_settings
 from server.errors import EXCEPTION_HANDLERS
-from server.routes import admin, brand, health
+from server.ingest import Ingestor
+from server.routes import admin, brand, catalog, events, health, questionnaires
 from server.settings import Settings
 
 log = logging.getLogger("lxt.app")
@@ -55,6 +56,8 @@ def create_app(settings: Settings) -> Litestar:
             stack.push_async_callback(state.redis.aclose)
             state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
             stack.push_async_callback(state.http.aclose)
+            state.ingestor = Ingestor(state.pool, state.redis, settings.queue_name)
+            stack.push_async_callback(state.ingestor.drain)
             listener: asyncpg.Connection = await db.connect(settings.database_url)
             await listener.add_listener("lxt_key_revoked", state.key_cache.on_revoked)
             stack.push_async_callback(listener.close)
@@ -62,7 +65,7 @@ def create_app(settings: Settings) -> Litestar:
 
     v1 = Router(
         path="/v1",
-        route_handlers=[*brand.ROUTES],
+        route_handlers=[*brand.ROUTES, *catalog.ROUTES, *events.ROUTES, *questionnaires.ROUTES],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],
     )

@@ -80,13 +80,14 @@ class ApiKeyAuth(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=principal)
 
 
-def requires(scope: tenants.Scope) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
-    """A guard admitting keys that carry `scope`."""
+def requires(*scopes: tenants.Scope) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard admitting keys that carry at least one of `scopes`."""
+    wanted = " or ".join(f"'{s}'" for s in scopes)
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal: Principal = connection.auth
-        if scope not in principal.scopes:
-            raise PermissionDeniedException(f"this API key lacks the '{scope}' scope")
+        if principal.scopes.isdisjoint(scopes):
+            raise PermissionDeniedException(f"this API key lacks the {wanted} scope")
 
-    guard.__name__ = f"requires_{scope}"
+    guard.__name__ = f"requires_{'_or_'.join(scopes)}"
     return guard

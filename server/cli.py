@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -227,6 +228,37 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_questionnaire_push(settings: Settings, args: argparse.Namespace) -> int:
+    from questionnaires.errors import QuestionnaireInvalid
+    from questionnaires.load import load_definition
+    from server import questionnaire_versions
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    try:
+        definition = load_definition(data, fmt)
+    except QuestionnaireInvalid as exc:
+        raise CliError(
+            f"{path} is not a valid questionnaire:\n"
+            + "\n".join(f"  {e.pointer or '/'}: {e.message}" for e in exc.errors)
+        ) from None
+
+    async def work(conn: asyncpg.Connection) -> tuple[questionnaire_versions.Version, bool]:
+        brand = await _brand(conn, args.brand)
+        return await questionnaire_versions.publish(conn, brand.brand_id, definition)
+
+    version, created = _with_conn(settings, work)
+    state = "published" if created else "unchanged, still"
+    print(f"{version.key} {state} version {version.version}")
+    for warning in version.warnings:
+        print(f"warning: {warning.pointer}: {warning.message}", file=sys.stderr)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 
 
@@ -278,6 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kr.add_argument("prefix", help="the key's prefix as shown by `lxt key list`")
     kr.set_defaults(func=cmd_key_revoke)
+    questionnaire = sub.add_parser(
+        "questionnaire", help="Publish questionnaires", description="Publish questionnaire definitions."
+    )
+    q_sub = questionnaire.add_subparsers(dest="questionnaire_command", required=True, metavar="ACTION")
+    qp = q_sub.add_parser(
+        "push",
+        help="Publish a questionnaire file (YAML or JSON) as a new version",
+        description="Validate a questionnaire definition (YAML, or JSON for .json files) and publish it as the "
+        "brand's next immutable version; an unchanged definition keeps its current version.",
+    )
+    qp.add_argument("file", help="e.g. questionnaires/examples/store_visit_nps.yaml")
+    qp.add_argument("--brand", required=True, help="brand slug")
+    qp.set_defaults(func=cmd_questionnaire_push)
     return parser
 
 

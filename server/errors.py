@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -154,6 +155,13 @@ def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -
     return problem_response(request, 422, str(exc), title=exc.title, errors=exc.errors)
 
 
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request, 503, "the database is unavailable; nothing was stored, retry later", headers={"Retry-After": "5"}
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred; it was logged")
@@ -164,6 +172,10 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: handle_http,
     ApiError: handle_api_error,
     DefinitionInvalid: handle_definition,
+    asyncpg.PostgresConnectionError: handle_unavailable,
+    asyncpg.CannotConnectNowError: handle_unavailable,
+    asyncpg.TooManyConnectionsError: handle_unavailable,
+    ConnectionError: handle_unavailable,
     Exception: handle_unexpected,
 }
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from arq import cron
+from arq import cron, func
 from arq.worker import Worker
 
 from notifications import jobs
+from notifications.channels import channels_for
+from notifications.queue import SEND_INVITATION
 from server import db
 from server.app import redis_settings
 from server.settings import Settings
@@ -23,6 +25,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         )
         ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         ctx["worker_id"], ctx["started_at"] = jobs.worker_identity()
+        ctx["channels"] = channels_for()
         await jobs.heartbeat(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -32,8 +35,12 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
             await ctx["pool"].close()
 
     options: dict[str, Any] = {
-        "functions": [],
-        "cron_jobs": [cron(jobs.heartbeat, second=0, run_at_startup=False, unique=False)],
+        "functions": [func(jobs.send_invitation, name=SEND_INVITATION)],
+        "cron_jobs": [
+            cron(jobs.heartbeat, second=0, run_at_startup=False, unique=False),
+            # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
+            cron(jobs.sweep, second=30, run_at_startup=True),
+        ],
         "redis_settings": redis_settings(settings.redis_url),
         "queue_name": settings.queue_name,
         "on_startup": startup,

@@ -91,7 +91,7 @@ def check_events(events: list[EventIn], now: datetime, *, batch: bool) -> list[V
     return valid
 
 
-Status = Literal["created", "duplicate"]
+Status = Literal["created", "duplicate", "conflict"]
 
 
 class EventResult(msgspec.Struct, kw_only=True):
@@ -100,7 +100,8 @@ class EventResult(msgspec.Struct, kw_only=True):
     idempotency_key: str
     event_id: str
     status: Status
-    """``created``: stored now; ``duplicate``: the idempotency key was seen before, nothing new was created."""
+    """``created``: stored now; ``duplicate``: the idempotency key was seen before, nothing new was created;
+    ``conflict``: the key belongs to a different event (described here), and this one was not stored."""
     decision: Literal["scheduled", "not_surveyed"]
     reason: str | None = None
     """Why not surveyed: see the decision reasons in the API description."""
@@ -111,11 +112,3 @@ class EventResult(msgspec.Struct, kw_only=True):
 
 class BatchResult(msgspec.Struct):
     results: list[EventResult]
-
-
-class IdempotencyConflict(Exception):
-    """An idempotency key was reused for a different event."""
-
-    def __init__(self, pointers: list[str]) -> None:
-        self.pointers = pointers
-        super().__init__("idempotency key reused for a different event")

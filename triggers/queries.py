@@ -63,7 +63,7 @@ async def existing_events(
     }
 
 
-def _customer(row: asyncpg.Record) -> Customer:
+def customer_from_row(row: asyncpg.Record) -> Customer:
     return Customer(
         customer_id=row["customer_id"],
         external_id=row["external_id"],
@@ -97,7 +97,7 @@ async def lock_customers(
         [r[0] for r in refs],
         [r[1] for r in refs],
     )
-    return {(r["brand_id"], r["external_id"]): _customer(r) for r in rows}
+    return {(r["brand_id"], r["external_id"]): customer_from_row(r) for r in rows}
 
 
 async def update_customers(conn: asyncpg.Connection, changed: list[tuple[UUID, Customer]], now: datetime) -> None:
@@ -107,10 +107,11 @@ async def update_customers(conn: asyncpg.Connection, changed: list[tuple[UUID, C
         """
         UPDATE customers c
         SET phone = u.phone, locale = u.locale, time_zone = u.time_zone,
-            push_tokens = ARRAY(SELECT jsonb_array_elements_text(u.push_tokens)),
-            consents = u.consents, opted_out_at = u.opted_out_at, attributes = u.attributes, updated_at = $10
-        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
-                    $8::timestamptz[], $9::jsonb[])
+            push_tokens = ARRAY(SELECT jsonb_array_elements_text(u.push_tokens::jsonb)),
+            consents = u.consents::jsonb, opted_out_at = u.opted_out_at, attributes = u.attributes::jsonb,
+            updated_at = $10
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                    $8::timestamptz[], $9::text[])
              AS u (brand_id, customer_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes)
         WHERE c.brand_id = u.brand_id AND c.customer_id = u.customer_id
         """,
@@ -119,10 +120,10 @@ async def update_customers(conn: asyncpg.Connection, changed: list[tuple[UUID, C
         [c.phone for _, c in changed],
         [c.locale for _, c in changed],
         [c.time_zone for _, c in changed],
-        [c.push_tokens for _, c in changed],
-        [c.consents for _, c in changed],
+        [json(c.push_tokens) for _, c in changed],
+        [json(c.consents) for _, c in changed],
         [c.opted_out_at for _, c in changed],
-        [c.attributes for _, c in changed],
+        [json(c.attributes) for _, c in changed],
         now,
     )
 
@@ -232,8 +233,9 @@ async def insert_events(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -
         """
         INSERT INTO events (brand_id, event_id, idempotency_key, payload_hash, touchpoint_key, touchpoint_known,
                             customer_id, occurred_at, received_at, attributes)
-        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::bool[], $7::uuid[],
-                             $8::timestamptz[], $9::timestamptz[], $10::jsonb[])
+        SELECT b, e, k, h, t, tk, c, o, r, a::jsonb
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::bool[], $7::uuid[],
+                    $8::timestamptz[], $9::timestamptz[], $10::text[]) AS x (b, e, k, h, t, tk, c, o, r, a)
         ON CONFLICT (brand_id, idempotency_key) DO NOTHING
         RETURNING event_id::text
         """,
@@ -247,8 +249,9 @@ async def insert_decisions(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]
         """
         INSERT INTO decisions (brand_id, event_id, outcome, reason, trigger_id, invitation_id, planned_at,
                                evaluations, decided_at)
-        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[],
-                             $7::timestamptz[], $8::jsonb[], $9::timestamptz[])
+        SELECT b, e, o, r, t, i, p, ev::jsonb, d
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[],
+                    $7::timestamptz[], $8::text[], $9::timestamptz[]) AS x (b, e, o, r, t, i, p, ev, d)
         """,
         *_columns(rows, 9),
     )
@@ -265,9 +268,9 @@ async def insert_invitations(conn: asyncpg.Connection, rows: list[tuple[Any, ...
                                      channels, created_at, updated_at)
             SELECT i.brand_id, i.invitation_id, i.event_id, i.customer_id, i.trigger_id, i.questionnaire_key,
                    i.questionnaire_version, 'scheduled', i.occurred_at, i.planned_at, i.send_by, i.expires_at,
-                   ARRAY(SELECT jsonb_array_elements_text(i.channels)), i.created_at, i.created_at
+                   ARRAY(SELECT jsonb_array_elements_text(i.channels::jsonb)), i.created_at, i.created_at
             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[],
-                        $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[],
+                        $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[],
                         $13::timestamptz[])
                  AS i (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
                        questionnaire_version, occurred_at, planned_at, send_by, expires_at, channels, created_at)
@@ -278,6 +281,18 @@ async def insert_invitations(conn: asyncpg.Connection, rows: list[tuple[Any, ...
         """,
         *_columns(rows, 13),
     )
+
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+def json(value: object) -> str:
+    """JSON text for a ``jsonb`` column passed through ``unnest($n::text[])``.
+
+    asyncpg would read a list inside a ``jsonb[]`` parameter as another array dimension, so JSON values travel
+    as text and are cast in SQL.
+    """
+    return _encode_json(value).decode()
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:

@@ -38,22 +38,16 @@ class InvitationJob(msgspec.Struct, frozen=True):
     planned_at: datetime
 
 
-class Outcome(msgspec.Struct):
-    """The fate of one `Pending` event: a result, or a conflict (key reused for a different event)."""
-
-    result: EventResult | None = None
-    conflict: bool = False
-
-
-_encode_evaluations = msgspec.json.Encoder().encode
-
-
 async def ingest(
     conn: asyncpg.Connection, pending: list[Pending], now: datetime | None = None
-) -> tuple[list[Outcome], list[InvitationJob]]:
-    """Store each new event with its decision (and invitation); answer duplicates with the original result."""
+) -> tuple[list[EventResult], list[InvitationJob]]:
+    """Store each new event with its decision (and invitation); answer duplicates with the original result.
+
+    A result's status is ``conflict`` when its idempotency key already belongs to a different event: the result
+    then describes that stored event, and nothing was written for this one.
+    """
     now = now or datetime.now(UTC)
-    outcomes = [Outcome() for _ in pending]
+    outcomes: list[EventResult | None] = [None] * len(pending)
     keys = [(p.brand_id, p.item.event.idempotency_key) for p in pending]
     existing = await queries.existing_events(conn, keys)
 
@@ -129,7 +123,7 @@ async def ingest(
             invitation_rows.append(
                 (p.brand_id, invitation_id, event_id, customer.customer_id, trigger.id, trigger.questionnaire,
                  versions[(p.brand_id, trigger.questionnaire)], p.item.occurred_at, decision.planned_at,
-                 p.item.occurred_at + trigger.max_lag, decision.expires_at, list(decision.channels), now)
+                 p.item.occurred_at + trigger.max_lag, decision.expires_at, queries.json(decision.channels), now)
             )  # fmt: skip
             contacts.append(
                 ContactRecord(trigger_id=trigger.id, planned_at=decision.planned_at, status="scheduled")
@@ -137,15 +131,13 @@ async def ingest(
             jobs.append(InvitationJob(p.brand_id, invitation_id, decision.planned_at))
         event_rows.append(
             (p.brand_id, event_id, event.idempotency_key, p.item.payload_hash, event.touchpoint, touchpoint_known,
-             customer.customer_id, p.item.occurred_at, now, event.attributes)
+             customer.customer_id, p.item.occurred_at, now, queries.json(event.attributes))
         )  # fmt: skip
         decision_rows.append(
             (p.brand_id, event_id, decision.outcome, decision.reason, decision.trigger_id, invitation_id,
              decision.planned_at, _evaluations(decision), now)
         )  # fmt: skip
-        outcomes[index] = Outcome(
-            result=_result(p, event_id, "created", decision, invitation_id, touchpoint_known)
-        )
+        outcomes[index] = _result(p, event_id, "created", decision, invitation_id, touchpoint_known)
 
     await queries.update_customers(conn, [(b, c) for (b, _), c in changed.items()], now)
     await queries.record_consent_changes(conn, consent_changes, "event", now)
@@ -158,7 +150,7 @@ async def ingest(
         invitation_rows = [r for r in invitation_rows if r[2] not in lost]
         kept = {r[1] for r in invitation_rows}
         jobs = [j for j in jobs if j.invitation_id in kept]
-        lost_indexes = [i for i in fresh if _event_id(outcomes[i]) in lost]
+        lost_indexes = [i for i in fresh if (r := outcomes[i]) is not None and r.event_id in lost]
         winners = await queries.existing_events(conn, [keys[i] for i in lost_indexes])
         for i in lost_indexes:
             outcomes[i] = _replay(pending[i], winners[keys[i]])
@@ -167,12 +159,8 @@ async def ingest(
     return _resolve_repeats(outcomes, keys, pending, first), jobs
 
 
-def _event_id(outcome: Outcome) -> str | None:
-    return outcome.result.event_id if outcome.result else None
-
-
-def _evaluations(decision: Decision) -> object:
-    return msgspec.to_builtins(decision.evaluations)
+def _evaluations(decision: Decision) -> str:
+    return queries.json(decision.evaluations)
 
 
 def _result(
@@ -190,38 +178,33 @@ def _result(
     )
 
 
-def _replay(p: Pending, stored: queries.Existing) -> Outcome:
-    if stored.payload_hash != p.item.payload_hash:
-        return Outcome(conflict=True)
-    return Outcome(
-        result=EventResult(
-            idempotency_key=p.item.event.idempotency_key,
-            event_id=stored.event_id,
-            status="duplicate",
-            decision=stored.outcome,  # type: ignore[arg-type]
-            reason=stored.reason,
-            invitation_id=stored.invitation_id,
-            planned_at=stored.planned_at,
-            touchpoint_known=stored.touchpoint_known,
-        )
+def _replay(p: Pending, stored: queries.Existing) -> EventResult:
+    return EventResult(
+        idempotency_key=p.item.event.idempotency_key,
+        event_id=stored.event_id,
+        status="duplicate" if stored.payload_hash == p.item.payload_hash else "conflict",
+        decision=stored.outcome,  # type: ignore[arg-type]
+        reason=stored.reason,
+        invitation_id=stored.invitation_id,
+        planned_at=stored.planned_at,
+        touchpoint_known=stored.touchpoint_known,
     )
 
 
 def _resolve_repeats(
-    outcomes: list[Outcome],
+    outcomes: list[EventResult | None],
     keys: list[tuple[UUID, str]],
     pending: list[Pending],
     first: dict[tuple[UUID, str], int],
-) -> list[Outcome]:
+) -> list[EventResult]:
     """Repeats of a key within the group get the first one's result, as a duplicate (or a conflict)."""
+    results = []
     for index, key in enumerate(keys):
-        if outcomes[index].result is not None or outcomes[index].conflict:
-            continue
-        original = outcomes[first[key]]
-        if original.conflict or original.result is None:
-            outcomes[index] = Outcome(conflict=original.conflict)
-        elif pending[index].item.payload_hash != pending[first[key]].item.payload_hash:
-            outcomes[index] = Outcome(conflict=True)
-        else:
-            outcomes[index] = Outcome(result=msgspec.structs.replace(original.result, status="duplicate"))
-    return outcomes
+        result = outcomes[index]
+        if result is None:
+            original = outcomes[first[key]]
+            assert original is not None
+            same = pending[index].item.payload_hash == pending[first[key]].item.payload_hash
+            result = msgspec.structs.replace(original, status="duplicate" if same else "conflict")
+        results.append(result)
+    return results

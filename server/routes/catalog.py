@@ -1,0 +1,156 @@
+"""Touchpoints, triggers and customers: what a brand configures, and who it surveys."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from litestar import Request, Response, get, put
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from questionnaires.errors import FieldError
+from server.auth import requires
+from server.deps import Conn
+from server.errors import ApiError, invalid
+from server.tenants import Principal
+from triggers import catalog
+from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
+from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_customer
+from triggers.model import TriggerIn, validate_trigger
+
+Req = Request[Principal, Principal, object]
+TOUCHPOINT_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+@get("/touchpoints", tags=["touchpoints"], summary="The brand's touchpoint catalogue")
+async def list_touchpoints(request: Req, conn: Conn) -> list[Touchpoint]:
+    return await catalog.list_touchpoints(conn, request.auth.brand_id)
+
+
+@get("/touchpoints/{key:str}", tags=["touchpoints"], summary="One touchpoint")
+async def read_touchpoint(request: Req, conn: Conn, key: FromPath[str]) -> Touchpoint:
+    found = await catalog.get_touchpoint(conn, request.auth.brand_id, key)
+    if found is None:
+        raise NotFoundException(f"no touchpoint {key!r}")
+    return found
+
+
+@put(
+    "/touchpoints/{key:str}",
+    tags=["touchpoints"],
+    guards=[requires("manage")],
+    summary="Create or replace a touchpoint",
+    description="201 when created, 200 when replaced. Keys: lowercase letters, digits, `_` and `-`.",
+)
+async def put_touchpoint(
+    request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TouchpointIn]
+) -> Response[Touchpoint]:
+    if not TOUCHPOINT_KEY.match(key):
+        raise invalid(
+            "path:key", "use 1-100 lowercase letters, digits, '_' and '-', starting with a letter or digit"
+        )
+    touchpoint, created = await catalog.put_touchpoint(conn, request.auth.brand_id, key, data)
+    return Response(touchpoint, status_code=201 if created else 200)
+
+
+@get("/triggers", tags=["triggers"], guards=[requires("manage")], summary="The brand's triggers")
+async def list_triggers(request: Req, conn: Conn, touchpoint: FromQuery[str | None] = None) -> list[TriggerOut]:
+    return await catalog.list_triggers(conn, request.auth.brand_id, touchpoint)
+
+
+@get("/triggers/{key:str}", tags=["triggers"], guards=[requires("manage")], summary="One trigger")
+async def read_trigger(request: Req, conn: Conn, key: FromPath[str]) -> TriggerOut:
+    found = await catalog.get_trigger(conn, request.auth.brand_id, key)
+    if found is None:
+        raise NotFoundException(f"no trigger {key!r}")
+    return found
+
+
+async def _save_trigger(request: Req, conn: Conn, data: TriggerIn) -> Response[TriggerOut]:
+    validate_trigger(data)
+    brand_id = request.auth.brand_id
+    errors = []
+    if await catalog.get_touchpoint(conn, brand_id, data.touchpoint) is None:
+        errors.append(FieldError("/touchpoint", f"unknown touchpoint {data.touchpoint!r}; create it first"))
+    published = await conn.fetchval(
+        "SELECT archived_at IS NULL FROM questionnaires WHERE brand_id = $1 AND key = $2",
+        brand_id,
+        data.questionnaire,
+    )
+    if published is None:
+        errors.append(
+            FieldError("/questionnaire", f"unknown questionnaire {data.questionnaire!r}; publish it first")
+        )
+    elif not published:
+        errors.append(FieldError("/questionnaire", f"questionnaire {data.questionnaire!r} is archived"))
+    if errors:
+        raise ApiError(422, "; ".join(f"{e.pointer}: {e.message}" for e in errors), errors=errors)
+    trigger, created = await catalog.put_trigger(conn, brand_id, data)
+    return Response(trigger, status_code=201 if created else 200)
+
+
+@put(
+    "/triggers/{key:str}",
+    tags=["triggers"],
+    guards=[requires("manage")],
+    summary="Create or replace a trigger",
+    description="The body's `key` must equal the path's. 201 when created, 200 when replaced. To stop a trigger, "
+    "set `active: false`: its decisions stay in the timelines.",
+)
+async def put_trigger(
+    request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TriggerIn]
+) -> Response[TriggerOut]:
+    if data.key != key:
+        raise ApiError(
+            422,
+            "/key: must equal the key in the path",
+            errors=[FieldError("/key", "must equal the key in the path")],
+        )
+    return await _save_trigger(request, conn, data)
+
+
+@get("/customers/{external_id:str}", tags=["customers"], guards=[requires("manage")], summary="One customer")
+async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) -> Customer:
+    found = await catalog.get_customer(conn, request.auth.brand_id, external_id)
+    if found is None:
+        raise NotFoundException(f"no customer {external_id!r}")
+    return found
+
+
+@put(
+    "/customers/{external_id:str}",
+    tags=["customers"],
+    guards=[requires("ingest", "manage")],
+    status_code=200,
+    summary="Create or update a customer",
+    description="Fields left out keep their stored values; `null` clears one. Consents merge per channel and "
+    "every change is recorded in the customer's timeline. `opted_out: true` stops all surveys at once.",
+)
+async def put_customer(
+    request: Req, conn: Conn, external_id: FromPath[str], data: JSONBody[CustomerIn]
+) -> Customer:
+    if not 1 <= len(external_id) <= 200:
+        raise ApiError(
+            422, "external_id: 1 to 200 characters", errors=[FieldError("path:external_id", "1 to 200 characters")]
+        )
+    customer, errors = check_customer(data)
+    if errors:
+        raise CustomerInvalid(errors)
+    async with conn.transaction():
+        stored, _ = await catalog.put_customer(
+            conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
+        )
+    return stored
+
+
+ROUTES = [
+    list_touchpoints,
+    read_touchpoint,
+    put_touchpoint,
+    list_triggers,
+    read_trigger,
+    put_trigger,
+    read_customer,
+    put_customer,
+]

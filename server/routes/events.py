@@ -1,0 +1,83 @@
+"""Event ingestion: brand systems report customer contacts (scope ``ingest``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Request, Response, post
+from litestar.params import JSONBody
+
+from questionnaires.errors import FieldError
+from server.auth import requires
+from server.errors import ApiError
+from server.tenants import Principal
+from triggers.decide import REASONS
+from triggers.events import MAX_BATCH, BatchResult, EventBatch, EventIn, EventResult, check_events
+from triggers.schedule import Pending
+
+_REASONS_DOC = "\n".join(f"- `{code}`: {text}" for code, text in REASONS.items())
+_IDEMPOTENCY = (
+    "The `idempotency_key` (the brand's event id) makes retries safe: repeating it returns the original result "
+    "and creates nothing new; reusing it for a different event is a 409."
+)
+
+
+@post(
+    "/events",
+    tags=["events"],
+    guards=[requires("ingest")],
+    status_code=202,
+    summary="Report one touchpoint event",
+    description="Stores the event and decides at once whether to survey the customer. 202: stored now; 200: "
+    f"a replay of an idempotency key (header `Idempotent-Replayed: true`). {_IDEMPOTENCY}\n\n"
+    f"Decision reasons when not surveyed:\n{_REASONS_DOC}",
+)
+async def report_event(
+    request: Request[Principal, Principal, object], data: JSONBody[EventIn]
+) -> Response[EventResult]:
+    (valid,) = check_events([data], datetime.now(UTC), batch=False)
+    (result,) = await request.app.state.ingestor.submit([Pending(request.auth.brand_id, valid)])
+    if result.status == "conflict":
+        raise _conflict(["/idempotency_key"])
+    if result.status == "duplicate":
+        return Response(result, status_code=200, headers={"Idempotent-Replayed": "true"})
+    return Response(result, status_code=202)
+
+
+@post(
+    "/events/batch",
+    tags=["events"],
+    guards=[requires("ingest")],
+    status_code=200,
+    summary=f"Report up to {MAX_BATCH} touchpoint events at once",
+    description="All events are validated first: one bad event rejects the batch (422 naming it, nothing stored). "
+    f"Each result has status `created` or `duplicate`. {_IDEMPOTENCY}",
+)
+async def report_events(request: Request[Principal, Principal, object], data: JSONBody[EventBatch]) -> BatchResult:
+    valid = check_events(data.events, datetime.now(UTC), batch=True)
+    seen: dict[str, bytes] = {}
+    clashes = []
+    for index, item in enumerate(valid):
+        key = item.event.idempotency_key
+        if seen.setdefault(key, item.payload_hash) != item.payload_hash:
+            clashes.append(f"/events/{index}/idempotency_key")
+    if clashes:
+        raise _conflict(clashes)
+    pending = [Pending(request.auth.brand_id, item) for item in valid]
+    ingestor = request.app.state.ingestor
+    existing = await ingestor.conflicts(pending)
+    if existing:
+        raise _conflict([f"/events/{i}/idempotency_key" for i in existing])
+    return BatchResult(results=await ingestor.submit(pending))
+
+
+def _conflict(pointers: list[str]) -> ApiError:
+    message = "this idempotency key was already used for a different event"
+    return ApiError(
+        409,
+        f"{message}: {', '.join(pointers)}",
+        errors=[FieldError(p, message) for p in pointers],
+    )
+
+
+ROUTES = [report_event, report_events]

@@ -1,0 +1,165 @@
+"""Questionnaires: publish immutable versions, read them, preview their renderings, archive."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from msgspec import Meta
+
+from questionnaires.load import load_definition
+from questionnaires.render import render_app, render_sms, render_web_survey
+from server import questionnaire_versions as store
+from server.auth import requires
+from server.deps import Conn
+from server.errors import ApiError
+from server.questionnaire_versions import Summary, Version, VersionInfo
+from server.tenants import Principal
+
+Req = Request[Principal, Principal, object]
+_YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+@post(
+    "/questionnaires",
+    tags=["questionnaires"],
+    guards=[requires("manage")],
+    summary="Publish a questionnaire version",
+    description="Body: a questionnaire definition as JSON (`application/json`) or YAML (`application/yaml`), "
+    "see the examples in `questionnaires/examples/`. 201 with the new version; 200 with the current version when "
+    "the definition is unchanged. Versions are immutable: invitations and answers keep the version they were sent "
+    "with. Warnings (e.g. an SMS needing more than 2 segments) do not stop publishing.",
+)
+async def publish(request: Req, conn: Conn) -> Response[Version]:
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type in _YAML:
+        fmt: Literal["json", "yaml"] = "yaml"
+    elif content_type in ("application/json", "") or content_type.endswith("+json"):
+        fmt = "json"
+    else:
+        raise ApiError(415, f"send the definition as application/json or application/yaml, not {content_type}")
+    body = await request.body()
+    if not body.strip():
+        raise ApiError(400, "a questionnaire definition is required in the body")
+    definition = load_definition(body, fmt)
+    version, created = await store.publish(conn, request.auth.brand_id, definition)
+    return Response(version, status_code=201 if created else 200)
+
+
+@get(
+    "/questionnaires",
+    tags=["questionnaires"],
+    guards=[requires("manage", "export")],
+    summary="List questionnaires",
+)
+async def list_questionnaires(
+    request: Req, conn: Conn, include_archived: FromQuery[bool] = False
+) -> list[Summary]:
+    return await store.list_questionnaires(conn, request.auth.brand_id, include_archived)
+
+
+async def _version(request: Req, conn: Conn, key: str, version: int | None) -> Version:
+    found = await store.get_version(conn, request.auth.brand_id, key, version)
+    if found is None:
+        raise NotFoundException(f"no questionnaire {key!r}" + (f" version {version}" if version else ""))
+    return found
+
+
+@get(
+    "/questionnaires/{key:str}",
+    tags=["questionnaires"],
+    guards=[requires("manage", "export")],
+    summary="The latest version of a questionnaire",
+)
+async def read_latest(request: Req, conn: Conn, key: FromPath[str]) -> Version:
+    return await _version(request, conn, key, None)
+
+
+@get(
+    "/questionnaires/{key:str}/versions",
+    tags=["questionnaires"],
+    guards=[requires("manage", "export")],
+    summary="All versions of a questionnaire",
+)
+async def list_versions(request: Req, conn: Conn, key: FromPath[str]) -> list[VersionInfo]:
+    versions = await store.list_versions(conn, request.auth.brand_id, key)
+    if not versions:
+        raise NotFoundException(f"no questionnaire {key!r}")
+    return versions
+
+
+@get(
+    "/questionnaires/{key:str}/versions/{version:int}",
+    tags=["questionnaires"],
+    guards=[requires("manage", "export")],
+    summary="One version of a questionnaire",
+)
+async def read_version(request: Req, conn: Conn, key: FromPath[str], version: FromPath[int]) -> Version:
+    return await _version(request, conn, key, version)
+
+
+Channel = Literal["sms", "web", "app"]
+
+
+@get(
+    "/questionnaires/{key:str}/versions/{version:int}/preview",
+    tags=["questionnaires"],
+    guards=[requires("manage")],
+    summary="Preview a version as a channel renders it",
+    description="`channel=sms`: every question's SMS (with encoding and segments); `web`: the mobile page data; "
+    "`app`: the app's JSON form. `locale` picks the translation, with fallback (de-CH → de → default).",
+)
+async def preview(
+    request: Req,
+    conn: Conn,
+    key: FromPath[str],
+    version: FromPath[int],
+    channel: FromQuery[Channel] = "sms",
+    locale: FromQuery[Annotated[str, Meta(max_length=35)] | None] = None,
+) -> Any:
+    found = await _version(request, conn, key, version)
+    definition = found.definition
+    if channel == "sms":
+        return [
+            render_sms(definition, question.id, locale, intro=index == 0)
+            for index, question in enumerate(definition.questions)
+        ]
+    if channel == "web":
+        return render_web_survey(definition, locale)
+    return render_app(definition, locale, version=found.version)
+
+
+async def _archive(request: Req, conn: Conn, key: str, archived: bool) -> Summary:
+    summary = await store.set_archived(conn, request.auth.brand_id, key, archived)
+    if summary is None:
+        raise NotFoundException(f"no questionnaire {key!r}")
+    return summary
+
+
+@post(
+    "/questionnaires/{key:str}/archive",
+    tags=["questionnaires"],
+    guards=[requires("manage")],
+    status_code=200,
+    summary="Archive a questionnaire",
+    description="Triggers using it stop scheduling (decision reason `questionnaire_unavailable`); versions, "
+    "invitations and answers stay. Publishing again or `unarchive` brings it back.",
+)
+async def archive(request: Req, conn: Conn, key: FromPath[str]) -> Summary:
+    return await _archive(request, conn, key, True)
+
+
+@post(
+    "/questionnaires/{key:str}/unarchive",
+    tags=["questionnaires"],
+    guards=[requires("manage")],
+    status_code=200,
+    summary="Bring an archived questionnaire back",
+)
+async def unarchive(request: Req, conn: Conn, key: FromPath[str]) -> Summary:
+    return await _archive(request, conn, key, False)
+
+
+ROUTES = [publish, list_questionnaires, read_latest, list_versions, read_version, preview, archive, unarchive]

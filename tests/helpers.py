@@ -1,0 +1,71 @@
+"""Factories that go through the public API, so tests read like a brand's integration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import BrandFixture
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "questionnaires" / "examples"
+PHONE = "+4915112345678"
+
+
+async def publish_example(client: AsyncTestClient, brand: BrandFixture, name: str = "store_visit_nps") -> dict:
+    response = await client.post(
+        "/v1/questionnaires",
+        content=(EXAMPLES / f"{name}.yaml").read_bytes(),
+        headers={**brand.headers("manage"), "content-type": "application/yaml"},
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def put_touchpoint(client: AsyncTestClient, brand: BrandFixture, key: str = "store_visit") -> dict:
+    response = await client.put(
+        f"/v1/touchpoints/{key}", json={"name": key.replace("_", " ").title()}, headers=brand.headers("manage")
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def put_trigger(client: AsyncTestClient, brand: BrandFixture, **overrides: Any) -> dict:
+    """A trigger on store_visit -> store_visit_nps that sends at once, at any hour, with no frequency limits."""
+    body = {
+        "key": "after_visit",
+        "name": "NPS after a store visit",
+        "touchpoint": "store_visit",
+        "questionnaire": "store_visit_nps",
+        "delay": "PT0S",
+        "send_window": {"start": "00:00", "end": "24:00"},
+        "frequency": {"brand_gap": "PT0S", "trigger_gap": "PT0S"},
+        **overrides,
+    }
+    response = await client.put(f"/v1/triggers/{body['key']}", json=body, headers=brand.headers("manage"))
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def survey_setup(client: AsyncTestClient, brand: BrandFixture, **trigger: Any) -> dict:
+    await publish_example(client, brand)
+    await put_touchpoint(client, brand)
+    return await put_trigger(client, brand, **trigger)
+
+
+def event(key: str, customer: str = "c-1", **fields: Any) -> dict:
+    """A store visit by a customer reachable by SMS with consent."""
+    body: dict[str, Any] = {
+        "idempotency_key": key,
+        "touchpoint": "store_visit",
+        "customer": {"external_id": customer, "phone": PHONE, "consents": {"sms": True}},
+    }
+    body.update(fields)
+    return body
+
+
+async def report(client: AsyncTestClient, brand: BrandFixture, body: dict) -> dict:
+    response = await client.post("/v1/events", json=body, headers=brand.headers("ingest"))
+    assert response.status_code in (200, 202), response.text
+    return response.json()
