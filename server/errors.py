@@ -98,7 +98,7 @@ def problem_response(
 # Litestar reports body problems as {"message": "Expected `int`, got `str`", "key": "events[3].occurred_at"};
 # the key is "data" for the body as a whole.
 _SEGMENT = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 def json_path_to_pointer(path: str) -> str:
@@ -115,9 +115,9 @@ def _field_error(item: dict[str, Any]) -> FieldError:
     if source in ("query", "path", "header", "cookie"):
         return FieldError(f"{source}:{key}", message)
     pointer = "" if key == "data" else json_path_to_pointer(key)
-    unknown = _UNKNOWN_FIELD.search(message)
-    if unknown:
-        pointer += "/" + unknown[1]
+    named = _NAMED_FIELD.search(message)
+    if named:
+        pointer += "/" + named[1]
     elif key == "data" and message == "'data'":
         message = "a JSON request body is required"
     return FieldError(pointer, message)

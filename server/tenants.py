@@ -18,11 +18,16 @@ Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="lo
 KEY_PREFIX = "lxt_"
 
 
-class Brand(msgspec.Struct, frozen=True):
+class Brand(msgspec.Struct, frozen=True, kw_only=True):
     brand_id: UUID
     slug: str
     name: str
+    auto_create_touchpoints: bool = False
+    """Register unknown touchpoint keys on first use instead of only flagging their events."""
     created_at: datetime
+
+
+_BRAND = "brand_id, slug, name, auto_create_touchpoints, created_at"
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -71,7 +76,7 @@ def looks_like_key(token: str) -> bool:
 async def create_brand(conn: asyncpg.Connection, slug: str, name: str) -> Brand:
     try:
         row = await conn.fetchrow(
-            "INSERT INTO brands (slug, name) VALUES ($1, $2) RETURNING brand_id, slug, name, created_at",
+            f"INSERT INTO brands (slug, name) VALUES ($1, $2) RETURNING {_BRAND}",
             slug,
             name,
         )
@@ -82,20 +87,25 @@ async def create_brand(conn: asyncpg.Connection, slug: str, name: str) -> Brand:
 
 
 async def get_brand(conn: asyncpg.Connection, brand_id: UUID) -> Brand | None:
-    row = await conn.fetchrow("SELECT brand_id, slug, name, created_at FROM brands WHERE brand_id = $1", brand_id)
+    row = await conn.fetchrow(f"SELECT {_BRAND} FROM brands WHERE brand_id = $1", brand_id)
     return Brand(**dict(row)) if row else None
 
 
 async def brand_by_slug(conn: asyncpg.Connection, slug: str) -> Brand | None:
-    row = await conn.fetchrow("SELECT brand_id, slug, name, created_at FROM brands WHERE slug = $1", slug)
+    row = await conn.fetchrow(f"SELECT {_BRAND} FROM brands WHERE slug = $1", slug)
     return Brand(**dict(row)) if row else None
 
 
-async def rename_brand(conn: asyncpg.Connection, brand_id: UUID, name: str) -> Brand | None:
+async def update_brand(conn: asyncpg.Connection, brand_id: UUID, changes: dict[str, object]) -> Brand | None:
+    """Change the given brand settings (``name``, ``auto_create_touchpoints``)."""
     row = await conn.fetchrow(
-        "UPDATE brands SET name = $2 WHERE brand_id = $1 RETURNING brand_id, slug, name, created_at",
+        f"""
+        UPDATE brands SET name = coalesce($2, name), auto_create_touchpoints = coalesce($3, auto_create_touchpoints)
+        WHERE brand_id = $1 RETURNING {_BRAND}
+        """,
         brand_id,
-        name,
+        changes.get("name"),
+        changes.get("auto_create_touchpoints"),
     )
     return Brand(**dict(row)) if row else None
 

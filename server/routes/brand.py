@@ -20,8 +20,12 @@ from server.tenants import ApiKey, Brand, Principal, Scope
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
-class BrandUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name
+class BrandUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings to change; fields left out stay as they are."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    auto_create_touchpoints: bool | msgspec.UnsetType = msgspec.UNSET
+    """Register unknown touchpoint keys on first use (events are stored and flagged either way)."""
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,11 +63,12 @@ async def read_brand(request: Request[Principal, Principal, object], conn: Conn)
     return brand
 
 
-@patch("/brand", tags=["brand"], guards=[requires("manage")], summary="Rename the brand")
+@patch("/brand", tags=["brand"], guards=[requires("manage")], summary="Change brand settings")
 async def update_brand(
     request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
-    brand = await tenants.rename_brand(conn, request.auth.brand_id, data.name)
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    brand = await tenants.update_brand(conn, request.auth.brand_id, changes)
     if brand is None:
         raise NotFoundException()
     return brand

@@ -13,12 +13,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import BrandFixture
+from tests.helpers import event, publish_example, report, survey_setup
 
 Attack = Callable[[AsyncTestClient, BrandFixture, BrandFixture, asyncpg.Connection], Awaitable[None]]
 ATTACKS: dict[tuple[str, str], Attack] = {}
 
 
 def attack(method: str, path: str) -> Callable[[Attack], Attack]:
+    """Register an attack for a route (stackable: one attack may cover related routes)."""
+
     def register(func: Attack) -> Attack:
         ATTACKS[(method, path)] = func
         return func
@@ -64,6 +67,126 @@ async def revoke_key(client, victim, attacker, conn) -> None:
         response = await client.delete(f"/v1/keys/{prefix}", headers=attacker.headers())
         assert response.status_code == 404
     assert (await client.get("/v1/brand", headers=victim.headers())).status_code == 200
+
+
+async def victim_world(client: AsyncTestClient, victim: BrandFixture) -> dict:
+    """The victim brand's questionnaire, touchpoint, trigger, customer and event."""
+    await survey_setup(client, victim)
+    return await report(client, victim, event("victim-event", customer="c-1", attributes={"secret": 1}))
+
+
+async def victim_rows(conn: asyncpg.Connection, victim: BrandFixture) -> list:
+    """Everything of the victim's that an attack could change, to compare before and after."""
+    b = victim.brand.brand_id
+    return [
+        await conn.fetch(f"SELECT * FROM {table} WHERE brand_id = $1 ORDER BY 2", b)
+        for table in ("questionnaires", "questionnaire_versions", "touchpoints", "triggers", "customers",
+                      "events", "decisions", "invitations", "consent_changes")
+    ]  # fmt: skip
+
+
+@attack("GET", "/v1/customers/{external_id:str}")
+async def read_customer(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    assert (await client.get("/v1/customers/c-1", headers=attacker.headers())).status_code == 404
+
+
+@attack("PUT", "/v1/customers/{external_id:str}")
+async def write_customer(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    body = {"phone": "+4915199999999", "opted_out": True, "attributes": {"secret": 2}}
+    assert (await client.put("/v1/customers/c-1", json=body, headers=attacker.headers())).status_code == 200
+    assert await victim_rows(conn, victim) == before
+
+
+@attack("GET", "/v1/questionnaires")
+async def list_questionnaires(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    assert (await client.get("/v1/questionnaires?include_archived=true", headers=attacker.headers())).json() == []
+
+
+@attack("GET", "/v1/questionnaires/{key:str}")
+@attack("GET", "/v1/questionnaires/{key:str}/versions")
+@attack("GET", "/v1/questionnaires/{key:str}/versions/{version:int}")
+@attack("GET", "/v1/questionnaires/{key:str}/versions/{version:int}/preview")
+async def read_questionnaire(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    for suffix in ("", "/versions", "/versions/1", "/versions/1/preview?channel=app"):
+        response = await client.get(f"/v1/questionnaires/store_visit_nps{suffix}", headers=attacker.headers())
+        assert response.status_code == 404, suffix
+
+
+@attack("POST", "/v1/questionnaires")
+async def publish_questionnaire(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    changed = await publish_example(client, attacker)  # the same key, for the attacker's own brand
+    assert changed["version"] == 1
+    assert await victim_rows(conn, victim) == before
+
+
+@attack("POST", "/v1/questionnaires/{key:str}/archive")
+@attack("POST", "/v1/questionnaires/{key:str}/unarchive")
+async def archive_questionnaire(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    for action in ("archive", "unarchive"):
+        response = await client.post(f"/v1/questionnaires/store_visit_nps/{action}", headers=attacker.headers())
+        assert response.status_code == 404
+    assert await victim_rows(conn, victim) == before
+
+
+@attack("GET", "/v1/touchpoints")
+@attack("GET", "/v1/touchpoints/{key:str}")
+async def read_touchpoints(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    assert (await client.get("/v1/touchpoints", headers=attacker.headers())).json() == []
+    assert (await client.get("/v1/touchpoints/store_visit", headers=attacker.headers())).status_code == 404
+
+
+@attack("PUT", "/v1/touchpoints/{key:str}")
+async def write_touchpoint(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    response = await client.put("/v1/touchpoints/store_visit", json={"name": "Pwned"}, headers=attacker.headers())
+    assert response.status_code == 201
+    assert await victim_rows(conn, victim) == before
+
+
+@attack("GET", "/v1/triggers")
+@attack("GET", "/v1/triggers/{key:str}")
+async def read_triggers(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    assert (await client.get("/v1/triggers", headers=attacker.headers())).json() == []
+    assert (await client.get("/v1/triggers/after_visit", headers=attacker.headers())).status_code == 404
+
+
+@attack("PUT", "/v1/triggers/{key:str}")
+async def write_trigger(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    body = {"key": "after_visit", "name": "x", "touchpoint": "store_visit", "questionnaire": "store_visit_nps",
+            "active": False}  # fmt: skip
+    response = await client.put("/v1/triggers/after_visit", json=body, headers=attacker.headers())
+    assert response.status_code == 422  # the victim's touchpoint and questionnaire do not exist for the attacker
+    assert await victim_rows(conn, victim) == before
+
+
+@attack("POST", "/v1/events")
+@attack("POST", "/v1/events/batch")
+async def report_events(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    body = event("victim-event", customer="c-1", attributes={"secret": 2})
+    single = await client.post("/v1/events", json=body, headers=attacker.headers())
+    assert single.status_code == 202  # not a duplicate: keys are per brand
+    assert single.json()["touchpoint_known"] is False
+    batch = await client.post(
+        "/v1/events/batch", json={"events": [body | {"idempotency_key": "b"}]}, headers=attacker.headers()
+    )
+    assert batch.json()["results"][0]["status"] == "created"
+    assert await victim_rows(conn, victim) == before
 
 
 def authenticated_routes(app: Litestar) -> set[tuple[str, str]]:

@@ -1,0 +1,136 @@
+"""The worker side of scheduling: the send job's claim and re-check, and the sweeper after a queue loss."""
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from notifications import jobs
+from server import db
+from server.settings import Settings
+from tests.conftest import BrandFixture
+from tests.helpers import event, report, survey_setup
+
+
+@pytest.fixture
+async def ctx(settings: Settings):
+    """A job context like the worker's: pool, redis, settings, channels."""
+    from arq import create_pool
+
+    from notifications.channels import channels_for
+    from server.app import redis_settings
+
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+    redis = await create_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
+    yield {"pool": pool, "redis": redis, "settings": settings, "channels": channels_for()}
+    await redis.aclose()
+    await pool.close()
+
+
+async def queue_size(settings: Settings) -> int:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return int(await redis.zcard(settings.queue_name))
+    finally:
+        await redis.aclose()
+
+
+async def test_due_invitations_are_sent_once_through_the_sandbox(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, run_worker
+) -> None:
+    await survey_setup(client, brand)
+    german = event("e1") | {"customer": {"external_id": "c-de", "phone": "+4915112345678", "locale": "de",
+                                         "consents": {"sms": True}}}  # fmt: skip
+    result = await report(client, brand, german)
+    assert result["decision"] == "scheduled"
+    await run_worker()
+    invitation = await conn.fetchrow("SELECT status, channel, attempts FROM invitations")
+    assert tuple(invitation) == ("sent", "sms", 1)
+    message = await conn.fetchrow("SELECT channel, provider, status, body FROM messages")
+    assert (message["channel"], message["provider"], message["status"]) == ("sms", "sandbox", "accepted")
+    assert message["body"].startswith("Danke für Ihren Besuch heute!")
+    transitions = await conn.fetch("SELECT from_status, to_status FROM invitation_transitions ORDER BY seq")
+    assert [tuple(t) for t in transitions] == [(None, "scheduled"), ("scheduled", "sending"), ("sending", "sent")]
+    await run_worker()  # nothing left: the job does not send twice
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_a_job_run_twice_sends_once(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
+) -> None:
+    await survey_setup(client, brand)
+    result = await report(client, brand, event("e1"))
+    outcomes = [
+        await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"]) for _ in range(3)
+    ]
+    assert outcomes[0].startswith("sent via sms")
+    assert outcomes[1:] == ["not claimed (already handled, or not due)"] * 2
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_the_send_job_rechecks_before_sending(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
+) -> None:
+    await survey_setup(client, brand)
+    opted = await report(client, brand, event("e1", customer="c-1"))
+    late = await report(client, brand, event("e2", customer="c-2"))
+    # Between decision and send: c-1 opts out; c-2's invitation runs past its freshness deadline.
+    await client.put("/v1/customers/c-1", json={"opted_out": True}, headers=brand.headers("manage"))
+    await conn.execute(
+        "UPDATE invitations SET send_by = now() - interval '1 minute' WHERE invitation_id = $1",
+        late["invitation_id"],
+    )
+    brand_id = str(brand.brand.brand_id)
+    assert await jobs.send_invitation(ctx, brand_id, opted["invitation_id"]) == "suppressed (opted_out)"
+    assert await jobs.send_invitation(ctx, brand_id, late["invitation_id"]) == "suppressed (stale)"
+    rows = await conn.fetch("SELECT status, status_reason FROM invitations ORDER BY status_reason")
+    assert [tuple(r) for r in rows] == [("suppressed", "opted_out"), ("suppressed", "stale")]
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_an_invitation_is_not_sent_before_its_time(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
+) -> None:
+    await survey_setup(client, brand, delay="PT10M", max_lag="PT1H")
+    result = await report(client, brand, event("e1"))
+    outcome = await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    assert outcome.startswith("not claimed")
+    assert await conn.fetchval("SELECT status FROM invitations") == "scheduled"
+
+
+async def test_the_sweeper_restores_a_lost_queue_exactly_once(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, settings: Settings, ctx, run_worker
+) -> None:
+    await survey_setup(client, brand)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    for i in range(30):
+        await report(client, brand, event(f"due-{i}", customer=f"c-{i}"))
+    # One invitation planned far ahead: the sweeper leaves it to its own job.
+    await client.put("/v1/triggers/later", json={
+        "key": "later", "name": "Later", "touchpoint": "store_visit", "questionnaire": "store_visit_nps",
+        "delay": "PT3H", "max_lag": "PT4H", "send_window": {"start": "00:00", "end": "24:00"}, "priority": 9,
+    }, headers=brand.headers("manage"))  # fmt: skip
+    future = await report(client, brand, event("future", customer="c-future"))
+    assert datetime.fromisoformat(future["planned_at"]) > later
+    assert await queue_size(settings) == 31
+
+    # The queue loses everything (Valkey flushed / restarted without persistence).
+    redis = Redis.from_url(settings.redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    assert await queue_size(settings) == 0
+
+    assert await jobs.sweep(ctx) == 30
+    assert await jobs.sweep(ctx) == 0  # idempotent: a second sweep (or a second worker) adds nothing
+    assert await queue_size(settings) == 30
+
+    await run_worker()
+    counts = dict(await conn.fetch("SELECT status, count(*) FROM invitations GROUP BY status"))
+    assert counts == {"sent": 30, "scheduled": 1}
+    assert await conn.fetchval("SELECT max(attempts) FROM invitations") == 1
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 30
+    assert await conn.fetchval("SELECT count(DISTINCT invitation_id) = count(*) FROM messages"), (
+        "an invitation was sent twice"
+    )
