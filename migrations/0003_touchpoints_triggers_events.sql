@@ -1,6 +1,11 @@
--- Touchpoints, customers, triggers, and what ingestion writes: events, their decisions, invitations.
+-- Touchpoints, customers, triggers, and what ingestion writes: events with their decisions, invitations.
 -- Ingestion writes event + decision + invitation in one transaction; the arq job that sends an invitation is
 -- enqueued only after commit, and a sweeper re-enqueues due invitations from here if the queue lost them.
+--
+-- The tables written by ingestion (customers, events, invitations, consent_changes, invitation_transitions)
+-- carry no foreign keys: their rows are written by the one transaction that also creates or locks the rows
+-- they point at, and a foreign key is a trigger query per inserted row, which cost more than the inserts
+-- themselves in bulk ingestion. Brand deletion cleans them up explicitly.
 
 ALTER TABLE brands ADD COLUMN auto_create_touchpoints boolean NOT NULL DEFAULT false;
 
@@ -17,8 +22,8 @@ CREATE TABLE touchpoints (
 );
 
 CREATE TABLE customers (
-    brand_id      uuid NOT NULL REFERENCES brands (brand_id) ON DELETE CASCADE,
-    customer_id   uuid NOT NULL DEFAULT gen_random_uuid(),
+    brand_id      uuid NOT NULL,
+    customer_id   uuid NOT NULL,
     external_id   text NOT NULL,
     phone         text CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),          -- E.164
     locale        text,
@@ -42,8 +47,7 @@ CREATE TABLE consent_changes (
     granted      boolean NOT NULL,
     source       text NOT NULL,              -- api, event, sms_reply …
     changed_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (brand_id, change_id),
-    FOREIGN KEY (brand_id, customer_id) REFERENCES customers (brand_id, customer_id) ON DELETE CASCADE
+    PRIMARY KEY (brand_id, change_id)
 );
 CREATE INDEX consent_changes_by_customer ON consent_changes (brand_id, customer_id, changed_at);
 
@@ -63,9 +67,10 @@ CREATE TABLE triggers (
 );
 CREATE INDEX triggers_by_touchpoint ON triggers (brand_id, touchpoint_key) WHERE active;
 
+-- One row per event, with its decision: exactly one decision per event, written in the same statement.
 CREATE TABLE events (
-    brand_id          uuid NOT NULL REFERENCES brands (brand_id) ON DELETE CASCADE,
-    event_id          uuid NOT NULL DEFAULT gen_random_uuid(),
+    brand_id          uuid NOT NULL,
+    event_id          uuid NOT NULL,
     idempotency_key   text NOT NULL,
     -- SHA-256 of the event as submitted: a reused idempotency key with a different event is refused.
     payload_hash      bytea NOT NULL,
@@ -73,32 +78,23 @@ CREATE TABLE events (
     touchpoint_known  boolean NOT NULL,
     customer_id       uuid NOT NULL,
     occurred_at       timestamptz NOT NULL,
-    received_at       timestamptz NOT NULL DEFAULT now(),
+    received_at       timestamptz NOT NULL,
     attributes        jsonb NOT NULL DEFAULT '{}',
+    -- The decision.
+    outcome           text NOT NULL CHECK (outcome IN ('scheduled', 'not_surveyed')),
+    reason            text CHECK ((outcome = 'scheduled') = (reason IS NULL)),
+    trigger_id        uuid,
+    invitation_id     uuid CHECK ((outcome = 'scheduled') = (invitation_id IS NOT NULL)),
+    planned_at        timestamptz,
+    evaluations       jsonb NOT NULL DEFAULT '[]',  -- what each trigger looked at made of the event
     PRIMARY KEY (brand_id, event_id),
-    UNIQUE (brand_id, idempotency_key),
-    FOREIGN KEY (brand_id, customer_id) REFERENCES customers (brand_id, customer_id) ON DELETE CASCADE
+    UNIQUE (brand_id, idempotency_key)
 );
 CREATE INDEX events_by_customer ON events (brand_id, customer_id, occurred_at);
 
--- Exactly one decision per event (the primary key), always with a reason when nobody is surveyed.
-CREATE TABLE decisions (
-    brand_id       uuid NOT NULL,
-    event_id       uuid NOT NULL,
-    outcome        text NOT NULL CHECK (outcome IN ('scheduled', 'not_surveyed')),
-    reason         text CHECK ((outcome = 'scheduled') = (reason IS NULL)),
-    trigger_id     uuid,
-    invitation_id  uuid,
-    planned_at     timestamptz,
-    evaluations    jsonb NOT NULL DEFAULT '[]',
-    decided_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (brand_id, event_id),
-    FOREIGN KEY (brand_id, event_id) REFERENCES events (brand_id, event_id) ON DELETE CASCADE
-);
-
 CREATE TABLE invitations (
     brand_id               uuid NOT NULL,
-    invitation_id          uuid NOT NULL DEFAULT gen_random_uuid(),
+    invitation_id          uuid NOT NULL,
     event_id               uuid NOT NULL,
     customer_id            uuid NOT NULL,
     trigger_id             uuid NOT NULL,
@@ -116,18 +112,14 @@ CREATE TABLE invitations (
     attempts               integer NOT NULL DEFAULT 0,
     created_at             timestamptz NOT NULL DEFAULT now(),
     updated_at             timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (brand_id, invitation_id),
-    UNIQUE (brand_id, event_id),
-    FOREIGN KEY (brand_id, event_id) REFERENCES events (brand_id, event_id) ON DELETE CASCADE,
-    FOREIGN KEY (brand_id, customer_id) REFERENCES customers (brand_id, customer_id) ON DELETE CASCADE,
-    FOREIGN KEY (brand_id, questionnaire_key, questionnaire_version)
-        REFERENCES questionnaire_versions (brand_id, key, version)
+    PRIMARY KEY (brand_id, invitation_id)
 );
 -- The sweeper's scan (across brands: it is the system's own job) and the frequency rules' look-back.
 CREATE INDEX invitations_due ON invitations (planned_at) WHERE status = 'scheduled';
 CREATE INDEX invitations_by_customer ON invitations (brand_id, customer_id, planned_at);
 
--- Every status change of an invitation, so that the timeline is a query.
+-- Every status change of an invitation after it was scheduled (its creation is the invitation row itself),
+-- so that the timeline is a query.
 CREATE TABLE invitation_transitions (
     brand_id       uuid NOT NULL,
     invitation_id  uuid NOT NULL,
@@ -136,6 +128,5 @@ CREATE TABLE invitation_transitions (
     to_status      text NOT NULL,
     reason         text,
     at             timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (brand_id, invitation_id, seq),
-    FOREIGN KEY (brand_id, invitation_id) REFERENCES invitations (brand_id, invitation_id) ON DELETE CASCADE
+    PRIMARY KEY (brand_id, invitation_id, seq)
 );

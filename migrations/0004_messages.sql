@@ -14,7 +14,6 @@ CREATE TABLE messages (
     segments             integer,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (brand_id, message_id),
-    FOREIGN KEY (brand_id, invitation_id) REFERENCES invitations (brand_id, invitation_id) ON DELETE CASCADE
+    PRIMARY KEY (brand_id, message_id)
 );
 CREATE INDEX messages_by_invitation ON messages (brand_id, invitation_id);

@@ -10,11 +10,22 @@ _json_decode = msgspec.json.Decoder().decode
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # msgspec for json/jsonb both ways: faster than the stdlib and encodes Structs, datetimes and UUIDs.
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            name, schema="pg_catalog", encoder=_json_encode_text, decoder=_json_decode, format="text"
-        )
+    # msgspec for json/jsonb both ways: faster than the stdlib and encodes Structs, datetimes and UUIDs. jsonb
+    # uses the binary format (a version byte, then the JSON text), which is also what COPY ... BINARY needs.
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_jsonb_encode, decoder=_jsonb_decode, format="binary"
+    )
+    await conn.set_type_codec(
+        "json", schema="pg_catalog", encoder=_json_encode_text, decoder=_json_decode, format="text"
+    )
+
+
+def _jsonb_encode(value: object) -> bytes:
+    return b"\x01" + _json_encode(value)
+
+
+def _jsonb_decode(data: bytes) -> object:
+    return _json_decode(data[1:])
 
 
 def _json_encode_text(value: object) -> str:

@@ -25,7 +25,9 @@ from triggers.schedule import InvitationJob, Pending
 
 log = logging.getLogger("lxt.ingest")
 
-_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+# Deadlocks and serialization failures, and unique violations: a concurrent transaction created a customer or
+# stored an idempotency key first (see triggers/schedule.py); the retry sees its rows.
+_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError)
 
 
 class Ingestor:
@@ -102,12 +104,12 @@ class Ingestor:
             offset += len(pending)
 
     async def _commit(self, items: list[Pending]) -> tuple[list[EventResult], list[InvitationJob]]:
-        for attempt in range(3):
+        for attempt in range(4):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     return await schedule.ingest(conn, items, datetime.now(UTC))
             except _RETRYABLE:
-                if attempt == 2:
+                if attempt == 3:
                     raise
                 log.info("ingestion transaction conflicted; retrying (attempt %d)", attempt + 2)
         raise AssertionError("unreachable")

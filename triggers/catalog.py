@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -15,6 +16,7 @@ from triggers.model import TriggerIn
 from triggers.queries import (
     CUSTOMER_COLUMNS,
     customer_from_row,
+    insert_customers,
     lock_customers,
     record_consent_changes,
     update_customers,
@@ -151,11 +153,18 @@ async def get_customer(conn: asyncpg.Connection, brand_id: UUID, external_id: st
 async def put_customer(
     conn: asyncpg.Connection, brand_id: UUID, external_id: str, update: CustomerIn, now: datetime
 ) -> tuple[Customer, list[ConsentChange]]:
-    """Create or update a customer (call inside a transaction: the row stays locked until commit)."""
+    """Create or update a customer inside the caller's transaction (the row stays locked until commit).
+
+    A concurrent request creating the same customer first makes this fail with a unique violation: retry the
+    transaction, and it finds and updates that customer.
+    """
     locked = await lock_customers(conn, [(brand_id, external_id)])
-    stored = locked[(brand_id, external_id)]
-    customer, changes = merge(stored, update, now)
-    if customer != stored:
+    stored = locked.get((brand_id, external_id))
+    base = stored or Customer(customer_id=str(uuid.uuid4()), external_id=external_id)
+    customer, changes = merge(base, update, now)
+    if stored is None:
+        await insert_customers(conn, [(brand_id, customer)], now)
+    elif customer != stored:
         await update_customers(conn, [(brand_id, customer)], now)
     await record_consent_changes(conn, [(brand_id, customer.customer_id, c) for c in changes], "api", now)
     return customer, changes

@@ -6,6 +6,7 @@ both carry a `CustomerIn`, and fields left out keep their stored value (``null``
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
@@ -94,8 +95,13 @@ class ConsentChange(msgspec.Struct, frozen=True):
     granted: bool
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_phone(raw: str) -> str | None:
-    """E.164 form of an international number, or None if it is not a valid one."""
+    """E.164 form of an international number, or None if it is not a valid one.
+
+    Cached: full validation against the numbering plan costs ~35 µs, and a customer's number arrives again
+    with each of their events.
+    """
     if not raw.strip().startswith(("+", "00")):
         return None
     try:

@@ -41,10 +41,9 @@ async def existing_events(
     rows = await conn.fetch(
         """
         SELECT e.brand_id, e.idempotency_key, e.event_id::text, e.payload_hash, e.touchpoint_known,
-               d.outcome, d.reason, d.invitation_id::text, d.planned_at
+               e.outcome, e.reason, e.invitation_id::text, e.planned_at
         FROM unnest($1::uuid[], $2::text[]) AS k (brand_id, idempotency_key)
         JOIN events e ON e.brand_id = k.brand_id AND e.idempotency_key = k.idempotency_key
-        JOIN decisions d ON d.brand_id = e.brand_id AND d.event_id = e.event_id
         """,
         [k[0] for k in keys],
         [k[1] for k in keys],
@@ -80,24 +79,42 @@ def customer_from_row(row: asyncpg.Record) -> Customer:
 async def lock_customers(
     conn: asyncpg.Connection, refs: list[tuple[UUID, str]]
 ) -> dict[tuple[UUID, str], Customer]:
-    """Create missing customers and lock all of them, in one statement, in a fixed order (no deadlocks).
+    """The existing customers among `refs`, locked until commit, in a fixed order (no deadlocks).
 
-    The no-op ``DO UPDATE`` is what locks an existing row and returns it; the lock serialises every decision
-    about one customer, so two concurrent events cannot both take the last frequency slot.
+    The lock serialises every decision about one customer, so two concurrent events cannot both take the last
+    frequency slot. Customers that do not exist yet are created by `insert_customers`; if a concurrent
+    transaction creates one first, that insert fails and the whole transaction is retried (and then finds it).
     """
     refs = sorted(set(refs))
     rows = await conn.fetch(
         f"""
-        INSERT INTO customers (brand_id, external_id)
-        SELECT brand_id, external_id FROM unnest($1::uuid[], $2::text[]) AS r (brand_id, external_id)
-        ORDER BY brand_id, external_id
-        ON CONFLICT (brand_id, external_id) DO UPDATE SET external_id = EXCLUDED.external_id
-        RETURNING brand_id, {CUSTOMER_COLUMNS}
+        SELECT c.brand_id, {CUSTOMER_COLUMNS}
+        FROM unnest($1::uuid[], $2::text[]) AS r (wanted_brand, wanted_external_id)
+        JOIN customers c ON c.brand_id = r.wanted_brand AND c.external_id = r.wanted_external_id
+        ORDER BY c.brand_id, c.external_id
+        FOR UPDATE OF c
         """,
         [r[0] for r in refs],
         [r[1] for r in refs],
     )
     return {(r["brand_id"], r["external_id"]): customer_from_row(r) for r in rows}
+
+
+async def insert_customers(conn: asyncpg.Connection, new: list[tuple[UUID, Customer]], now: datetime) -> None:
+    if not new:
+        return
+    await conn.copy_records_to_table(
+        "customers",
+        columns=[
+            "brand_id", "customer_id", "external_id", "phone", "locale", "time_zone", "push_tokens", "consents",
+            "opted_out_at", "attributes", "created_at", "updated_at",
+        ],
+        records=[
+            (b, c.customer_id, c.external_id, c.phone, c.locale, c.time_zone, c.push_tokens, c.consents,
+             c.opted_out_at, c.attributes, now, now)
+            for b, c in new
+        ],
+    )  # fmt: skip
 
 
 async def update_customers(conn: asyncpg.Connection, changed: list[tuple[UUID, Customer]], now: datetime) -> None:
@@ -133,18 +150,10 @@ async def record_consent_changes(
 ) -> None:
     if not changes:
         return
-    await conn.execute(
-        """
-        INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
-        SELECT brand_id, customer_id, channel, granted, $5, $6
-        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[]) AS c (brand_id, customer_id, channel, granted)
-        """,
-        [b for b, _, _ in changes],
-        [c for _, c, _ in changes],
-        [ch.channel for _, _, ch in changes],
-        [ch.granted for _, _, ch in changes],
-        source,
-        at,
+    await conn.copy_records_to_table(
+        "consent_changes",
+        columns=["brand_id", "customer_id", "channel", "granted", "source", "changed_at"],
+        records=[(b, c, ch.channel, ch.granted, source, at) for b, c, ch in changes],
     )
 
 
@@ -227,60 +236,28 @@ async def contact_history(
     return history
 
 
-async def insert_events(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
-    """Insert events; return the ids actually inserted (a concurrent duplicate committed first is skipped)."""
-    inserted = await conn.fetch(
-        """
-        INSERT INTO events (brand_id, event_id, idempotency_key, payload_hash, touchpoint_key, touchpoint_known,
-                            customer_id, occurred_at, received_at, attributes)
-        SELECT b, e, k, h, t, tk, c, o, r, a::jsonb
-        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::bool[], $7::uuid[],
-                    $8::timestamptz[], $9::timestamptz[], $10::text[]) AS x (b, e, k, h, t, tk, c, o, r, a)
-        ON CONFLICT (brand_id, idempotency_key) DO NOTHING
-        RETURNING event_id::text
-        """,
-        *_columns(rows, 10),
-    )
-    return {r["event_id"] for r in inserted}
+EVENT_COLUMNS = [
+    "brand_id", "event_id", "idempotency_key", "payload_hash", "touchpoint_key", "touchpoint_known", "customer_id",
+    "occurred_at", "received_at", "attributes", "outcome", "reason", "trigger_id", "invitation_id", "planned_at",
+    "evaluations",
+]  # fmt: skip
+
+INVITATION_COLUMNS = [
+    "brand_id", "invitation_id", "event_id", "customer_id", "trigger_id", "questionnaire_key",
+    "questionnaire_version", "status", "occurred_at", "planned_at", "send_by", "expires_at", "channels",
+    "created_at", "updated_at",
+]  # fmt: skip
 
 
-async def insert_decisions(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    await conn.execute(
-        """
-        INSERT INTO decisions (brand_id, event_id, outcome, reason, trigger_id, invitation_id, planned_at,
-                               evaluations, decided_at)
-        SELECT b, e, o, r, t, i, p, ev::jsonb, d
-        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[],
-                    $7::timestamptz[], $8::text[], $9::timestamptz[]) AS x (b, e, o, r, t, i, p, ev, d)
-        """,
-        *_columns(rows, 9),
-    )
+async def insert_events(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Events with their decisions (`EVENT_COLUMNS`), by COPY: a concurrent duplicate committed first makes this
+    fail with a unique violation, and the transaction is retried (and then answers with the stored event)."""
+    await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=rows)
 
 
 async def insert_invitations(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    await conn.execute(
-        """
-        WITH new AS (
-            INSERT INTO invitations (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
-                                     questionnaire_version, status, occurred_at, planned_at, send_by, expires_at,
-                                     channels, created_at, updated_at)
-            SELECT i.brand_id, i.invitation_id, i.event_id, i.customer_id, i.trigger_id, i.questionnaire_key,
-                   i.questionnaire_version, 'scheduled', i.occurred_at, i.planned_at, i.send_by, i.expires_at,
-                   ARRAY(SELECT jsonb_array_elements_text(i.channels::jsonb)), i.created_at, i.created_at
-            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[],
-                        $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[],
-                        $13::timestamptz[])
-                 AS i (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
-                       questionnaire_version, occurred_at, planned_at, send_by, expires_at, channels, created_at)
-            RETURNING brand_id, invitation_id, created_at
-        )
-        INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, at)
-        SELECT brand_id, invitation_id, NULL, 'scheduled', created_at FROM new
-        """,
-        *_columns(rows, 13),
-    )
+    if rows:
+        await conn.copy_records_to_table("invitations", columns=INVITATION_COLUMNS, records=rows)
 
 
 _encode_json = msgspec.json.Encoder().encode

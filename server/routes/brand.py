@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from server import tenants
-from server.auth import requires
+from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.tenants import ApiKey, Brand, Principal, Scope
 
@@ -55,7 +55,7 @@ class CreatedKey(msgspec.Struct, kw_only=True):
         )
 
 
-@get("/brand", tags=["brand"], summary="The brand of the calling API key")
+@get("/brand", tags=["brand"], opt=ANY_SCOPE, summary="The brand of the calling API key")
 async def read_brand(request: Request[Principal, Principal, object], conn: Conn) -> Brand:
     brand = await tenants.get_brand(conn, request.auth.brand_id)
     if brand is None:
@@ -63,7 +63,7 @@ async def read_brand(request: Request[Principal, Principal, object], conn: Conn)
     return brand
 
 
-@patch("/brand", tags=["brand"], guards=[requires("manage")], summary="Change brand settings")
+@patch("/brand", tags=["brand"], opt=requires("manage"), summary="Change brand settings")
 async def update_brand(
     request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
@@ -74,12 +74,12 @@ async def update_brand(
     return brand
 
 
-@get("/keys", tags=["brand"], guards=[requires("manage")], summary="List the brand's API keys")
+@get("/keys", tags=["brand"], opt=requires("manage"), summary="List the brand's API keys")
 async def list_keys(request: Request[Principal, Principal, object], conn: Conn) -> list[ApiKey]:
     return await tenants.list_keys(conn, request.auth.brand_id)
 
 
-@post("/keys", tags=["brand"], guards=[requires("manage")], summary="Create an API key (shown once)")
+@post("/keys", tags=["brand"], opt=requires("manage"), summary="Create an API key (shown once)")
 async def create_key(
     request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[KeyCreate]
 ) -> CreatedKey:
@@ -87,7 +87,7 @@ async def create_key(
     return CreatedKey.of(key, created)
 
 
-@delete("/keys/{prefix:str}", tags=["brand"], guards=[requires("manage")], status_code=200, summary="Revoke a key")
+@delete("/keys/{prefix:str}", tags=["brand"], opt=requires("manage"), status_code=200, summary="Revoke a key")
 async def revoke_key(request: Request[Principal, Principal, object], conn: Conn, prefix: FromPath[str]) -> ApiKey:
     revoked = await tenants.revoke_key(conn, prefix, request.auth.brand_id)
     if revoked is None:

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from questionnaires.errors import FieldError
-from server.auth import requires
+from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, invalid
 from server.tenants import Principal
@@ -23,12 +23,12 @@ Req = Request[Principal, Principal, object]
 TOUCHPOINT_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
-@get("/touchpoints", tags=["touchpoints"], summary="The brand's touchpoint catalogue")
+@get("/touchpoints", tags=["touchpoints"], opt=ANY_SCOPE, summary="The brand's touchpoint catalogue")
 async def list_touchpoints(request: Req, conn: Conn) -> list[Touchpoint]:
     return await catalog.list_touchpoints(conn, request.auth.brand_id)
 
 
-@get("/touchpoints/{key:str}", tags=["touchpoints"], summary="One touchpoint")
+@get("/touchpoints/{key:str}", tags=["touchpoints"], opt=ANY_SCOPE, summary="One touchpoint")
 async def read_touchpoint(request: Req, conn: Conn, key: FromPath[str]) -> Touchpoint:
     found = await catalog.get_touchpoint(conn, request.auth.brand_id, key)
     if found is None:
@@ -39,7 +39,7 @@ async def read_touchpoint(request: Req, conn: Conn, key: FromPath[str]) -> Touch
 @put(
     "/touchpoints/{key:str}",
     tags=["touchpoints"],
-    guards=[requires("manage")],
+    opt=requires("manage"),
     summary="Create or replace a touchpoint",
     description="201 when created, 200 when replaced. Keys: lowercase letters, digits, `_` and `-`.",
 )
@@ -54,12 +54,12 @@ async def put_touchpoint(
     return Response(touchpoint, status_code=201 if created else 200)
 
 
-@get("/triggers", tags=["triggers"], guards=[requires("manage")], summary="The brand's triggers")
+@get("/triggers", tags=["triggers"], opt=requires("manage"), summary="The brand's triggers")
 async def list_triggers(request: Req, conn: Conn, touchpoint: FromQuery[str | None] = None) -> list[TriggerOut]:
     return await catalog.list_triggers(conn, request.auth.brand_id, touchpoint)
 
 
-@get("/triggers/{key:str}", tags=["triggers"], guards=[requires("manage")], summary="One trigger")
+@get("/triggers/{key:str}", tags=["triggers"], opt=requires("manage"), summary="One trigger")
 async def read_trigger(request: Req, conn: Conn, key: FromPath[str]) -> TriggerOut:
     found = await catalog.get_trigger(conn, request.auth.brand_id, key)
     if found is None:
@@ -93,7 +93,7 @@ async def _save_trigger(request: Req, conn: Conn, data: TriggerIn) -> Response[T
 @put(
     "/triggers/{key:str}",
     tags=["triggers"],
-    guards=[requires("manage")],
+    opt=requires("manage"),
     summary="Create or replace a trigger",
     description="The body's `key` must equal the path's. 201 when created, 200 when replaced. To stop a trigger, "
     "set `active: false`: its decisions stay in the timelines.",
@@ -110,7 +110,7 @@ async def put_trigger(
     return await _save_trigger(request, conn, data)
 
 
-@get("/customers/{external_id:str}", tags=["customers"], guards=[requires("manage")], summary="One customer")
+@get("/customers/{external_id:str}", tags=["customers"], opt=requires("manage"), summary="One customer")
 async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) -> Customer:
     found = await catalog.get_customer(conn, request.auth.brand_id, external_id)
     if found is None:
@@ -121,7 +121,7 @@ async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) ->
 @put(
     "/customers/{external_id:str}",
     tags=["customers"],
-    guards=[requires("ingest", "manage")],
+    opt=requires("ingest", "manage"),
     status_code=200,
     summary="Create or update a customer",
     description="Fields left out keep their stored values; `null` clears one. Consents merge per channel and "

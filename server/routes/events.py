@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
@@ -25,7 +26,7 @@ _IDEMPOTENCY = (
 @post(
     "/events",
     tags=["events"],
-    guards=[requires("ingest")],
+    opt=requires("ingest"),
     status_code=202,
     summary="Report one touchpoint event",
     description="Stores the event and decides at once whether to survey the customer. 202: stored now; 200: "
@@ -47,7 +48,7 @@ async def report_event(
 @post(
     "/events/batch",
     tags=["events"],
-    guards=[requires("ingest")],
+    opt=requires("ingest"),
     status_code=200,
     summary=f"Report up to {MAX_BATCH} touchpoint events at once",
     description="All events are validated first: one bad event rejects the batch (422 naming it, nothing stored). "
@@ -71,6 +72,26 @@ async def report_events(request: Request[Principal, Principal, object], data: JS
     return BatchResult(results=await ingestor.submit(pending))
 
 
+class Validated(msgspec.Struct):
+    valid: bool
+    idempotency_key: str
+    occurred_at: datetime
+
+
+@post(
+    "/events/validate",
+    tags=["events"],
+    opt=requires("ingest"),
+    status_code=200,
+    summary="Check an event without storing it",
+    description="Runs exactly the validation of `POST /v1/events` (422 naming each bad field) and stores nothing: "
+    "for testing an integration.",
+)
+async def validate_event(data: JSONBody[EventIn]) -> Validated:
+    (valid,) = check_events([data], datetime.now(UTC), batch=False)
+    return Validated(valid=True, idempotency_key=data.idempotency_key, occurred_at=valid.occurred_at)
+
+
 def _conflict(pointers: list[str]) -> ApiError:
     message = "this idempotency key was already used for a different event"
     return ApiError(
@@ -80,4 +101,4 @@ def _conflict(pointers: list[str]) -> ApiError:
     )
 
 
-ROUTES = [report_event, report_events]
+ROUTES = [report_event, report_events, validate_event]

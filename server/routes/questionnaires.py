@@ -25,7 +25,7 @@ _YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 @post(
     "/questionnaires",
     tags=["questionnaires"],
-    guards=[requires("manage")],
+    opt=requires("manage"),
     summary="Publish a questionnaire version",
     description="Body: a questionnaire definition as JSON (`application/json`) or YAML (`application/yaml`), "
     "see the examples in `questionnaires/examples/`. 201 with the new version; 200 with the current version when "
@@ -51,7 +51,7 @@ async def publish(request: Req, conn: Conn) -> Response[Version]:
 @get(
     "/questionnaires",
     tags=["questionnaires"],
-    guards=[requires("manage", "export")],
+    opt=requires("manage", "export"),
     summary="List questionnaires",
 )
 async def list_questionnaires(
@@ -70,7 +70,7 @@ async def _version(request: Req, conn: Conn, key: str, version: int | None) -> V
 @get(
     "/questionnaires/{key:str}",
     tags=["questionnaires"],
-    guards=[requires("manage", "export")],
+    opt=requires("manage", "export"),
     summary="The latest version of a questionnaire",
 )
 async def read_latest(request: Req, conn: Conn, key: FromPath[str]) -> Version:
@@ -80,7 +80,7 @@ async def read_latest(request: Req, conn: Conn, key: FromPath[str]) -> Version:
 @get(
     "/questionnaires/{key:str}/versions",
     tags=["questionnaires"],
-    guards=[requires("manage", "export")],
+    opt=requires("manage", "export"),
     summary="All versions of a questionnaire",
 )
 async def list_versions(request: Req, conn: Conn, key: FromPath[str]) -> list[VersionInfo]:
@@ -93,7 +93,7 @@ async def list_versions(request: Req, conn: Conn, key: FromPath[str]) -> list[Ve
 @get(
     "/questionnaires/{key:str}/versions/{version:int}",
     tags=["questionnaires"],
-    guards=[requires("manage", "export")],
+    opt=requires("manage", "export"),
     summary="One version of a questionnaire",
 )
 async def read_version(request: Req, conn: Conn, key: FromPath[str], version: FromPath[int]) -> Version:
@@ -106,7 +106,7 @@ Channel = Literal["sms", "web", "app"]
 @get(
     "/questionnaires/{key:str}/versions/{version:int}/preview",
     tags=["questionnaires"],
-    guards=[requires("manage")],
+    opt=requires("manage"),
     summary="Preview a version as a channel renders it",
     description="`channel=sms`: every question's SMS (with encoding and segments); `web`: the mobile page data; "
     "`app`: the app's JSON form. `locale` picks the translation, with fallback (de-CH → de → default).",
@@ -141,7 +141,7 @@ async def _archive(request: Req, conn: Conn, key: str, archived: bool) -> Summar
 @post(
     "/questionnaires/{key:str}/archive",
     tags=["questionnaires"],
-    guards=[requires("manage")],
+    opt=requires("manage"),
     status_code=200,
     summary="Archive a questionnaire",
     description="Triggers using it stop scheduling (decision reason `questionnaire_unavailable`); versions, "
@@ -154,7 +154,7 @@ async def archive(request: Req, conn: Conn, key: FromPath[str]) -> Summary:
 @post(
     "/questionnaires/{key:str}/unarchive",
     tags=["questionnaires"],
-    guards=[requires("manage")],
+    opt=requires("manage"),
     status_code=200,
     summary="Bring an archived questionnaire back",
 )

@@ -52,7 +52,7 @@ async def test_due_invitations_are_sent_once_through_the_sandbox(
     assert (message["channel"], message["provider"], message["status"]) == ("sms", "sandbox", "accepted")
     assert message["body"].startswith("Danke für Ihren Besuch heute!")
     transitions = await conn.fetch("SELECT from_status, to_status FROM invitation_transitions ORDER BY seq")
-    assert [tuple(t) for t in transitions] == [(None, "scheduled"), ("scheduled", "sending"), ("sending", "sent")]
+    assert [tuple(t) for t in transitions] == [("scheduled", "sending"), ("sending", "sent")]
     await run_worker()  # nothing left: the job does not send twice
     assert await conn.fetchval("SELECT count(*) FROM messages") == 1
 

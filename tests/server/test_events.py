@@ -40,11 +40,9 @@ async def test_a_matching_event_schedules_an_invitation(
     assert str(invitation["trigger_id"]) == trigger["id"]
     assert (invitation["questionnaire_key"], invitation["questionnaire_version"]) == ("store_visit_nps", 1)
     assert invitation["channels"] == ["sms"]
-    decision = await conn.fetchrow("SELECT * FROM decisions")
-    assert decision["outcome"] == "scheduled"
+    decision = await conn.fetchrow("SELECT * FROM events")
+    assert (decision["outcome"], decision["invitation_id"]) == ("scheduled", invitation["invitation_id"])
     assert decision["evaluations"][0]["trigger_key"] == "after_visit"
-    transitions = await conn.fetch("SELECT from_status, to_status FROM invitation_transitions")
-    assert [tuple(t) for t in transitions] == [(None, "scheduled")]
     # The send job was queued after commit, deferred to the planned time.
     assert await queued_jobs(settings) == 1
 
@@ -71,7 +69,7 @@ async def test_every_event_is_stored_with_one_decision_and_a_reason(
         result = await report(client, brand, body)
         assert (result["decision"], result["reason"]) == ("not_surveyed", reason), name
     assert await conn.fetchval("SELECT count(*) FROM events") == len(cases)
-    assert await conn.fetchval("SELECT count(*) FROM decisions WHERE reason IS NOT NULL") == len(cases)
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE reason IS NOT NULL") == len(cases)
     assert await conn.fetchval("SELECT count(*) FROM invitations") == 0
     flagged = await conn.fetchval("SELECT touchpoint_known FROM events WHERE idempotency_key = 'e1'")
     assert flagged is False
@@ -145,7 +143,7 @@ async def test_concurrent_duplicates_store_one_event(
     assert statuses == [200] * 24 + [202]
     assert len({r.json()["event_id"] for r in responses}) == 1
     assert await conn.fetchval("SELECT count(*) FROM events") == 1
-    assert await conn.fetchval("SELECT count(*) FROM decisions") == 1
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE outcome = 'scheduled'") == 1
     assert await conn.fetchval("SELECT count(*) FROM invitations") == 1
 
 
@@ -293,10 +291,24 @@ async def test_priority_picks_one_trigger(
                                       "attributes": {"tier": "gold"}}}  # fmt: skip
     plain = event("p", customer="plain-1")
     results = [await report(client, brand, body) for body in (gold, plain)]
-    triggers = await conn.fetch(
-        "SELECT d.evaluations FROM decisions d JOIN events e USING (brand_id, event_id) ORDER BY e.idempotency_key"
-    )
+    triggers = await conn.fetch("SELECT evaluations FROM events ORDER BY idempotency_key")
     by_key = {r["idempotency_key"]: r for r in results}
     assert by_key["g"]["decision"] == by_key["p"]["decision"] == "scheduled"
     evaluations = {tuple(e["trigger_key"] for e in row["evaluations"]) for row in triggers}
     assert evaluations == {("vip",), ("vip", "after_visit")}
+
+
+async def test_validate_checks_without_storing(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    ok = await client.post("/v1/events/validate", json=event("v1"), headers=brand.headers("ingest"))
+    assert ok.status_code == 200
+    assert ok.json()["valid"] is True
+    bad = await client.post(
+        "/v1/events/validate", json=event("v2") | {"customer": {"external_id": "c", "time_zone": "Mars"}},
+        headers=brand.headers("ingest"),
+    )  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"] == "/customer/time_zone"
+    assert await conn.fetchval("SELECT count(*) FROM events") == 0
+    assert await conn.fetchval("SELECT count(*) FROM customers") == 0
