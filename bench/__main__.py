@@ -12,9 +12,13 @@ from bench.harness import environment
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suites", nargs="*", default=["servers", "ingest"], choices=["servers", "ingest"])
+    parser.add_argument("suites", nargs="*", help="servers, ingest (default: both)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per scenario")
     args = parser.parse_args()
+    args.suites = args.suites or ["servers", "ingest"]
+    unknown = set(args.suites) - {"servers", "ingest"}
+    if unknown:
+        parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
     uvloop.install()
     with environment() as env:
         if "servers" in args.suites:

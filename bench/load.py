@@ -8,7 +8,6 @@ as the previous response arrived, for `seconds`, after a warm-up.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import Callable
 
@@ -92,13 +91,19 @@ async def run(
 
     await asyncio.gather(*(client() for _ in range(connections)))
     latencies.sort()
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
     return Result(
         name=name,
         requests=len(latencies),
         seconds=seconds,
         errors=errors,
-        p50_ms=round(quantiles[49] * 1000, 2),
-        p99_ms=round(quantiles[98] * 1000, 2),
+        p50_ms=_percentile(latencies, 0.50),
+        p99_ms=_percentile(latencies, 0.99),
         statuses=statuses,
     )
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile in milliseconds (0 when nothing was measured)."""
+    if not ordered:
+        return 0.0
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)

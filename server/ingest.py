@@ -32,7 +32,7 @@ _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg
 
 class Ingestor:
     def __init__(
-        self, pool: asyncpg.Pool, redis: ArqRedis, queue_name: str, *, max_group: int = 1000, max_inflight: int = 3
+        self, pool: asyncpg.Pool, redis: ArqRedis, queue_name: str, *, max_group: int = 1000, max_inflight: int = 2
     ) -> None:
         self.pool = pool
         self.redis = redis
