@@ -35,6 +35,5 @@ CREATE TABLE worker_heartbeats (
     hostname    text NOT NULL,
     pid         integer NOT NULL,
     started_at  timestamptz NOT NULL,
-    seen_at     timestamptz NOT NULL,
-    jobs_done   bigint NOT NULL DEFAULT 0
+    seen_at     timestamptz NOT NULL
 );

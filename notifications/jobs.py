@@ -28,9 +28,9 @@ SWEEP_AHEAD: Final = timedelta(minutes=2)
 SWEEP_LIMIT: Final = 10_000
 
 HEARTBEAT_SQL = """
-INSERT INTO worker_heartbeats (worker_id, hostname, pid, started_at, seen_at, jobs_done)
-VALUES ($1, $2, $3, $4, now(), $5)
-ON CONFLICT (worker_id) DO UPDATE SET seen_at = now(), jobs_done = EXCLUDED.jobs_done
+INSERT INTO worker_heartbeats (worker_id, hostname, pid, started_at, seen_at)
+VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (worker_id) DO UPDATE SET seen_at = now()
 """
 
 PRUNE_HEARTBEATS_SQL = "DELETE FROM worker_heartbeats WHERE seen_at < now() - interval '1 day'"
@@ -115,7 +115,6 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
             socket.gethostname(),
             os.getpid(),
             ctx["started_at"],
-            ctx.get("jobs_complete", 0),
         )
         await conn.execute(PRUNE_HEARTBEATS_SQL)
 

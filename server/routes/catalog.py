@@ -20,7 +20,7 @@ from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_cust
 from triggers.model import TriggerIn, validate_trigger
 
 Req = Request[Principal, Principal, object]
-TOUCHPOINT_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+TOUCHPOINT_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")  # the Slug that triggers use to name a touchpoint
 
 
 @get("/touchpoints", tags=["touchpoints"], opt=ANY_SCOPE, summary="The brand's touchpoint catalogue")
@@ -47,9 +47,7 @@ async def put_touchpoint(
     request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TouchpointIn]
 ) -> Response[Touchpoint]:
     if not TOUCHPOINT_KEY.match(key):
-        raise invalid(
-            "path:key", "use 1-100 lowercase letters, digits, '_' and '-', starting with a letter or digit"
-        )
+        raise invalid("path:key", "use a lowercase letter, then up to 62 lowercase letters, digits, '_' or '-'")
     touchpoint, created = await catalog.put_touchpoint(conn, request.auth.brand_id, key, data)
     return Response(touchpoint, status_code=201 if created else 200)
 
