@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
+from server.settings import Settings
 from tests.conftest import BrandFixture
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "questionnaires" / "examples"
@@ -69,3 +71,12 @@ async def report(client: AsyncTestClient, brand: BrandFixture, body: dict) -> di
     response = await client.post("/v1/events", json=body, headers=brand.headers("ingest"))
     assert response.status_code in (200, 202), response.text
     return response.json()
+
+
+async def queued_jobs(settings: Settings) -> int:
+    """How many jobs wait in the arq queue."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return int(await redis.zcard(settings.queue_name))
+    finally:
+        await redis.aclose()

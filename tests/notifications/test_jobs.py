@@ -11,7 +11,7 @@ from notifications import jobs
 from server import db
 from server.settings import Settings
 from tests.conftest import BrandFixture
-from tests.helpers import event, report, survey_setup
+from tests.helpers import event, queued_jobs, report, survey_setup
 
 
 @pytest.fixture
@@ -27,14 +27,6 @@ async def ctx(settings: Settings):
     yield {"pool": pool, "redis": redis, "settings": settings, "channels": channels_for()}
     await redis.aclose()
     await pool.close()
-
-
-async def queue_size(settings: Settings) -> int:
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        return int(await redis.zcard(settings.queue_name))
-    finally:
-        await redis.aclose()
 
 
 async def test_due_invitations_are_sent_once_through_the_sandbox(
@@ -114,17 +106,17 @@ async def test_the_sweeper_restores_a_lost_queue_exactly_once(
     }, headers=brand.headers("manage"))  # fmt: skip
     future = await report(client, brand, event("future", customer="c-future"))
     assert datetime.fromisoformat(future["planned_at"]) > later
-    assert await queue_size(settings) == 31
+    assert await queued_jobs(settings) == 31
 
     # The queue loses everything (Valkey flushed / restarted without persistence).
     redis = Redis.from_url(settings.redis_url)
     await redis.flushdb()
     await redis.aclose()
-    assert await queue_size(settings) == 0
+    assert await queued_jobs(settings) == 0
 
     assert await jobs.sweep(ctx) == 30
     assert await jobs.sweep(ctx) == 0  # idempotent: a second sweep (or a second worker) adds nothing
-    assert await queue_size(settings) == 30
+    assert await queued_jobs(settings) == 30
 
     await run_worker()
     counts = dict(await conn.fetch("SELECT status, count(*) FROM invitations GROUP BY status"))

@@ -5,19 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
 from server.settings import Settings
 from tests.conftest import BrandFixture
-from tests.helpers import event, put_touchpoint, put_trigger, report, survey_setup
-
-
-async def queued_jobs(settings: Settings) -> int:
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        return int(await redis.zcard(settings.queue_name))
-    finally:
-        await redis.aclose()
+from tests.helpers import event, put_touchpoint, put_trigger, queued_jobs, report, survey_setup
 
 
 async def test_a_matching_event_schedules_an_invitation(
