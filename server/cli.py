@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -88,7 +88,8 @@ def cmd_up(settings: Settings, _: argparse.Namespace) -> int:
         while not stopping:
             for child in children:
                 if child.poll() is not None:
-                    print(f"lxt: {child.args[-1]} exited with status {child.returncode}", file=sys.stderr)
+                    role = str(child.args[-1])  # type: ignore[index]
+                    print(f"lxt: {role} exited with status {child.returncode}", file=sys.stderr)
                     stopping, status = True, child.returncode or 1
             time.sleep(0.2)
         for child in children:
@@ -238,7 +239,7 @@ def cmd_questionnaire_push(settings: Settings, args: argparse.Namespace) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    fmt: Literal["json", "yaml"] = "json" if path.suffix.lower() == ".json" else "yaml"
     try:
         definition = load_definition(data, fmt)
     except QuestionnaireInvalid as exc:

@@ -20,11 +20,11 @@ from server.routes.brand import CreatedKey
 from server.tenants import Brand, Scope, Slug
 
 
-def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     expected: str = connection.app.state.settings.admin_token
     if not expected:
         raise NotFoundException()  # the admin API does not exist unless an operator enabled it
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise NotAuthorizedException("send the operator token as 'Authorization: Bearer <token>'")
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
@@ -56,7 +57,7 @@ class CreatedKey(msgspec.Struct, kw_only=True):
 
 
 @get("/brand", tags=["brand"], opt=ANY_SCOPE, summary="The brand of the calling API key")
-async def read_brand(request: Request[Principal, Principal, object], conn: Conn) -> Brand:
+async def read_brand(request: Request[Principal, Principal, State], conn: Conn) -> Brand:
     brand = await tenants.get_brand(conn, request.auth.brand_id)
     if brand is None:
         raise NotFoundException()
@@ -65,7 +66,7 @@ async def read_brand(request: Request[Principal, Principal, object], conn: Conn)
 
 @patch("/brand", tags=["brand"], opt=requires("manage"), summary="Change brand settings")
 async def update_brand(
-    request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[BrandUpdate]
+    request: Request[Principal, Principal, State], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     brand = await tenants.update_brand(conn, request.auth.brand_id, changes)
@@ -75,20 +76,20 @@ async def update_brand(
 
 
 @get("/keys", tags=["brand"], opt=requires("manage"), summary="List the brand's API keys")
-async def list_keys(request: Request[Principal, Principal, object], conn: Conn) -> list[ApiKey]:
+async def list_keys(request: Request[Principal, Principal, State], conn: Conn) -> list[ApiKey]:
     return await tenants.list_keys(conn, request.auth.brand_id)
 
 
 @post("/keys", tags=["brand"], opt=requires("manage"), summary="Create an API key (shown once)")
 async def create_key(
-    request: Request[Principal, Principal, object], conn: Conn, data: JSONBody[KeyCreate]
+    request: Request[Principal, Principal, State], conn: Conn, data: JSONBody[KeyCreate]
 ) -> CreatedKey:
     key, created = await tenants.create_key(conn, request.auth.brand_id, list(data.scopes), data.name)
     return CreatedKey.of(key, created)
 
 
 @delete("/keys/{prefix:str}", tags=["brand"], opt=requires("manage"), status_code=200, summary="Revoke a key")
-async def revoke_key(request: Request[Principal, Principal, object], conn: Conn, prefix: FromPath[str]) -> ApiKey:
+async def revoke_key(request: Request[Principal, Principal, State], conn: Conn, prefix: FromPath[str]) -> ApiKey:
     revoked = await tenants.revoke_key(conn, prefix, request.auth.brand_id)
     if revoked is None:
         raise NotFoundException(f"no API key with prefix {prefix!r}")

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from litestar import Request, Response, get, put
+from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -19,7 +20,7 @@ from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
 from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_customer
 from triggers.model import TriggerIn, validate_trigger
 
-Req = Request[Principal, Principal, object]
+Req = Request[Principal, Principal, State]
 TOUCHPOINT_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")  # the Slug that triggers use to name a touchpoint
 
 

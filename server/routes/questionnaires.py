@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
+from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from msgspec import Meta
@@ -18,7 +19,7 @@ from server.errors import ApiError
 from server.questionnaire_versions import Summary, Version, VersionInfo
 from server.tenants import Principal
 
-Req = Request[Principal, Principal, object]
+Req = Request[Principal, Principal, State]
 _YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
