@@ -157,8 +157,24 @@ async def record_consent_changes(
     )
 
 
-async def known_touchpoints(conn: asyncpg.Connection, keys: list[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
-    """Which (brand, touchpoint key) pairs are registered; auto-creates them for brands that ask for it."""
+class Setup(msgspec.Struct, frozen=True):
+    """What a group's decisions need to know about its touchpoints (see `touchpoint_setup`)."""
+
+    known: set[tuple[UUID, str]]
+    """(brand, touchpoint key) pairs that are registered."""
+    triggers: dict[UUID, list[Trigger]]
+    """Per brand, the active triggers of the group's known touchpoints."""
+    versions: dict[tuple[UUID, str], int]
+    """(brand, questionnaire key) -> latest published version, for those triggers' unarchived questionnaires."""
+
+
+async def touchpoint_setup(conn: asyncpg.Connection, keys: list[tuple[UUID, str]]) -> Setup:
+    """Which touchpoints are registered (auto-creating them for brands that ask for it), their active triggers
+    and the current versions of those triggers' questionnaires: one round trip for the whole group.
+
+    A trigger of an unregistered touchpoint is never looked at (the event is ``unknown_touchpoint``), so the
+    triggers are joined to the known touchpoints only.
+    """
     keys = sorted(set(keys))
     rows = await conn.fetch(
         """
@@ -169,47 +185,30 @@ async def known_touchpoints(conn: asyncpg.Connection, keys: list[tuple[UUID, str
             FROM wanted w JOIN brands b ON b.brand_id = w.brand_id AND b.auto_create_touchpoints
             ON CONFLICT (brand_id, key) DO NOTHING
             RETURNING brand_id, key
+        ),
+        known AS (
+            SELECT t.brand_id, t.key FROM touchpoints t JOIN wanted w ON w.brand_id = t.brand_id AND w.key = t.key
+            UNION SELECT brand_id, key FROM created
         )
-        SELECT t.brand_id, t.key FROM touchpoints t JOIN wanted w ON w.brand_id = t.brand_id AND w.key = t.key
-        UNION SELECT brand_id, key FROM created
+        SELECT k.brand_id, k.key, tr.trigger_id::text, tr.definition, q.key AS questionnaire, q.latest_version
+        FROM known k
+        LEFT JOIN triggers tr ON tr.brand_id = k.brand_id AND tr.touchpoint_key = k.key AND tr.active
+        LEFT JOIN questionnaires q
+               ON q.brand_id = tr.brand_id AND q.key = tr.questionnaire_key AND q.archived_at IS NULL
         """,
         [k[0] for k in keys],
         [k[1] for k in keys],
     )
-    return {(r["brand_id"], r["key"]) for r in rows}
-
-
-async def active_triggers(
-    conn: asyncpg.Connection, brands: list[UUID], touchpoints: list[str]
-) -> dict[UUID, list[Trigger]]:
-    rows = await conn.fetch(
-        """
-        SELECT brand_id, trigger_id::text, definition FROM triggers
-        WHERE brand_id = ANY($1::uuid[]) AND active AND touchpoint_key = ANY($2::text[])
-        """,
-        brands,
-        touchpoints,
-    )
-    found: dict[UUID, list[Trigger]] = {}
+    setup = Setup(known=set(), triggers={}, versions={})
     for r in rows:
-        spec = msgspec.convert(r["definition"], TriggerIn)
-        found.setdefault(r["brand_id"], []).append(Trigger(id=r["trigger_id"], **msgspec.structs.asdict(spec)))
-    return found
-
-
-async def current_questionnaires(
-    conn: asyncpg.Connection, brands: list[UUID], keys: list[str]
-) -> dict[tuple[UUID, str], int]:
-    """(brand, questionnaire key) -> latest published version, for questionnaires not archived."""
-    rows = await conn.fetch(
-        """
-        SELECT brand_id, key, latest_version FROM questionnaires
-        WHERE brand_id = ANY($1::uuid[]) AND key = ANY($2::text[]) AND archived_at IS NULL
-        """,
-        brands,
-        keys,
-    )
-    return {(r["brand_id"], r["key"]): r["latest_version"] for r in rows}
+        setup.known.add((r["brand_id"], r["key"]))
+        if r["trigger_id"] is not None:
+            spec = msgspec.convert(r["definition"], TriggerIn)
+            trigger = Trigger(id=r["trigger_id"], **msgspec.structs.asdict(spec))
+            setup.triggers.setdefault(r["brand_id"], []).append(trigger)
+        if r["latest_version"] is not None:
+            setup.versions[(r["brand_id"], r["questionnaire"])] = r["latest_version"]
+    return setup
 
 
 async def contact_history(

@@ -91,18 +91,19 @@ async def ingest(
     if not fresh:
         return _resolve_repeats(results, keys, pending, first), []
 
+    setup = await queries.touchpoint_setup(
+        conn, [(pending[i].brand_id, pending[i].item.event.touchpoint) for i in fresh]
+    )
     refs = [(pending[i].brand_id, pending[i].item.event.customer.external_id) for i in fresh]
     stored_customers = await queries.lock_customers(conn, refs)
-    brands = sorted({pending[i].brand_id for i in fresh})
-    touchpoint_keys = [(pending[i].brand_id, pending[i].item.event.touchpoint) for i in fresh]
-    known = await queries.known_touchpoints(conn, touchpoint_keys)
-    triggers = await queries.active_triggers(conn, brands, sorted({k for _, k in touchpoint_keys}))
-    questionnaire_keys = sorted({t.questionnaire for ts in triggers.values() for t in ts})
-    versions = await queries.current_questionnaires(conn, brands, questionnaire_keys) if questionnaire_keys else {}
-    available = {brand: {key for b, key in versions if b == brand} for brand in brands}
+    triggers, versions = setup.triggers, setup.versions
+    available: dict[UUID, set[str]] = {}
+    for brand, key in versions:
+        available.setdefault(brand, set()).add(key)
     all_triggers = [t for ts in triggers.values() for t in ts]
     history: dict[tuple[UUID, str], list[ContactRecord]] = {}
     if all_triggers and stored_customers:
+        # A statement of its own, after the lock: its snapshot then includes what the lock waited for.
         since = now - history_lookback(t.frequency for t in all_triggers)
         history = await queries.contact_history(
             conn, [(b, c.customer_id) for (b, _), c in stored_customers.items()], since
@@ -125,7 +126,7 @@ async def ingest(
         customers[ref] = customer
         consent_changes += [(p.brand_id, customer.customer_id, c) for c in changes]
 
-        touchpoint_known = (p.brand_id, event.touchpoint) in known
+        touchpoint_known = (p.brand_id, event.touchpoint) in setup.known
         facts = EventFacts(
             idempotency_key=event.idempotency_key,
             touchpoint=event.touchpoint,
@@ -136,11 +137,11 @@ async def ingest(
         decision = decide(
             facts,
             customer.facts(),
-            triggers.get(p.brand_id, []),
+            triggers.get(p.brand_id, ()),
             contacts,
             now,
             touchpoint_known=touchpoint_known,
-            questionnaires=available[p.brand_id],
+            questionnaires=available.get(p.brand_id, frozenset()),
         )
         event_id = next(ids)
         invitation_id = None
@@ -149,10 +150,9 @@ async def ingest(
             trigger = next(t for t in triggers[p.brand_id] if t.id == decision.trigger_id)
             invitation_id = next(ids)
             invitation_rows.append(
-                (p.brand_id, invitation_id, event_id, customer.customer_id, trigger.id,
-                 trigger.questionnaire, versions[(p.brand_id, trigger.questionnaire)], "scheduled",
-                 p.item.occurred_at, decision.planned_at, p.item.occurred_at + trigger.max_lag, decision.expires_at,
-                 list(decision.channels), now, now)
+                (p.brand_id, invitation_id, event_id, customer.customer_id, trigger.id, trigger.questionnaire,
+                 versions[(p.brand_id, trigger.questionnaire)], "scheduled", p.item.occurred_at, decision.planned_at,
+                 p.item.occurred_at + trigger.max_lag, decision.expires_at, list(decision.channels), now, now)
             )  # fmt: skip
             contacts.append(
                 ContactRecord(trigger_id=trigger.id, planned_at=decision.planned_at, status="scheduled")
@@ -160,9 +160,8 @@ async def ingest(
             jobs.append(InvitationJob(p.brand_id, invitation_id, decision.planned_at))
         event_rows.append(
             (p.brand_id, event_id, event.idempotency_key, p.item.payload_hash, event.touchpoint, touchpoint_known,
-             customer.customer_id, p.item.occurred_at, now, event.attributes, decision.outcome,
-             decision.reason, decision.trigger_id, invitation_id,
-             decision.planned_at, msgspec.to_builtins(decision.evaluations))
+             customer.customer_id, p.item.occurred_at, now, event.attributes, decision.outcome, decision.reason,
+             decision.trigger_id, invitation_id, decision.planned_at, msgspec.to_builtins(decision.evaluations))
         )  # fmt: skip
         results[index] = EventResult(
             idempotency_key=event.idempotency_key,
