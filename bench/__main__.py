@@ -14,6 +14,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("suites", nargs="*", help="servers, ingest (default: both)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per scenario")
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes for the ingest suite")
     args = parser.parse_args()
     args.suites = args.suites or ["servers", "ingest"]
     unknown = set(args.suites) - {"servers", "ingest"}
@@ -27,12 +28,14 @@ def main() -> None:
             for server, r in servers.compare(env, args.seconds):
                 print(f"{server:<9} {r.name:<32} {r.rps:>9.0f} {r.p50_ms:>8} {r.p99_ms:>8} {r.errors:>6}")
         if "ingest" in args.suites:
-            report_ingest(ingest.measure(env, args.seconds))
+            report_ingest(ingest.measure(env, args.seconds, args.api_workers), args.api_workers)
 
 
-def report_ingest(results: dict[str, load.Result]) -> None:
+def report_ingest(results: dict[str, load.Result], workers: int) -> None:
     noop = results["noop"].rps
-    print("\n## Event ingestion, 1 API process (granian), every event scheduled; ratios to the no-op ceiling")
+    print(
+        f"\n## Event ingestion, {workers} API process(es) (granian), every event scheduled; vs the no-op ceiling"
+    )
     print(
         f"{'scenario':<34} {'req/s':>9} {'events/s':>10} {'vs no-op':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
     )

@@ -98,7 +98,7 @@ async def _measure(port: int, key: str, seconds: float) -> dict[str, load.Result
     return results
 
 
-def measure(env: Env, seconds: float) -> dict[str, load.Result]:
-    with api(env) as port:
+def measure(env: Env, seconds: float, workers: int = 1) -> dict[str, load.Result]:
+    with api(env, workers=workers) as port:
         _setup(port, env.keys["manage"])
         return asyncio.run(_measure(port, env.keys["ingest"], seconds))
