@@ -1,11 +1,14 @@
 """Event ingestion: every event committed and decided once, duplicates answered from the original."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
+from server.app import create_app
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, put_touchpoint, put_trigger, queued_jobs, report, survey_setup
@@ -138,43 +141,34 @@ async def test_concurrent_duplicates_store_one_event(
     assert await conn.fetchval("SELECT count(*) FROM invitations") == 1
 
 
+@pytest.fixture
+async def two_servers(client: AsyncTestClient, settings: Settings) -> AsyncIterator[tuple[AsyncTestClient, ...]]:
+    """Two API instances with their own pools and group committers, as two processes would be."""
+    async with AsyncTestClient(create_app(settings), base_url="http://lxt.test") as other:
+        yield client, other
+
+
 async def test_concurrent_duplicates_across_transactions(
-    app, settings: Settings, brand: BrandFixture, conn: asyncpg.Connection
+    two_servers: tuple[AsyncTestClient, ...], brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
-    """Two API processes (two clients on separate apps) race on one key: one event, one decision."""
-    from litestar.testing import AsyncTestClient as Client
-
-    from server.app import create_app
-
-    async with (
-        Client(app, base_url="http://lxt.test") as one,
-        Client(create_app(settings), base_url="http://lxt.test") as two,
-    ):
-        await survey_setup(one, brand)
-        responses = await asyncio.gather(
-            *(c.post("/v1/events", json=event("race"), headers=brand.headers("ingest")) for c in (one, two) * 10)
-        )
+    """Two API processes race on one key: one event, one decision."""
+    await survey_setup(two_servers[0], brand)
+    responses = await asyncio.gather(
+        *(c.post("/v1/events", json=event("race"), headers=brand.headers("ingest")) for c in two_servers * 10)
+    )
     assert sorted(r.status_code for r in responses).count(202) == 1
     assert await conn.fetchval("SELECT count(*) FROM events") == 1
     assert await conn.fetchval("SELECT count(*) FROM invitations") == 1
 
 
 async def test_frequency_caps_hold_under_concurrent_events_for_one_customer(
-    app, settings: Settings, brand: BrandFixture, conn: asyncpg.Connection
+    two_servers: tuple[AsyncTestClient, ...], brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
-    from litestar.testing import AsyncTestClient as Client
-
-    from server.app import create_app
-
-    async with (
-        Client(app, base_url="http://lxt.test") as one,
-        Client(create_app(settings), base_url="http://lxt.test") as two,
-    ):
-        await survey_setup(one, brand, frequency={"brand_gap": "P1D", "trigger_gap": "P7D"})
-        responses = await asyncio.gather(
-            *(c.post("/v1/events", json=event(f"visit-{i}"), headers=brand.headers("ingest"))
-              for i, c in enumerate((one, two) * 10))
-        )  # fmt: skip
+    await survey_setup(two_servers[0], brand, frequency={"brand_gap": "P1D", "trigger_gap": "P7D"})
+    responses = await asyncio.gather(
+        *(c.post("/v1/events", json=event(f"visit-{i}"), headers=brand.headers("ingest"))
+          for i, c in enumerate(two_servers * 10))
+    )  # fmt: skip
     results = [r.json() for r in responses]
     assert [r["decision"] for r in results].count("scheduled") == 1
     assert {r["reason"] for r in results if r["decision"] == "not_surveyed"} == {"frequency_capped"}
