@@ -13,14 +13,7 @@ from msgspec import Meta
 
 from triggers.customers import ConsentChange, Customer, CustomerIn, merge
 from triggers.model import TriggerIn
-from triggers.queries import (
-    CUSTOMER_COLUMNS,
-    customer_from_row,
-    insert_customers,
-    lock_customers,
-    record_consent_changes,
-    update_customers,
-)
+from triggers.queries import CUSTOMER_COLUMNS, Writes, customer_from_row, lock_customers, write
 
 Category = Literal["owned", "paid", "earned", "peer"]
 
@@ -162,9 +155,10 @@ async def put_customer(
     stored = locked.get((brand_id, external_id))
     base = stored or Customer(customer_id=str(uuid.uuid4()), external_id=external_id)
     customer, changes = merge(base, update, now)
+    writes = Writes(consent_changes=[(brand_id, customer.customer_id, c) for c in changes])
     if stored is None:
-        await insert_customers(conn, [(brand_id, customer)], now)
+        writes.new_customers.append((brand_id, customer))
     elif customer != stored:
-        await update_customers(conn, [(brand_id, customer)], now)
-    await record_consent_changes(conn, [(brand_id, customer.customer_id, c) for c in changes], "api", now)
+        writes.changed_customers.append((brand_id, customer))
+    await write(conn, writes, now, consent_source="api")
     return customer, changes

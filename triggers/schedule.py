@@ -151,8 +151,8 @@ async def ingest(
             invitation_id = next(ids)
             invitation_rows.append(
                 (p.brand_id, invitation_id, event_id, customer.customer_id, trigger.id, trigger.questionnaire,
-                 versions[(p.brand_id, trigger.questionnaire)], "scheduled", p.item.occurred_at, decision.planned_at,
-                 p.item.occurred_at + trigger.max_lag, decision.expires_at, list(decision.channels), now, now)
+                 versions[(p.brand_id, trigger.questionnaire)], p.item.occurred_at, decision.planned_at,
+                 p.item.occurred_at + trigger.max_lag, decision.expires_at, queries.json(decision.channels))
             )  # fmt: skip
             contacts.append(
                 ContactRecord(trigger_id=trigger.id, planned_at=decision.planned_at, status="scheduled")
@@ -160,8 +160,9 @@ async def ingest(
             jobs.append(InvitationJob(p.brand_id, invitation_id, decision.planned_at))
         event_rows.append(
             (p.brand_id, event_id, event.idempotency_key, p.item.payload_hash, event.touchpoint, touchpoint_known,
-             customer.customer_id, p.item.occurred_at, now, event.attributes, decision.outcome, decision.reason,
-             decision.trigger_id, invitation_id, decision.planned_at, msgspec.to_builtins(decision.evaluations))
+             customer.customer_id, p.item.occurred_at, queries.json(event.attributes), decision.outcome,
+             decision.reason, decision.trigger_id, invitation_id, decision.planned_at,
+             queries.json(decision.evaluations))
         )  # fmt: skip
         results[index] = EventResult(
             idempotency_key=event.idempotency_key,
@@ -174,15 +175,14 @@ async def ingest(
             touchpoint_known=touchpoint_known,
         )
 
-    new = [(b, c) for (b, e), c in customers.items() if (b, e) not in stored_customers]
-    changed = [
-        (b, c) for (b, e), c in customers.items() if (b, e) in stored_customers and c != stored_customers[(b, e)]
-    ]
-    await queries.insert_customers(conn, new, now)
-    await queries.update_customers(conn, changed, now)
-    await queries.record_consent_changes(conn, consent_changes, "event", now)
-    await queries.insert_events(conn, event_rows)
-    await queries.insert_invitations(conn, invitation_rows)
+    writes = queries.Writes(consent_changes=consent_changes, invitations=invitation_rows, events=event_rows)
+    for ref, customer in customers.items():
+        stored = stored_customers.get(ref)
+        if stored is None:
+            writes.new_customers.append((ref[0], customer))
+        elif customer != stored:
+            writes.changed_customers.append((ref[0], customer))
+    await queries.write(conn, writes, now, consent_source="event")
     return _resolve_repeats(results, keys, pending, first), jobs
 
 
