@@ -11,7 +11,7 @@ _json_decode = msgspec.json.Decoder().decode
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # msgspec for json/jsonb both ways: faster than the stdlib and encodes Structs, datetimes and UUIDs. jsonb
-    # uses the binary format (a version byte, then the JSON text), which is also what COPY ... BINARY needs.
+    # uses the binary format: a version byte, then the JSON text.
     await conn.set_type_codec(
         "jsonb", schema="pg_catalog", encoder=_jsonb_encode, decoder=_jsonb_decode, format="binary"
     )

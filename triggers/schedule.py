@@ -2,7 +2,7 @@
 
 `ingest` runs inside the caller's transaction and never commits: the caller commits, and only then enqueues
 the returned `InvitationJob`s (a job must never see rows that may still roll back). The group may mix brands
-and requests. Reads are one set-based statement per step and writes are COPYs, which is what lets many
+and requests. Reads are one set-based statement per step and all writes one statement, which is what lets many
 concurrent requests share one commit cheaply (see ``server/ingest.py``).
 
 Concurrency is optimistic where it is rare and locked where it matters: existing customers are locked
@@ -176,7 +176,8 @@ async def ingest(
         )
 
     writes = queries.Writes(consent_changes=consent_changes, invitations=invitation_rows, events=event_rows)
-    for ref, customer in customers.items():
+    # Sorted, so that two groups creating the same customers take their index entries in the same order.
+    for ref, customer in sorted(customers.items()):
         stored = stored_customers.get(ref)
         if stored is None:
             writes.new_customers.append((ref[0], customer))
