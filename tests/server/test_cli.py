@@ -114,3 +114,28 @@ def test_lxt_up_serves_the_api_and_runs_a_worker(env: Settings, tmp_path: Path) 
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, output
+
+
+def test_embedded_data_survives_a_restart(tmp_path: Path) -> None:
+    """Both embedded servers, started twice on one data dir: what the first run stored is there in the second."""
+    import asyncio
+
+    from server import db, migrate, tenants
+
+    async def create(url: str) -> None:
+        conn = await db.connect(url)
+        await migrate.migrate(conn)
+        await tenants.create_brand(conn, "kept", "Kept")
+        await conn.close()
+
+    async def read(url: str) -> str | None:
+        conn = await db.connect(url)
+        brand = await tenants.brand_by_slug(conn, "kept")
+        await conn.close()
+        return brand.name if brand else None
+
+    local = Settings(data_dir=str(tmp_path / "data"))
+    with embedded.owned_servers(local) as first:
+        asyncio.run(create(first.database_url))
+    with embedded.owned_servers(local) as second:
+        assert asyncio.run(read(second.database_url)) == "Kept"
