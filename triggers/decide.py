@@ -165,7 +165,8 @@ def decide(
     if customer.opted_out:
         return Decision(outcome="not_surveyed", reason="opted_out")
 
-    values = condition_values(event, customer)
+    # Flattening the attributes costs more than the rest of a decision; only conditions need it.
+    values = condition_values(event, customer) if any(t.conditions for t in candidates) else {}
     evaluations: list[Evaluation] = []
     for trigger in candidates:
         evaluation, plan = _evaluate(trigger, event, customer, values, history, now)
