@@ -16,16 +16,19 @@ from uuid import UUID
 import msgspec
 
 from notifications import queries
-from notifications.channels import Channel
+from notifications.channels import Channel, Delivery
 from notifications.queue import enqueue_invitations
 from questionnaires.model import Definition
 from triggers.decide import check_before_send
+from triggers.invitations import InvitationStatus
 
 log = logging.getLogger("lxt.jobs")
 
 SWEEP_AHEAD: Final = timedelta(minutes=2)
 """The sweeper also enqueues invitations due this soon, so a lost job never makes one late."""
 SWEEP_LIMIT: Final = 10_000
+STUCK_AFTER: Final = timedelta(minutes=5)
+"""An invitation still ``sending`` this long after its claim lost its worker (jobs time out after 60 s)."""
 
 HEARTBEAT_SQL = """
 INSERT INTO worker_heartbeats (worker_id, hostname, pid, started_at, seen_at)
@@ -41,7 +44,10 @@ _definitions = msgspec.json.Decoder(Definition)
 async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str) -> str:
     """Claim the invitation, re-check it, send it on the first reachable channel; return what happened.
 
-    Safe to run twice: only the run that moves it from ``scheduled`` to ``sending`` goes on.
+    Safe to run twice: only the run that moves it from ``scheduled`` to ``sending`` goes on. Once claimed, the
+    invitation always ends explained: sent, failed (with a code), expired or suppressed; if this worker dies in
+    between, the sweeper fails it as ``interrupted`` (whether the provider got it is unknown, so it is not sent
+    again).
     """
     brand = UUID(brand_id)
     now = datetime.now(UTC)
@@ -50,7 +56,9 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
         if claimed is None:
             return "not claimed (already handled, or not due)"
         customer = await queries.customer(conn, brand, claimed.customer_id)
-        assert customer is not None, "invitations reference existing customers (foreign key)"
+        if customer is None:  # deleted since the decision (invitations carry no foreign keys)
+            await queries.finish(conn, brand, invitation_id, "failed", "customer_missing", now)
+            return "failed (customer_missing)"
         check = check_before_send(
             channels=claimed.channels,  # type: ignore[arg-type]
             customer=customer.facts(),
@@ -59,15 +67,19 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
             max_lag=claimed.send_by - claimed.occurred_at,
             now=now,
         )
-        if check.outcome != "send":
+        if check.outcome != "send" or check.channel is None:
             await queries.finish(conn, brand, invitation_id, check.outcome, check.reason, now)
             return f"{check.outcome} ({check.reason})" if check.reason else check.outcome
-        assert check.channel is not None
         definition = _definitions.decode(
             await queries.definition_json(conn, brand, claimed.questionnaire_key, claimed.questionnaire_version)
         )
     channel: Channel = ctx["channels"][check.channel]
-    delivery = await channel.send(definition, customer, invitation_id)
+    try:
+        delivery = await channel.send(definition, customer, invitation_id)
+    except Exception:
+        # Whether the provider got it is unknown: never send again, end it explained.
+        log.exception("sending invitation %s on %s failed", invitation_id, check.channel)
+        delivery = Delivery(outcome="failed", provider="unknown", body="", error_code="send_error")
     async with ctx["pool"].acquire() as conn, conn.transaction():
         await queries.record_message(
             conn,
@@ -81,7 +93,7 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
             provider_message_id=delivery.provider_message_id,
             error_code=delivery.error_code,
         )
-        status = "sent" if delivery.outcome == "accepted" else "failed"
+        status: InvitationStatus = "sent" if delivery.outcome == "accepted" else "failed"
         await queries.finish(
             conn, brand, invitation_id, status, delivery.error_code, datetime.now(UTC), check.channel
         )
@@ -89,7 +101,8 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Re-enqueue every due invitation whose job is gone (queue flushed or restarted, enqueue failed).
+    """Re-enqueue every due invitation whose job is gone (queue flushed or restarted, enqueue failed), and end
+    invitations left in ``sending`` by a worker that died (``failed``, reason ``interrupted``).
 
     PostgreSQL is the truth: this scans scheduled invitations due within `SWEEP_AHEAD` and enqueues their jobs.
     Enqueueing is idempotent per invitation (the job id), so a job that still exists is left alone and nothing
@@ -97,7 +110,10 @@ async def sweep(ctx: dict[str, Any]) -> int:
     """
     now = datetime.now(UTC)
     async with ctx["pool"].acquire() as conn:
+        interrupted = await queries.fail_interrupted(conn, now - STUCK_AFTER, now)
         due = await queries.due_invitations(conn, now + SWEEP_AHEAD, SWEEP_LIMIT)
+    if interrupted:
+        log.warning("sweeper failed %d invitations whose send was interrupted", interrupted)
     if not due:
         return 0
     added = await enqueue_invitations(ctx["redis"], due, ctx["settings"].queue_name)

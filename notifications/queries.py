@@ -37,7 +37,9 @@ async def claim(conn: asyncpg.Connection, brand_id: UUID, invitation_id: str, no
         """
         WITH claimed AS (
             UPDATE invitations SET status = 'sending', attempts = attempts + 1, updated_at = $3
-            WHERE brand_id = $1 AND invitation_id = $2 AND status = 'scheduled' AND planned_at <= $3
+            WHERE brand_id = $1 AND invitation_id = $2 AND status = 'scheduled'
+              -- A job may start a moment before its planned time (queue scores are whole milliseconds).
+              AND planned_at <= $3::timestamptz + interval '1 second'
             RETURNING *
         ), transition AS (
             INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, at)
@@ -103,7 +105,8 @@ async def definition_json(conn: asyncpg.Connection, brand_id: UUID, key: str, ve
         key,
         version,
     )
-    assert text is not None, "invitations reference existing versions (foreign key)"
+    if text is None:
+        raise LookupError(f"questionnaire {key} version {version} is missing")  # versions are never deleted
     return str(text)
 
 
@@ -136,6 +139,27 @@ async def record_message(
             error_code,
             body,
             segments,
+        )
+    )
+
+
+async def fail_interrupted(conn: asyncpg.Connection, claimed_before: datetime, now: datetime) -> int:
+    """End invitations stuck in ``sending`` since before `claimed_before` as failed ``interrupted``."""
+    return int(
+        await conn.fetchval(
+            """
+            WITH stuck AS (
+                UPDATE invitations SET status = 'failed', status_reason = 'interrupted', updated_at = $2
+                WHERE status = 'sending' AND updated_at < $1
+                RETURNING brand_id, invitation_id
+            ), transitions AS (
+                INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, reason, at)
+                SELECT brand_id, invitation_id, 'sending', 'failed', 'interrupted', $2 FROM stuck
+            )
+            SELECT count(*) FROM stuck
+            """,
+            claimed_before,
+            now,
         )
     )
 

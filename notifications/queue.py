@@ -11,6 +11,7 @@ sweeper re-enqueue whatever the queue lost without ever queueing an invitation t
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 from collections.abc import Sequence
@@ -74,4 +75,5 @@ async def enqueue_invitations(redis: ArqRedis, jobs: Sequence[InvitationJob], qu
 
 
 def _unix_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    # Rounded up: a job must not become due before its invitation.
+    return math.ceil(moment.timestamp() * 1000)

@@ -63,6 +63,8 @@ MAX_LAG_MAX: Final = timedelta(days=30)
 EXPIRES_MIN: Final = timedelta(minutes=5)
 EXPIRES_MAX: Final = timedelta(days=30)
 GAP_MAX: Final = timedelta(days=365)
+LAG_MARGIN: Final = timedelta(minutes=1)
+"""How much longer than the delay ``max_lag`` must be: room for the worker to pick the invitation up."""
 
 _CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _CLOCK_OR_MIDNIGHT = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
@@ -231,11 +233,12 @@ def validate_trigger(trigger: TriggerIn) -> None:
         trigger.max_lag, "/max_lag", minimum=timedelta(0), maximum=MAX_LAG_MAX, minimum_exclusive=True
     )
     errors += delay_errors + lag_errors
-    if not delay_errors and not lag_errors and trigger.max_lag < trigger.delay:
+    if not delay_errors and not lag_errors and trigger.max_lag < trigger.delay + LAG_MARGIN:
         errors.append(
             FieldError(
                 "/max_lag",
-                f"must be at least the delay ({iso_duration(trigger.delay)}), or every invitation would be stale",
+                f"must exceed the delay ({iso_duration(trigger.delay)}) by at least {iso_duration(LAG_MARGIN)}, "
+                "or invitations would be stale before they can be sent",
             )
         )
     errors += check_duration(trigger.expires_after, "/expires_after", minimum=EXPIRES_MIN, maximum=EXPIRES_MAX)

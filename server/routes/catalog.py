@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+
+import asyncpg
 from datetime import UTC, datetime
 
 from litestar import Request, Response, get, put
@@ -130,17 +132,21 @@ async def put_customer(
     request: Req, conn: Conn, external_id: FromPath[str], data: JSONBody[CustomerIn]
 ) -> Customer:
     if not 1 <= len(external_id) <= 200:
-        raise ApiError(
-            422, "external_id: 1 to 200 characters", errors=[FieldError("path:external_id", "1 to 200 characters")]
-        )
+        raise invalid("path:external_id", "1 to 200 characters")
     customer, errors = check_customer(data)
     if errors:
         raise CustomerInvalid(errors)
-    async with conn.transaction():
-        stored, _ = await catalog.put_customer(
-            conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
-        )
-    return stored
+    for attempt in range(3):
+        try:
+            async with conn.transaction():
+                stored, _ = await catalog.put_customer(
+                    conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
+                )
+            return stored
+        except asyncpg.UniqueViolationError:  # created concurrently: the next attempt finds and updates it
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 ROUTES = [

@@ -126,3 +126,47 @@ async def test_the_sweeper_restores_a_lost_queue_exactly_once(
     assert await conn.fetchval("SELECT count(DISTINCT invitation_id) = count(*) FROM messages"), (
         "an invitation was sent twice"
     )
+
+
+class BrokenProvider:
+    """A provider that fails mid-call, so nobody knows whether the message left."""
+
+    async def send(self, definition, customer, invitation_id):
+        raise ConnectionResetError("provider hung up")
+
+
+async def test_a_failing_send_ends_the_invitation_explained(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
+) -> None:
+    await survey_setup(client, brand)
+    result = await report(client, brand, event("e1"))
+    ctx["channels"] = {**ctx["channels"], "sms": BrokenProvider()}
+    outcome = await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    assert outcome == "failed via sms (unknown)"
+    row = await conn.fetchrow("SELECT status, status_reason FROM invitations")
+    assert tuple(row) == ("failed", "send_error")
+    assert await conn.fetchval("SELECT error_code FROM messages") == "send_error"
+    # Never retried blindly: the provider may have delivered it.
+    assert (await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])).startswith("not")
+
+
+async def test_the_sweeper_ends_sends_interrupted_by_a_dead_worker(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
+) -> None:
+    await survey_setup(client, brand)
+    await report(client, brand, event("e1", customer="c-1"))
+    await report(client, brand, event("e2", customer="c-2"))
+    # Both claimed by a worker that then died; one claim is old enough to count as lost.
+    await conn.execute("UPDATE invitations SET status = 'sending'")
+    await conn.execute(
+        "UPDATE invitations SET updated_at = now() - interval '10 minutes' WHERE customer_id = "
+        "(SELECT customer_id FROM customers WHERE external_id = 'c-1')"
+    )
+    await jobs.sweep(ctx)
+    rows = await conn.fetch(
+        "SELECT c.external_id, i.status, i.status_reason FROM invitations i JOIN customers c USING (brand_id, "
+        "customer_id) ORDER BY c.external_id"
+    )
+    assert [tuple(r) for r in rows] == [("c-1", "failed", "interrupted"), ("c-2", "sending", None)]
+    transitions = await conn.fetch("SELECT from_status, to_status, reason FROM invitation_transitions")
+    assert [tuple(t) for t in transitions] == [("sending", "failed", "interrupted")]

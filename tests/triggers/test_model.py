@@ -156,9 +156,9 @@ def test_duration_bounds_are_enforced(field: str, value: object, at: str) -> Non
     "changes",
     [
         {"delay": timedelta(0)},
-        {"delay": timedelta(days=7), "max_lag": timedelta(days=7)},
+        {"delay": timedelta(days=7), "max_lag": timedelta(days=7, minutes=1)},
         {"max_lag": timedelta(days=30)},
-        {"max_lag": timedelta(seconds=1), "delay": timedelta(0)},
+        {"max_lag": timedelta(minutes=1), "delay": timedelta(0)},
         {"expires_after": timedelta(minutes=5)},
         {"expires_after": timedelta(days=30)},
         {"frequency": FrequencyRules(brand_gap=timedelta(0), trigger_gap=timedelta(days=365), daily_cap=1)},
@@ -168,12 +168,21 @@ def test_duration_bounds_are_inclusive(changes: dict[str, Any]) -> None:
     validate_trigger(build(**changes))
 
 
+def test_max_lag_equal_to_the_delay_leaves_no_time_to_send() -> None:
+    with pytest.raises(TriggerInvalid) as caught:
+        validate_trigger(build(delay=timedelta(minutes=5), max_lag=timedelta(minutes=5)))
+    assert [e.pointer for e in caught.value.errors] == ["/max_lag"]
+
+
 def test_max_lag_shorter_than_the_delay_would_make_every_invitation_stale() -> None:
     trigger = build(delay=timedelta(hours=1), max_lag=timedelta(minutes=30))
     with pytest.raises(TriggerInvalid) as caught:
         validate_trigger(trigger)
     assert [(e.pointer, e.message) for e in caught.value.errors] == [
-        ("/max_lag", "must be at least the delay (PT1H), or every invitation would be stale")
+        (
+            "/max_lag",
+            "must exceed the delay (PT1H) by at least PT1M, or invitations would be stale before they can be sent",
+        )
     ]
 
 
