@@ -162,6 +162,15 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Respo
     )
 
 
+def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[Problem]:
+    # A value PostgreSQL refuses (NUL in text, a number out of range …): bad input, and nothing was stored.
+    return problem_response(request, 422, f"a value cannot be stored: {exc.args[0] if exc.args else exc}")
+
+
+def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Problem]:
+    return problem_response(request, 400, "the request body is nested too deeply")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred; it was logged")
@@ -172,6 +181,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: handle_http,
     ApiError: handle_api_error,
     DefinitionInvalid: handle_definition,
+    asyncpg.DataError: handle_unstorable,
+    RecursionError: handle_too_deep,
     asyncpg.PostgresConnectionError: handle_unavailable,
     asyncpg.CannotConnectNowError: handle_unavailable,
     asyncpg.TooManyConnectionsError: handle_unavailable,

@@ -7,6 +7,7 @@ validated as a whole, so a bad event rejects the batch and nothing of it is writ
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
@@ -17,6 +18,7 @@ from questionnaires.errors import DefinitionInvalid, FieldError, pointer
 from triggers.customers import MAX_ATTRIBUTES_BYTES, CustomerRef, check_customer
 
 MAX_BATCH: Final = 1000
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_FUTURE: Final = timedelta(minutes=5)
 """Clock skew tolerated on ``occurred_at``; later is a mistake in the brand's system."""
 
@@ -54,7 +56,8 @@ class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ValidEvent(msgspec.Struct, frozen=True):
-    """An event that passed validation, with its time resolved and the fingerprint idempotency compares."""
+    """An event that passed validation, with its time resolved and the fingerprint idempotency compares: the
+    SHA-256 of the event as submitted (keys sorted), which tells a replay from a reused idempotency key."""
 
     event: EventIn
     occurred_at: datetime
@@ -62,11 +65,8 @@ class ValidEvent(msgspec.Struct, frozen=True):
 
 
 _encode = msgspec.json.Encoder(order="sorted").encode
-
-
-def fingerprint(event: EventIn) -> bytes:
-    """SHA-256 of the event as submitted (keys sorted), to tell a replay from a reused idempotency key."""
-    return hashlib.sha256(_encode(event)).digest()
+# An escaped NUL in JSON text: backslash-u0000 after an even number of backslashes.
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def check_events(events: list[EventIn], now: datetime, *, batch: bool) -> list[ValidEvent]:
@@ -77,18 +77,36 @@ def check_events(events: list[EventIn], now: datetime, *, batch: bool) -> list[V
         base = pointer("events", index) if batch else ""
         customer, customer_errors = check_customer(event.customer, base + "/customer")
         errors += customer_errors
-        if event.occurred_at is not None and event.occurred_at - now > MAX_FUTURE:
-            errors.append(
-                FieldError(base + "/occurred_at", "is more than 5 minutes in the future; send the contact's time")
-            )
+        occurred_at = _occurred_at(event, now)
+        if isinstance(occurred_at, str):
+            errors.append(FieldError(base + "/occurred_at", occurred_at))
+            occurred_at = now
+        encoded = _encode(event)
+        if _NUL.search(encoded):
+            # PostgreSQL text cannot hold NUL; say so here rather than fail at the insert.
+            errors.append(FieldError(base, "text must not contain NUL (\\u0000) characters"))
         if len(_encode(event.attributes)) > MAX_ATTRIBUTES_BYTES:
             errors.append(FieldError(base + "/attributes", f"larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON"))
-        occurred_at = (event.occurred_at or now).astimezone(UTC)
         normalized = msgspec.structs.replace(event, customer=customer) if customer is not event.customer else event
-        valid.append(ValidEvent(normalized, occurred_at, fingerprint(event)))
+        valid.append(ValidEvent(normalized, occurred_at, hashlib.sha256(encoded).digest()))
     if errors:
         raise EventsInvalid(errors)
     return valid
+
+
+def _occurred_at(event: EventIn, now: datetime) -> datetime | str:
+    """The contact's time in UTC, or what is wrong with it."""
+    if event.occurred_at is None:
+        return now
+    try:
+        occurred_at = event.occurred_at.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01 with a positive offset
+        return "is out of range"
+    if occurred_at < EARLIEST:
+        return f"is before {EARLIEST:%Y}; send the contact's time"
+    if occurred_at - now > MAX_FUTURE:
+        return "is more than 5 minutes in the future; send the contact's time"
+    return occurred_at
 
 
 Status = Literal["created", "duplicate", "conflict"]

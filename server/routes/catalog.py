@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-
-import asyncpg
 from datetime import UTC, datetime
 
+import asyncpg
 from litestar import Request, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException

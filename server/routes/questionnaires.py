@@ -20,6 +20,7 @@ from server.questionnaire_versions import Summary, Version, VersionInfo
 from server.tenants import Principal
 
 Req = Request[Principal, Principal, State]
+VersionNumber = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 _YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -97,7 +98,7 @@ async def list_versions(request: Req, conn: Conn, key: FromPath[str]) -> list[Ve
     opt=requires("manage", "export"),
     summary="One version of a questionnaire",
 )
-async def read_version(request: Req, conn: Conn, key: FromPath[str], version: FromPath[int]) -> Version:
+async def read_version(request: Req, conn: Conn, key: FromPath[str], version: FromPath[VersionNumber]) -> Version:
     return await _version(request, conn, key, version)
 
 
@@ -116,7 +117,7 @@ async def preview(
     request: Req,
     conn: Conn,
     key: FromPath[str],
-    version: FromPath[int],
+    version: FromPath[VersionNumber],
     channel: FromQuery[Channel] = "sms",
     locale: FromQuery[Annotated[str, Meta(max_length=35)] | None] = None,
 ) -> Any:

@@ -1,0 +1,58 @@
+"""Hostile or absurd input gets a 4xx naming what it can, never a 500, and stores nothing."""
+
+import json
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import BrandFixture
+from tests.helpers import event, publish_example, survey_setup
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (event("nul-attr", attributes={"note": "a\u0000b"}), ""),
+        (event("nul-key\u0000"), ""),
+        (event("nul-customer") | {"customer": {"external_id": "c\u0000"}}, ""),
+        (event("ancient", occurred_at="0001-01-01T00:00:00+14:00"), "/occurred_at"),
+        (event("far", occurred_at="9999-12-31T23:59:59-14:00"), "/occurred_at"),
+        (event("old", occurred_at="1999-12-31T23:00:00Z"), "/occurred_at"),
+    ],
+)
+async def test_bad_events_are_refused(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, body: dict, pointer: str
+) -> None:
+    await survey_setup(client, brand)
+    response = await client.post("/v1/events", json=body, headers=brand.headers("ingest"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["pointer"] == pointer
+    assert await conn.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_deeply_nested_bodies_are_refused(client: AsyncTestClient, brand: BrandFixture) -> None:
+    deep = json.dumps(event("deep"))[:-1] + ', "attributes": ' + '{"a":' * 3000 + "{}" + "}" * 3000 + "}"
+    response = await client.post(
+        "/v1/events",
+        content=deep.encode(),
+        headers={**brand.headers("ingest"), "content-type": "application/json"},
+    )
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unstorable_values_elsewhere_are_422(client: AsyncTestClient, brand: BrandFixture) -> None:
+    await publish_example(client, brand)
+    cases = [
+        client.get("/v1/customers/a%00b", headers=brand.headers()),
+        client.get("/v1/touchpoints/a%00b", headers=brand.headers()),
+        client.put("/v1/touchpoints/visit", json={"name": "a\u0000"}, headers=brand.headers()),
+        client.put("/v1/customers/c-1", json={"attributes": {"x": "\u0000"}}, headers=brand.headers()),
+        client.patch("/v1/brand", json={"name": "x\u0000"}, headers=brand.headers()),
+        client.get("/v1/questionnaires/store_visit_nps/versions/99999999999", headers=brand.headers()),
+    ]
+    for request in cases:
+        response = await request
+        assert 400 <= response.status_code < 500, (response.request.url, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
