@@ -167,9 +167,16 @@ def _started(settings: Settings, lock: _DataDirLock, *, queue: bool = True) -> I
         if not redis_url and queue:
             log.info("starting embedded Valkey in %s", data_dir / "valkey")
             redis_url, valkey = start_valkey(data_dir)
-            stack.callback(valkey.stop)  # type: ignore[attr-defined]
+            stack.callback(_stop_valkey, valkey)
         lock.publish(Runtime(pid=os.getpid(), database_url=database_url, redis_url=redis_url))
         yield settings.replace(database_url=database_url, redis_url=redis_url)
+
+
+def _stop_valkey(server: object) -> None:
+    server.stop()  # type: ignore[attr-defined]
+    # ValkeyServer stops whatever process its pid file names, also from __del__ when it is collected later: point
+    # it elsewhere, so that it can never stop a successor started on the same data dir.
+    server.pidfile = os.path.join(server.data_dir, "stopped.pid")  # type: ignore[attr-defined]
 
 
 def _stop_postgres(server: object) -> None:
