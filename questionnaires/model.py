@@ -23,10 +23,11 @@ MAX_QUESTIONS = 20
 MAX_OPTIONS = 20
 MAX_TEXT = 1000
 
+SLUG_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 Slug = Annotated[
     str,
     Meta(
-        pattern=r"^[a-z][a-z0-9_-]{0,62}$",
+        pattern=SLUG_PATTERN,
         description="Lower-case identifier: a letter, then letters, digits, '_' or '-' (at most 63).",
         examples=["store_visit_nps"],
     ),

@@ -52,7 +52,8 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
     consents: dict[ConsentChannel, bool] | UnsetType = UNSET
     """Per channel: true = consent given, false = withdrawn. Merged into the stored consents."""
     opted_out: bool | UnsetType = UNSET
-    """true: no more surveys on any channel (as an SMS STOP does); false: opted back in."""
+    """true: no more surveys on any channel (as an SMS STOP does); false: opted back in — honoured only through
+    ``PUT /v1/customers/{id}`` with the ``manage`` scope, never from an event."""
     attributes: Attributes | UnsetType = UNSET
     """Merged key by key into the stored attributes."""
 
@@ -184,8 +185,14 @@ def check_customer(customer: CustomerIn, at: str = "") -> tuple[CustomerIn, list
     return (msgspec.structs.replace(customer, **changes) if changes else customer), []
 
 
-def merge(stored: Customer, update: CustomerIn, now: datetime) -> tuple[Customer, list[ConsentChange]]:
-    """Apply `update` (validated) to `stored`; return the new state and the consent changes it made."""
+def merge(
+    stored: Customer, update: CustomerIn, now: datetime, *, opt_in: bool = True
+) -> tuple[Customer, list[ConsentChange]]:
+    """Apply `update` (validated) to `stored`; return the new state and the consent changes it made.
+
+    With ``opt_in=False`` (events), ``opted_out: false`` is ignored: a system that sends the field with every
+    event must not undo a customer's STOP.
+    """
     merged = msgspec.structs.replace(stored)
     changes: list[ConsentChange] = []
     for name in ("phone", "locale", "time_zone", "push_tokens"):
@@ -204,7 +211,7 @@ def merge(stored: Customer, update: CustomerIn, now: datetime) -> tuple[Customer
         if update.opted_out and not was_out:
             merged.opted_out_at = now
             changes.append(ConsentChange("all", False))
-        elif not update.opted_out and was_out:
+        elif not update.opted_out and was_out and opt_in:
             merged.opted_out_at = None
             changes.append(ConsentChange("all", True))
     if update.attributes is not UNSET:

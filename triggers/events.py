@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from questionnaires.errors import DefinitionInvalid, FieldError, pointer
+from questionnaires.model import Slug
 from triggers.customers import MAX_ATTRIBUTES_BYTES, CustomerRef, check_customer
 
 MAX_BATCH: Final = 1000
@@ -31,9 +32,8 @@ IdempotencyKey = Annotated[
         examples=["pos-7781-2026-11-24T10:15:03"],
     ),
 ]
-TouchpointKey = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="Touchpoint key.", examples=["store_visit"])
-]
+TouchpointKey = Slug
+"""Touchpoint keys follow the same rule as every other key a trigger names."""
 
 
 class EventsInvalid(DefinitionInvalid):

@@ -122,7 +122,7 @@ async def ingest(
         event = p.item.event
         ref = (p.brand_id, event.customer.external_id)
         before = customers.get(ref) or Customer(customer_id=next(ids), external_id=ref[1])
-        customer, changes = merge(before, event.customer, now)
+        customer, changes = merge(before, event.customer, now, opt_in=False)
         customers[ref] = customer
         consent_changes += [(p.brand_id, customer.customer_id, c) for c in changes]
 

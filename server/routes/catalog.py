@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from questionnaires.errors import FieldError
+from questionnaires.model import SLUG_PATTERN
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, invalid
@@ -22,7 +23,7 @@ from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_cust
 from triggers.model import TriggerIn, validate_trigger
 
 Req = Request[Principal, Principal, State]
-TOUCHPOINT_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")  # the Slug that triggers use to name a touchpoint
+TOUCHPOINT_KEY = re.compile(SLUG_PATTERN)  # path parameters are not checked by Litestar
 
 
 @get("/touchpoints", tags=["touchpoints"], opt=ANY_SCOPE, summary="The brand's touchpoint catalogue")
@@ -125,7 +126,8 @@ async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) ->
     status_code=200,
     summary="Create or update a customer",
     description="Fields left out keep their stored values; `null` clears one. Consents merge per channel and "
-    "every change is recorded in the customer's timeline. `opted_out: true` stops all surveys at once.",
+    "every change is recorded in the customer's timeline. `opted_out: true` stops all surveys at once; "
+    "`opted_out: false` (opting back in) needs the `manage` scope, and events can never opt a customer back in.",
 )
 async def put_customer(
     request: Req, conn: Conn, external_id: FromPath[str], data: JSONBody[CustomerIn]
@@ -135,6 +137,8 @@ async def put_customer(
     customer, errors = check_customer(data)
     if errors:
         raise CustomerInvalid(errors)
+    if data.opted_out is False and "manage" not in request.auth.scopes:
+        raise ApiError(403, "opting a customer back in (opted_out: false) needs the 'manage' scope")
     for attempt in range(3):
         try:
             async with conn.transaction():

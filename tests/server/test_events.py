@@ -297,3 +297,21 @@ async def test_validate_checks_without_storing(
     assert bad.json()["errors"][0]["pointer"] == "/customer/time_zone"
     assert await conn.fetchval("SELECT count(*) FROM events") == 0
     assert await conn.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_events_can_opt_out_but_never_back_in(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await survey_setup(client, brand)
+    stop = event("e1") | {"customer": {"external_id": "c-1", "opted_out": True}}
+    assert (await report(client, brand, stop))["reason"] == "opted_out"
+    # A CRM that sends opted_out: false with every event must not undo the STOP.
+    again = event("e2") | {"customer": {"external_id": "c-1", "phone": "+4915112345678", "opted_out": False}}
+    assert (await report(client, brand, again))["reason"] == "opted_out"
+    assert await conn.fetchval("SELECT opted_out_at IS NOT NULL FROM customers") is True
+    # Opting back in is a deliberate act with the manage scope.
+    back = {"opted_out": False}
+    assert (await client.put("/v1/customers/c-1", json=back, headers=brand.headers("ingest"))).status_code == 403
+    assert (await client.put("/v1/customers/c-1", json=back, headers=brand.headers("manage"))).status_code == 200
+    changes = await conn.fetch("SELECT channel, granted, source FROM consent_changes ORDER BY change_id")
+    assert [tuple(c) for c in changes] == [("all", False, "event"), ("all", True, "api")]

@@ -1,8 +1,9 @@
 import logging
+import sys
 
 import pytest
 
-from server.logs import RedactingFilter, redact
+from server.logs import RedactingFormatter, redact
 
 
 @pytest.mark.parametrize(
@@ -19,9 +20,16 @@ def test_phone_numbers_and_secrets_never_reach_the_log(line: str, secret: str) -
     assert secret not in redact(line)
 
 
-def test_the_filter_rewrites_formatted_records() -> None:
+def test_the_formatter_redacts_messages_and_tracebacks() -> None:
+    try:
+        raise ValueError("DETAIL:  Key (phone)=(+4915112345678) already exists.")
+    except ValueError:
+        exc_info = sys.exc_info()
     record = logging.LogRecord(
-        "lxt", logging.INFO, __file__, 1, "customer %s opted out", ("+4915112345678",), None
+        "lxt", logging.ERROR, __file__, 1, "customer %s opted out", ("+4915112345679",), exc_info
     )
-    assert RedactingFilter().filter(record)
-    assert record.getMessage() == "customer +*** opted out"
+    text = RedactingFormatter("%(message)s").format(record)
+    assert text.startswith("customer +*** opted out")
+    assert "Traceback" in text
+    assert "4915112345678" not in text
+    assert "4915112345679" not in text
