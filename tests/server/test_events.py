@@ -151,7 +151,8 @@ async def two_servers(client: AsyncTestClient, settings: Settings) -> AsyncItera
 async def test_concurrent_duplicates_across_transactions(
     two_servers: tuple[AsyncTestClient, ...], brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
-    """Two API processes race on one key: one event, one decision."""
+    """Two API instances get one key many times: one event, one decision. (The test client may serialise the
+    requests; test_scheduling_races.py forces the overlapping transactions.)"""
     await survey_setup(two_servers[0], brand)
     responses = await asyncio.gather(
         *(c.post("/v1/events", json=event("race"), headers=brand.headers("ingest")) for c in two_servers * 10)
