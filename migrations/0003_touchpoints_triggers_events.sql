@@ -5,7 +5,7 @@
 -- The tables written by ingestion (customers, events, invitations, consent_changes, invitation_transitions)
 -- carry no foreign keys: their rows are written by the one transaction that also creates or locks the rows
 -- they point at, and a foreign key is a trigger query per inserted row, which cost more than the inserts
--- themselves in bulk ingestion. Brand deletion cleans them up explicitly.
+-- themselves in bulk ingestion. Nothing deletes from them but an explicit per-brand cleanup.
 
 ALTER TABLE brands ADD COLUMN auto_create_touchpoints boolean NOT NULL DEFAULT false;
 

@@ -136,6 +136,28 @@ async def put_trigger(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn)
     return _trigger(row), row["created"]
 
 
+async def cancel_scheduled(conn: asyncpg.Connection, brand_id: UUID, trigger_id: str, reason: str) -> int:
+    """Cancel the trigger's invitations that have not been claimed for sending yet; return how many."""
+    return int(
+        await conn.fetchval(
+            """
+            WITH cancelled AS (
+                UPDATE invitations SET status = 'cancelled', status_reason = $3, updated_at = now()
+                WHERE brand_id = $1 AND trigger_id = $2 AND status = 'scheduled'
+                RETURNING brand_id, invitation_id
+            ), transitions AS (
+                INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, reason)
+                SELECT brand_id, invitation_id, 'scheduled', 'cancelled', $3 FROM cancelled
+            )
+            SELECT count(*) FROM cancelled
+            """,
+            brand_id,
+            trigger_id,
+            reason,
+        )
+    )
+
+
 async def get_customer(conn: asyncpg.Connection, brand_id: UUID, external_id: str) -> Customer | None:
     row = await conn.fetchrow(
         f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND external_id = $2", brand_id, external_id

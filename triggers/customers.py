@@ -16,6 +16,7 @@ import phonenumbers
 from msgspec import UNSET, Meta, UnsetType
 
 from questionnaires.errors import DefinitionInvalid, FieldError, pointer
+from questionnaires.locales import normalize_locale
 from triggers.model import CustomerFacts, load_zone
 
 
@@ -30,7 +31,12 @@ ExternalId = Annotated[
 Phone = Annotated[str, Meta(min_length=3, max_length=32, description="E.164 phone number, e.g. +4915112345678.")]
 Locale = Annotated[
     str,
-    Meta(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["de-CH"], description="BCP 47"),
+    Meta(
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$",
+        max_length=35,
+        examples=["de-CH"],
+        description="BCP 47 tag; de_CH and DE-ch are accepted and stored as de-CH",
+    ),
 ]
 TimeZone = Annotated[str, Meta(min_length=1, max_length=64, examples=["Europe/Berlin"], description="IANA zone")]
 PushToken = Annotated[str, Meta(min_length=1, max_length=4096)]
@@ -38,7 +44,6 @@ Attributes = Annotated[dict[str, Any], Meta(description="Free attributes, usable
 
 MAX_PUSH_TOKENS: Final = 10
 MAX_ATTRIBUTES_BYTES: Final = 16_384
-_LOCALE_CASE = re.compile(r"^([a-z]{2,3})(?:-(.+))?$", re.IGNORECASE)
 
 
 class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -141,18 +146,6 @@ def _from_e164(text: str) -> phonenumbers.PhoneNumber | None:
     return None
 
 
-def normalize_locale(tag: str) -> str:
-    """``DE-ch`` -> ``de-CH``: language lower case, region upper case, as the fallback chain expects."""
-    match = _LOCALE_CASE.match(tag)
-    if not match:
-        return tag
-    language, rest = match[1].lower(), match[2]
-    if not rest:
-        return language
-    parts = [p.upper() if len(p) == 2 else p for p in rest.split("-")]
-    return "-".join([language, *parts])
-
-
 def check_customer(customer: CustomerIn, at: str = "") -> tuple[CustomerIn, list[FieldError]]:
     """Validate what msgspec cannot (phone, time zone, attribute size); return the normalized customer."""
     errors: list[FieldError] = []
@@ -172,7 +165,10 @@ def check_customer(customer: CustomerIn, at: str = "") -> tuple[CustomerIn, list
             FieldError(at + pointer("time_zone"), f"unknown time zone {customer.time_zone!r}; use an IANA name")
         )
     if isinstance(customer.locale, str):
-        changes["locale"] = normalize_locale(customer.locale)
+        locale = normalize_locale(customer.locale)
+        if locale is None:
+            errors.append(FieldError(at + pointer("locale"), f"not a locale tag: {customer.locale!r}"))
+        changes["locale"] = locale
     if (
         isinstance(customer.attributes, dict)
         and len(msgspec.json.encode(customer.attributes)) > MAX_ATTRIBUTES_BYTES

@@ -8,7 +8,7 @@ scheduled ──► sending ──► sent
    │             ├──► expired      (the re-check after the claim finds it past expires_at)
    │             └──► suppressed   (the re-check finds: opted out, stale, no reachable channel)
    ├──► expired | suppressed
-   └──► cancelled  (withdrawn on purpose: by the brand, or because its trigger was deactivated)
+   └──► cancelled  (withdrawn on purpose: its trigger was deactivated)
 ```
 The worker claims an invitation (scheduled → sending) *before* it re-checks, so that two workers can never both
 send it; that is why `sending` may still end as expired or suppressed. Every status except scheduled and sending

@@ -82,7 +82,7 @@ async def lock_customers(
     """The existing customers among `refs`, locked until commit, in a fixed order (no deadlocks).
 
     The lock serialises every decision about one customer, so two concurrent events cannot both take the last
-    frequency slot. Customers that do not exist yet are created by `insert_customers`; if a concurrent
+    frequency slot. Customers that do not exist yet are created by `write`; if a concurrent
     transaction creates one first, that insert fails and the whole transaction is retried (and then finds it).
     """
     refs = sorted(set(refs))

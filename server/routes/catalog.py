@@ -87,7 +87,10 @@ async def _save_trigger(request: Req, conn: Conn, data: TriggerIn) -> Response[T
         errors.append(FieldError("/questionnaire", f"questionnaire {data.questionnaire!r} is archived"))
     if errors:
         raise ApiError(422, "; ".join(f"{e.pointer}: {e.message}" for e in errors), errors=errors)
-    trigger, created = await catalog.put_trigger(conn, brand_id, data)
+    async with conn.transaction():
+        trigger, created = await catalog.put_trigger(conn, brand_id, data)
+        if not data.active:
+            await catalog.cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated")
     return Response(trigger, status_code=201 if created else 200)
 
 
@@ -97,7 +100,7 @@ async def _save_trigger(request: Req, conn: Conn, data: TriggerIn) -> Response[T
     opt=requires("manage"),
     summary="Create or replace a trigger",
     description="The body's `key` must equal the path's. 201 when created, 200 when replaced. To stop a trigger, "
-    "set `active: false`: its decisions stay in the timelines.",
+    "set `active: false`: its invitations not yet sent are cancelled, and its decisions stay in the timelines.",
 )
 async def put_trigger(
     request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TriggerIn]

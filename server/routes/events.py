@@ -52,7 +52,8 @@ async def report_event(
     status_code=200,
     summary=f"Report up to {MAX_BATCH} touchpoint events at once",
     description="All events are validated first: one bad event rejects the batch (422 naming it, nothing stored). "
-    f"Each result has status `created` or `duplicate`. {_IDEMPOTENCY}",
+    "Each result has status `created` or `duplicate` (or, if another request stored the same key with a "
+    "different event at the same moment, `conflict`, describing that stored event). " + _IDEMPOTENCY,
 )
 async def report_events(request: Request[Principal, Principal, object], data: JSONBody[EventBatch]) -> BatchResult:
     valid = check_events(data.events, datetime.now(UTC), batch=True)

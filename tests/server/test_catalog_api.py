@@ -155,3 +155,20 @@ async def test_bad_contact_data_is_422_naming_the_field(
         assert response.status_code == 422, body
         assert response.json()["errors"][0]["pointer"].startswith(pointer), response.json()
     assert await conn.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_deactivating_a_trigger_cancels_its_unsent_invitations(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    from tests.helpers import event, report, survey_setup
+
+    trigger = await survey_setup(client, brand, delay="PT10M", max_lag="PT1H")
+    assert (await report(client, brand, event("e1")))["decision"] == "scheduled"
+    body = {k: v for k, v in trigger.items() if k not in ("id", "created_at", "updated_at")} | {"active": False}
+    response = await client.put("/v1/triggers/after_visit", json=body, headers=brand.headers("manage"))
+    assert response.status_code == 200
+    row = await conn.fetchrow("SELECT status, status_reason FROM invitations")
+    assert tuple(row) == ("cancelled", "trigger_deactivated")
+    transitions = await conn.fetch("SELECT from_status, to_status FROM invitation_transitions")
+    assert [tuple(t) for t in transitions] == [("scheduled", "cancelled")]
+    assert (await report(client, brand, event("e2", customer="c-2")))["reason"] == "no_trigger"
