@@ -7,7 +7,11 @@
 -- they point at, and a foreign key is a trigger query per inserted row, which cost more than the inserts
 -- themselves in bulk ingestion. Nothing deletes from them but an explicit per-brand cleanup.
 
-ALTER TABLE brands ADD COLUMN auto_create_touchpoints boolean NOT NULL DEFAULT false;
+ALTER TABLE brands
+    ADD COLUMN auto_create_touchpoints boolean NOT NULL DEFAULT false,
+    -- Contact rules over all of the brand's triggers, on top of each trigger's own (NULL: none).
+    ADD COLUMN survey_gap interval CHECK (survey_gap > interval '0'),
+    ADD COLUMN daily_survey_cap integer CHECK (daily_survey_cap BETWEEN 1 AND 100);
 
 CREATE TABLE touchpoints (
     brand_id      uuid NOT NULL REFERENCES brands (brand_id) ON DELETE CASCADE,

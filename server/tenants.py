@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -24,10 +24,15 @@ class Brand(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     auto_create_touchpoints: bool = False
     """Register unknown touchpoint keys on first use instead of only flagging their events."""
+    survey_gap: timedelta | None = None
+    """At most one survey per customer per this long, across all of the brand's triggers."""
+    daily_survey_cap: int | None = None
+    """At most this many surveys per customer per local day, across all of the brand's triggers."""
     created_at: datetime
 
 
-_BRAND = "brand_id, slug, name, auto_create_touchpoints, created_at"
+_BRAND = "brand_id, slug, name, auto_create_touchpoints, survey_gap, daily_survey_cap, created_at"
+_SETTABLE = ("name", "auto_create_touchpoints", "survey_gap", "daily_survey_cap")
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -97,15 +102,13 @@ async def brand_by_slug(conn: asyncpg.Connection, slug: str) -> Brand | None:
 
 
 async def update_brand(conn: asyncpg.Connection, brand_id: UUID, changes: dict[str, object]) -> Brand | None:
-    """Change the given brand settings (``name``, ``auto_create_touchpoints``)."""
+    """Set the given brand settings (keys of `_SETTABLE`; None clears the optional ones)."""
+    columns = [name for name in _SETTABLE if name in changes]
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2)) or "name = name"
     row = await conn.fetchrow(
-        f"""
-        UPDATE brands SET name = coalesce($2, name), auto_create_touchpoints = coalesce($3, auto_create_touchpoints)
-        WHERE brand_id = $1 RETURNING {_BRAND}
-        """,
+        f"UPDATE brands SET {assignments} WHERE brand_id = $1 RETURNING {_BRAND}",
         brand_id,
-        changes.get("name"),
-        changes.get("auto_create_touchpoints"),
+        *(changes[name] for name in columns),
     )
     return Brand(**dict(row)) if row else None
 

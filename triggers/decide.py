@@ -30,7 +30,7 @@ import msgspec
 from triggers.conditions import condition_values, conditions_hold
 from triggers.frequency import ContactRecord, frequency_block
 from triggers.invitations import is_expired, is_fresh
-from triggers.model import Channel, CustomerFacts, EventFacts, Trigger
+from triggers.model import Channel, CustomerFacts, EventFacts, FrequencyRules, Trigger
 from triggers.sampling import sampled_in
 from triggers.window import customer_zone, place_in_window
 
@@ -141,12 +141,14 @@ def decide(
     *,
     touchpoint_known: bool = True,
     questionnaires: Container[str] | None = None,
+    brand_rules: FrequencyRules | None = None,
 ) -> Decision:
     """Decide what `event` leads to, given the brand's triggers and the customer's recent invitations.
 
     `triggers` may hold every trigger of the brand (others are filtered out); `history` is the customer's
     invitations from ``now - history_lookback(...)`` on; `questionnaires` the keys of the brand's published,
-    unarchived questionnaires (None: all are). All datetimes must be aware.
+    unarchived questionnaires (None: all are); `brand_rules` the brand's contact rules over all its triggers,
+    checked after each trigger's own. All datetimes must be aware.
     """
     if now.utcoffset() is None or event.occurred_at.utcoffset() is None:
         raise ValueError("decide needs aware datetimes (now and occurred_at)")
@@ -169,7 +171,7 @@ def decide(
     values = condition_values(event, customer) if any(t.conditions for t in candidates) else {}
     evaluations: list[Evaluation] = []
     for trigger in candidates:
-        evaluation, plan = _evaluate(trigger, event, customer, values, history, now)
+        evaluation, plan = _evaluate(trigger, event, customer, values, history, now, brand_rules)
         evaluations.append(evaluation)
         if plan is not None:
             planned_at, channels = plan
@@ -225,6 +227,7 @@ def _evaluate(
     values: dict[str, object],
     history: Sequence[ContactRecord],
     now: datetime,
+    brand_rules: FrequencyRules | None,
 ) -> tuple[Evaluation, tuple[datetime, list[Channel]] | None]:
     def skipped(reason: Reason, detail: Detail | None = None) -> tuple[Evaluation, None]:
         return Evaluation(
@@ -249,6 +252,8 @@ def _evaluate(
     if not is_fresh(event.occurred_at, planned, trigger.max_lag):
         return skipped("stale", "deferred_past_max_lag")
     rule = frequency_block(trigger.frequency, trigger.id, planned, zone, history)
+    if rule is None and brand_rules is not None:
+        rule = frequency_block(brand_rules, trigger.id, planned, zone, history)
     if rule is not None:
         return skipped("frequency_capped", rule)
 

@@ -6,7 +6,7 @@ may mix brands without any row of one reaching another.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ import msgspec
 from triggers.customers import ConsentChange, Customer
 from triggers.frequency import ContactRecord
 from triggers.invitations import COUNTS_FOR_FREQUENCY
-from triggers.model import Trigger, TriggerIn
+from triggers.model import FrequencyRules, Trigger, TriggerIn
 
 CUSTOMER_COLUMNS = (
     "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes"
@@ -109,11 +109,14 @@ class Setup(msgspec.Struct, frozen=True):
     """Per brand, the active triggers of the group's known touchpoints."""
     versions: dict[tuple[UUID, str], int]
     """(brand, questionnaire key) -> latest published version, for those triggers' unarchived questionnaires."""
+    brand_rules: dict[UUID, FrequencyRules]
+    """The contact rules over all of a brand's triggers, for brands that set them."""
 
 
 async def touchpoint_setup(conn: asyncpg.Connection, keys: list[tuple[UUID, str]]) -> Setup:
     """Which touchpoints are registered (auto-creating them for brands that ask for it), their active triggers
-    and the current versions of those triggers' questionnaires: one round trip for the whole group.
+    the current versions of those triggers' questionnaires, and the brands' own contact rules: one round trip
+    for the whole group.
 
     A trigger of an unregistered touchpoint is never looked at (the event is ``unknown_touchpoint``), so the
     triggers are joined to the known touchpoints only.
@@ -133,8 +136,10 @@ async def touchpoint_setup(conn: asyncpg.Connection, keys: list[tuple[UUID, str]
             SELECT t.brand_id, t.key FROM touchpoints t JOIN wanted w ON w.brand_id = t.brand_id AND w.key = t.key
             UNION SELECT brand_id, key FROM created
         )
-        SELECT k.brand_id, k.key, tr.trigger_id::text, tr.definition, q.key AS questionnaire, q.latest_version
+        SELECT k.brand_id, k.key, tr.trigger_id::text, tr.definition, q.key AS questionnaire, q.latest_version,
+               b.survey_gap, b.daily_survey_cap
         FROM known k
+        JOIN brands b ON b.brand_id = k.brand_id
         LEFT JOIN triggers tr ON tr.brand_id = k.brand_id AND tr.touchpoint_key = k.key AND tr.active
         LEFT JOIN questionnaires q
                ON q.brand_id = tr.brand_id AND q.key = tr.questionnaire_key AND q.archived_at IS NULL
@@ -142,9 +147,15 @@ async def touchpoint_setup(conn: asyncpg.Connection, keys: list[tuple[UUID, str]
         [k[0] for k in keys],
         [k[1] for k in keys],
     )
-    setup = Setup(known=set(), triggers={}, versions={})
+    setup = Setup(known=set(), triggers={}, versions={}, brand_rules={})
     for r in rows:
         setup.known.add((r["brand_id"], r["key"]))
+        if r["survey_gap"] is not None or r["daily_survey_cap"] is not None:
+            setup.brand_rules[r["brand_id"]] = FrequencyRules(
+                brand_gap=r["survey_gap"] or timedelta(0),
+                trigger_gap=timedelta(0),
+                daily_cap=r["daily_survey_cap"],
+            )
         if r["trigger_id"] is not None:
             spec = msgspec.convert(r["definition"], TriggerIn)
             trigger = Trigger(id=r["trigger_id"], **msgspec.structs.asdict(spec))

@@ -104,7 +104,7 @@ async def ingest(
     history: dict[tuple[UUID, str], list[ContactRecord]] = {}
     if all_triggers and stored_customers:
         # A statement of its own, after the lock: its snapshot then includes what the lock waited for.
-        since = now - history_lookback(t.frequency for t in all_triggers)
+        since = now - history_lookback([*(t.frequency for t in all_triggers), *setup.brand_rules.values()])
         history = await queries.contact_history(
             conn, [(b, c.customer_id) for (b, _), c in stored_customers.items()], since
         )
@@ -142,6 +142,7 @@ async def ingest(
             now,
             touchpoint_known=touchpoint_known,
             questionnaires=available.get(p.brand_id, frozenset()),
+            brand_rules=setup.brand_rules.get(p.brand_id),
         )
         event_id = next(ids)
         invitation_id = None

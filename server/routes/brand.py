@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from msgspec import Meta
 from server import tenants
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
+from server.errors import invalid
 from server.tenants import ApiKey, Brand, Principal, Scope
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -27,6 +28,10 @@ class BrandUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     auto_create_touchpoints: bool | msgspec.UnsetType = msgspec.UNSET
     """Register unknown touchpoint keys on first use (events are stored and flagged either way)."""
+    survey_gap: timedelta | msgspec.UnsetType | None = msgspec.UNSET
+    """At most one survey per customer per this long across all triggers (ISO 8601, e.g. P7D); null: none."""
+    daily_survey_cap: Annotated[int, Meta(ge=1, le=100)] | msgspec.UnsetType | None = msgspec.UNSET
+    """At most this many surveys per customer per local day across all triggers; null: none."""
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -69,6 +74,9 @@ async def update_brand(
     request: Request[Principal, Principal, State], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    gap = changes.get("survey_gap")
+    if isinstance(gap, timedelta) and not timedelta(0) < gap <= timedelta(days=365):
+        raise invalid("/survey_gap", "must be more than zero and at most P365D (null for no brand-wide gap)")
     brand = await tenants.update_brand(conn, request.auth.brand_id, changes)
     if brand is None:
         raise NotFoundException()

@@ -316,3 +316,21 @@ async def test_events_can_opt_out_but_never_back_in(
     assert (await client.put("/v1/customers/c-1", json=back, headers=brand.headers("manage"))).status_code == 200
     changes = await conn.fetch("SELECT channel, granted, source FROM consent_changes ORDER BY change_id")
     assert [tuple(c) for c in changes] == [("all", False, "event"), ("all", True, "api")]
+
+
+async def test_brand_contact_rules_span_all_triggers(client: AsyncTestClient, brand: BrandFixture) -> None:
+    await survey_setup(client, brand)  # after_visit on store_visit, no gaps of its own
+    await put_touchpoint(client, brand, "delivery")
+    await put_trigger(client, brand, key="after_delivery", name="After delivery", touchpoint="delivery")
+    bad = await client.patch("/v1/brand", json={"survey_gap": "PT0S"}, headers=brand.headers("manage"))
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"] == "/survey_gap"
+    response = await client.patch("/v1/brand", json={"survey_gap": "P7D"}, headers=brand.headers("manage"))
+    assert response.json()["survey_gap"] == "P7D"
+    visit = await report(client, brand, event("v1"))
+    delivery = await report(client, brand, event("d1", touchpoint="delivery"))
+    assert visit["decision"] == "scheduled"
+    assert (delivery["decision"], delivery["reason"]) == ("not_surveyed", "frequency_capped")
+    cleared = await client.patch("/v1/brand", json={"survey_gap": None}, headers=brand.headers("manage"))
+    assert cleared.json()["survey_gap"] is None
+    assert (await report(client, brand, event("d2", touchpoint="delivery")))["decision"] == "scheduled"

@@ -458,3 +458,16 @@ def test_recheck_refuses_what_changed_since_the_decision(
     cust: CustomerFacts, now: datetime, expected: SendCheck
 ) -> None:
     assert recheck(cust, now) == expected
+
+
+def test_brand_rules_apply_on_top_of_each_triggers_own() -> None:
+    relaxed = trigger(frequency=FrequencyRules(brand_gap=timedelta(0), trigger_gap=timedelta(0)))
+    history = [sent("id-other", OCCURRED - timedelta(hours=3))]
+    assert decide(event(), customer(), [relaxed], history, NOW).outcome == "scheduled"
+    brand_rules = FrequencyRules(brand_gap=timedelta(days=1), trigger_gap=timedelta(0))
+    capped = decide(event(), customer(), [relaxed], history, NOW, brand_rules=brand_rules)
+    assert (capped.reason, capped.evaluations[0].detail) == ("frequency_capped", "brand_gap")
+    daily = FrequencyRules(brand_gap=timedelta(0), trigger_gap=timedelta(0), daily_cap=1)
+    same_day = [sent("id-other", NOW + timedelta(minutes=1))]
+    capped = decide(event(), customer(), [relaxed], same_day, NOW, brand_rules=daily)
+    assert (capped.reason, capped.evaluations[0].detail) == ("frequency_capped", "daily_cap")
