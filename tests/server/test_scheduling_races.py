@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 import pytest
 from arq import create_pool as create_arq_pool
+from asyncpg.transaction import Transaction
 from litestar.testing import AsyncTestClient
 
 from server import db
@@ -20,7 +21,7 @@ from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, survey_setup
 from triggers import schedule
-from triggers.events import EventIn, check_events
+from triggers.events import EventIn, EventResult, check_events
 from triggers.schedule import Pending
 
 
@@ -46,9 +47,18 @@ async def holder(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
-async def still_waiting(task: asyncio.Task) -> bool:
+async def hold_then_race(
+    holder: asyncpg.Connection, ingestor: Ingestor, brand: BrandFixture, first: dict, second: dict
+) -> tuple[EventResult, Transaction, asyncio.Task[list[EventResult]]]:
+    """Ingest `first` in a transaction left open on `holder`, then submit `second` through the ingestor; return
+    the first's result, its open transaction, and the second's task once it is seen waiting for the first."""
+    transaction = holder.transaction()
+    await transaction.start()
+    (result,) = (await schedule.ingest(holder, [pending(brand, first)]))[0]
+    task = asyncio.create_task(ingestor.submit([pending(brand, second)]))
     await asyncio.sleep(0.3)
-    return not task.done()
+    assert not task.done(), "the second event did not wait for the first one's transaction"
+    return result, transaction, task
 
 
 @pytest.mark.parametrize("customer_exists", [True, False])
@@ -63,13 +73,9 @@ async def test_a_second_event_for_one_customer_waits_and_is_capped(
     await survey_setup(client, brand, frequency={"brand_gap": "P1D", "trigger_gap": "P7D"})
     if customer_exists:
         await client.put("/v1/customers/c-1", json={"locale": "en"}, headers=brand.headers("manage"))
-    first = holder.transaction()
-    await first.start()
-    (result,) = (await schedule.ingest(holder, [pending(brand, event("visit-1"))]))[0]
+    # The first transaction holds the customer's row lock (or its new unique key) while the second starts.
+    result, first, second = await hold_then_race(holder, ingestor, brand, event("visit-1"), event("visit-2"))
     assert result.decision == "scheduled"
-    # The first transaction is open: it holds the customer's row lock (or its new unique key).
-    second = asyncio.create_task(ingestor.submit([pending(brand, event("visit-2"))]))
-    assert await still_waiting(second), "the second event did not wait for the first one's transaction"
     await first.commit()
     (capped,) = await second
     assert (capped.decision, capped.reason) == ("not_surveyed", "frequency_capped")
@@ -85,11 +91,7 @@ async def test_a_duplicate_racing_its_original_waits_and_gets_the_original(
     conn: asyncpg.Connection,
 ) -> None:
     await survey_setup(client, brand)
-    first = holder.transaction()
-    await first.start()
-    (original,) = (await schedule.ingest(holder, [pending(brand, event("same"))]))[0]
-    duplicate = asyncio.create_task(ingestor.submit([pending(brand, event("same"))]))
-    assert await still_waiting(duplicate)
+    original, first, duplicate = await hold_then_race(holder, ingestor, brand, event("same"), event("same"))
     await first.commit()
     (replayed,) = await duplicate
     assert replayed.status == "duplicate"
@@ -107,11 +109,7 @@ async def test_a_rolled_back_original_leaves_the_duplicate_to_be_stored(
     conn: asyncpg.Connection,
 ) -> None:
     await survey_setup(client, brand)
-    first = holder.transaction()
-    await first.start()
-    await schedule.ingest(holder, [pending(brand, event("same"))])
-    retry = asyncio.create_task(ingestor.submit([pending(brand, event("same"))]))
-    assert await still_waiting(retry)
+    _, first, retry = await hold_then_race(holder, ingestor, brand, event("same"), event("same"))
     await first.rollback()
     (stored,) = await retry
     assert stored.status == "created"
