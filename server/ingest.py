@@ -107,7 +107,9 @@ class Ingestor:
         for attempt in range(4):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    return await schedule.ingest(conn, items, datetime.now(UTC))
+                    # Repeated keys are rare: the first attempt skips looking them up (one round trip less),
+                    # and a repeated key then fails the write, so the retry looks them up.
+                    return await schedule.ingest(conn, items, datetime.now(UTC), look_up_keys=attempt > 0)
             except _RETRYABLE:
                 if attempt == 3:
                     raise

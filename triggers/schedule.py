@@ -65,17 +65,20 @@ def new_ids(count: int) -> list[str]:
 
 
 async def ingest(
-    conn: asyncpg.Connection, pending: list[Pending], now: datetime | None = None
+    conn: asyncpg.Connection, pending: list[Pending], now: datetime | None = None, *, look_up_keys: bool = True
 ) -> tuple[list[EventResult], list[InvitationJob]]:
     """Store each new event with its decision (and invitation); answer duplicates with the original result.
 
     A result's status is ``conflict`` when its idempotency key already belongs to a different event: the result
     then describes that stored event, and nothing was written for this one.
+
+    With ``look_up_keys=False`` the keys are assumed new (the usual case): a stored one makes the write fail
+    with a unique violation, and the caller retries with the look-up.
     """
     now = now or datetime.now(UTC)
     results: list[EventResult | None] = [None] * len(pending)
     keys = [(p.brand_id, p.item.event.idempotency_key) for p in pending]
-    existing = await queries.existing_events(conn, keys)
+    existing = await queries.existing_events(conn, keys) if look_up_keys else {}
 
     # Which events are new: the first of each idempotency key not stored yet. Repeats within the group are
     # answered from the first once it is decided.
