@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -20,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from server import db, migrate
 from server.auth import ApiKeyAuth, KeyCache
-from server.deps import provide_conn, provide_settings
+from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
 from server.routes import admin, brand, catalog, events, health, questionnaires
@@ -62,9 +61,6 @@ def create_app(settings: Settings) -> Litestar:
             listener: asyncpg.Connection = await db.connect(settings.database_url)
             await listener.add_listener("lxt_key_revoked", state.key_cache.on_revoked)
             stack.push_async_callback(listener.close)
-            # Everything allocated so far lives as long as the process: keep the cyclic collector from
-            # re-scanning it on every full collection (ingestion allocates many short-lived objects).
-            gc.freeze()
             yield
 
     v1 = Router(
@@ -77,10 +73,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[health.health, health.ready, v1, admin_router],
         lifespan=[lifespan],
-        dependencies={
-            "conn": Provide(provide_conn),
-            "settings": Provide(provide_settings, sync_to_thread=False),
-        },
+        dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         state=State(

@@ -6,6 +6,8 @@ its worker processes, each of which calls this factory.
 
 from __future__ import annotations
 
+import gc
+
 from litestar import Litestar
 
 from server import logs
@@ -16,4 +18,8 @@ from server.settings import Settings
 def app_from_env() -> Litestar:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    # Modules, routes and the app live as long as the process: keep the cyclic collector from re-scanning them
+    # on every full collection (ingestion allocates many short-lived objects).
+    gc.freeze()
+    return app

@@ -8,8 +8,6 @@ import asyncpg
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from server.settings import Settings
-
 Conn = NamedDependency[asyncpg.Connection]
 """Annotation for a route parameter that receives the request's pooled connection."""
 
@@ -19,7 +17,3 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     pool: asyncpg.Pool = state.pool
     async with pool.acquire() as conn:
         yield conn
-
-
-def provide_settings(state: State) -> Settings:
-    return state.settings
