@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from questionnaires.errors import FieldError
 from questionnaires.model import SLUG_PATTERN
+from server import questionnaire_versions
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, invalid
@@ -20,7 +21,7 @@ from server.tenants import Principal
 from triggers import catalog
 from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
 from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_customer
-from triggers.model import TriggerIn, validate_trigger
+from triggers.model import TriggerIn, TriggerInvalid, validate_trigger
 
 Req = Request[Principal, Principal, State]
 TOUCHPOINT_KEY = re.compile(SLUG_PATTERN)  # path parameters are not checked by Litestar
@@ -68,32 +69,6 @@ async def read_trigger(request: Req, conn: Conn, key: FromPath[str]) -> TriggerO
     return found
 
 
-async def _save_trigger(request: Req, conn: Conn, data: TriggerIn) -> Response[TriggerOut]:
-    validate_trigger(data)
-    brand_id = request.auth.brand_id
-    errors = []
-    if await catalog.get_touchpoint(conn, brand_id, data.touchpoint) is None:
-        errors.append(FieldError("/touchpoint", f"unknown touchpoint {data.touchpoint!r}; create it first"))
-    published = await conn.fetchval(
-        "SELECT archived_at IS NULL FROM questionnaires WHERE brand_id = $1 AND key = $2",
-        brand_id,
-        data.questionnaire,
-    )
-    if published is None:
-        errors.append(
-            FieldError("/questionnaire", f"unknown questionnaire {data.questionnaire!r}; publish it first")
-        )
-    elif not published:
-        errors.append(FieldError("/questionnaire", f"questionnaire {data.questionnaire!r} is archived"))
-    if errors:
-        raise ApiError(422, "; ".join(f"{e.pointer}: {e.message}" for e in errors), errors=errors)
-    async with conn.transaction():
-        trigger, created = await catalog.put_trigger(conn, brand_id, data)
-        if not data.active:
-            await catalog.cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated")
-    return Response(trigger, status_code=201 if created else 200)
-
-
 @put(
     "/triggers/{key:str}",
     tags=["triggers"],
@@ -106,12 +81,26 @@ async def put_trigger(
     request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TriggerIn]
 ) -> Response[TriggerOut]:
     if data.key != key:
-        raise ApiError(
-            422,
-            "/key: must equal the key in the path",
-            errors=[FieldError("/key", "must equal the key in the path")],
+        raise invalid("/key", "must equal the key in the path")
+    validate_trigger(data)
+    brand_id = request.auth.brand_id
+    errors = []
+    if await catalog.get_touchpoint(conn, brand_id, data.touchpoint) is None:
+        errors.append(FieldError("/touchpoint", f"unknown touchpoint {data.touchpoint!r}; create it first"))
+    published = await questionnaire_versions.is_published(conn, brand_id, data.questionnaire)
+    if published is None:
+        errors.append(
+            FieldError("/questionnaire", f"unknown questionnaire {data.questionnaire!r}; publish it first")
         )
-    return await _save_trigger(request, conn, data)
+    elif not published:
+        errors.append(FieldError("/questionnaire", f"questionnaire {data.questionnaire!r} is archived"))
+    if errors:
+        raise TriggerInvalid(errors)
+    async with conn.transaction():
+        trigger, created = await catalog.put_trigger(conn, brand_id, data)
+        if not data.active:
+            await catalog.cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated")
+    return Response(trigger, status_code=201 if created else 200)
 
 
 @get("/customers/{external_id:str}", tags=["customers"], opt=requires("manage"), summary="One customer")
