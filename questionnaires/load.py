@@ -8,7 +8,8 @@ safe loader trimmed towards YAML 1.2's core schema, so that hand-written definit
 - anchors/aliases are refused (they can expand a small document into a huge one).
 
 Decoding errors and semantic errors alike raise `QuestionnaireInvalid` whose `FieldError.pointer` is an
-RFC 6901 pointer into the submitted document (``/questions/2/type``).
+RFC 6901 pointer into the submitted document (``/questions/2/type``). A document that cannot be read at all (not
+JSON or YAML, not UTF-8, nested too deeply) raises the subclass `DocumentUnreadable`, pointing at the root.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from questionnaires.model import Definition
 from questionnaires.validate import ensure_valid
 
 MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+class DocumentUnreadable(QuestionnaireInvalid):
+    """The document is not JSON or YAML at all; nothing in it could be checked."""
+
+    title = "Unreadable questionnaire"
+
+
 _TOO_DEEP = FieldError("", "the document nests too deeply")
 
 _json_decoder = msgspec.json.Decoder(Definition)
@@ -107,7 +116,7 @@ def definition_from_obj(obj: object) -> Definition:
     except msgspec.ValidationError as error:
         raise QuestionnaireInvalid([_pointer_of(error)]) from None
     except RecursionError:
-        raise QuestionnaireInvalid([_TOO_DEEP]) from None
+        raise DocumentUnreadable([_TOO_DEEP]) from None
     return ensure_valid(definition)
 
 
@@ -121,17 +130,17 @@ def load_definition(data: bytes | str, fmt: Literal["json", "yaml"]) -> Definiti
             definition = _json_decoder.decode(data)
         except msgspec.ValidationError as error:
             raise QuestionnaireInvalid([_pointer_of(error)]) from None
-        except msgspec.DecodeError as error:
-            raise QuestionnaireInvalid([FieldError("", f"not valid JSON: {error}")]) from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:  # msgspec reports bad UTF-8 as the latter
+            raise DocumentUnreadable([FieldError("", f"not valid JSON: {error}")]) from None
         except RecursionError:
-            raise QuestionnaireInvalid([_TOO_DEEP]) from None
+            raise DocumentUnreadable([_TOO_DEEP]) from None
         return ensure_valid(definition)
     if fmt == "yaml":
         try:
             obj = yaml.load(data, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
         except yaml.YAMLError as error:
-            raise QuestionnaireInvalid([FieldError("", f"not valid YAML: {error}")]) from None
+            raise DocumentUnreadable([FieldError("", f"not valid YAML: {error}")]) from None
         except RecursionError:
-            raise QuestionnaireInvalid([_TOO_DEEP]) from None
+            raise DocumentUnreadable([_TOO_DEEP]) from None
         return definition_from_obj(obj)
     raise ValueError(f"unknown format {fmt!r}")

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from questionnaires.errors import DefinitionInvalid, FieldError
+from questionnaires.load import DocumentUnreadable
 
 log = logging.getLogger("lxt.errors")
 
@@ -140,8 +141,6 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="lxt"')
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(exc.status_code) else None
-    if exc.status_code == 400 and detail and ("truncated" in detail or "malformed" in detail):
-        detail = f"the request body is not valid JSON ({detail})"
     return problem_response(request, exc.status_code, detail, headers=headers)
 
 
@@ -153,6 +152,11 @@ def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response
 
 def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -> Response[Problem]:
     return problem_response(request, 422, str(exc), title=exc.title, errors=exc.errors)
+
+
+def handle_unreadable(request: Request[Any, Any, Any], exc: DocumentUnreadable) -> Response[Problem]:
+    # Like a body that is not JSON: nothing in it could be checked, so it is a bad request, not an invalid one.
+    return problem_response(request, 400, str(exc), title=exc.title, errors=exc.errors)
 
 
 def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
@@ -181,6 +185,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: handle_http,
     ApiError: handle_api_error,
     DefinitionInvalid: handle_definition,
+    DocumentUnreadable: handle_unreadable,
     asyncpg.DataError: handle_unstorable,
     RecursionError: handle_too_deep,
     asyncpg.PostgresConnectionError: handle_unavailable,

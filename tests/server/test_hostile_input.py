@@ -56,3 +56,51 @@ async def test_unstorable_values_elsewhere_are_422(client: AsyncTestClient, bran
         response = await request
         assert 400 <= response.status_code < 500, (response.request.url, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+JSON_BODY_ROUTES = [
+    ("POST", "/v1/events"),
+    ("POST", "/v1/events/validate"),
+    ("POST", "/v1/events/batch"),
+    ("PATCH", "/v1/brand"),
+    ("POST", "/v1/keys"),
+    ("PUT", "/v1/touchpoints/visit"),
+    ("PUT", "/v1/triggers/after_visit"),
+    ("PUT", "/v1/customers/c-1"),
+    ("POST", "/v1/questionnaires"),
+    ("POST", "/v1/admin/brands"),
+]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Not UTF-8 inside a string, where msgspec raises UnicodeDecodeError. `key` and `title` are fields of a
+        # questionnaire, whose typed decoder reads them before it could stop at an unknown field.
+        b'{"key": "\xff"}',
+        b'{"title": "caf\xc3"}',  # a truncated UTF-8 sequence
+        b'{"key": "x"',  # truncated JSON
+        b"[" * 100_000,  # nested deeper than the decoder goes
+    ],
+)
+async def test_undecodable_json_bodies_are_400(client: AsyncTestClient, brand: BrandFixture, body: bytes) -> None:
+    for method, path in JSON_BODY_ROUTES:
+        if path == "/v1/questionnaires" and body.startswith(b"["):
+            continue  # the questionnaire decoder is typed: it refuses a top-level array (422) before any depth
+        auth = {"Authorization": "Bearer operator-secret"} if "/admin/" in path else brand.headers()
+        response = await client.request(
+            method, path, content=body, headers={**auth, "content-type": "application/json"}
+        )
+        assert response.status_code == 400, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in response.json()["errors"]] == [""], (method, path)
+
+
+async def test_undecodable_yaml_questionnaires_are_400(client: AsyncTestClient, brand: BrandFixture) -> None:
+    response = await client.post(
+        "/v1/questionnaires",
+        content=b"key: caf\xff\n",
+        headers={**brand.headers("manage"), "content-type": "application/yaml"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == ""

@@ -73,7 +73,7 @@ async def test_invalid_definitions_name_the_field(client: AsyncTestClient, brand
         content=b"key: [unclosed",
         headers={**brand.headers("manage"), "content-type": "application/yaml"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     response = await client.post(
         "/v1/questionnaires", content=b"<xml/>", headers={**brand.headers("manage"), "content-type": "text/xml"}
     )
