@@ -19,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from server import db, migrate
 from server.auth import ApiKeyAuth, KeyCache
-from server.boundary import BoundaryRequest
+from server.boundary import BoundaryRequest, refuse_nul_parameters
 from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
@@ -77,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BoundaryRequest,
+        before_request=refuse_nul_parameters,
         request_max_body_size=settings.max_body_bytes,
         state=State(
             {

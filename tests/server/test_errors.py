@@ -1,6 +1,8 @@
+import asyncpg
+from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
-from server.errors import json_path_to_pointer
+from server.errors import EXCEPTION_HANDLERS, json_path_to_pointer
 from tests.conftest import BrandFixture
 
 PROBLEM = "application/problem+json"
@@ -73,3 +75,17 @@ async def test_openapi_documents_the_api(client: AsyncTestClient) -> None:
     assert "/v1/keys" in spec["paths"]
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert (await client.get("/schema")).status_code == 200
+
+
+async def test_a_value_the_database_refuses_is_reported_without_sql() -> None:
+    # What asyncpg says about an unvalidated value names SQL parameters and types; the client sees none of it.
+    @get("/refused", sync_to_thread=False)
+    def refused() -> None:
+        raise asyncpg.DataError("invalid input for query argument $3: 1099511627776 (value out of int32 range)")
+
+    app = Litestar([refused], exception_handlers=EXCEPTION_HANDLERS)
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/refused")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert "$3" not in response.text and "int32" not in response.text

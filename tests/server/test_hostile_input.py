@@ -13,9 +13,9 @@ from tests.helpers import event, publish_example, survey_setup
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [
-        (event("nul-attr", attributes={"note": "a\u0000b"}), ""),
-        (event("nul-key\u0000"), ""),
-        (event("nul-customer") | {"customer": {"external_id": "c\u0000"}}, ""),
+        (event("nul-attr", attributes={"note": "a\u0000b"}), "/attributes/note"),
+        (event("nul-key\u0000"), "/idempotency_key"),
+        (event("nul-customer") | {"customer": {"external_id": "c\u0000"}}, "/customer/external_id"),
         (event("ancient", occurred_at="0001-01-01T00:00:00+14:00"), "/occurred_at"),
         (event("far", occurred_at="9999-12-31T23:59:59-14:00"), "/occurred_at"),
         (event("old", occurred_at="1999-12-31T23:00:00Z"), "/occurred_at"),
@@ -42,20 +42,38 @@ async def test_deeply_nested_bodies_are_refused(client: AsyncTestClient, brand: 
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_unstorable_values_elsewhere_are_422(client: AsyncTestClient, brand: BrandFixture) -> None:
+async def test_nul_outside_events_is_refused_naming_the_field(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
     await publish_example(client, brand)
+    manage = brand.headers("manage")
     cases = [
-        client.get("/v1/customers/a%00b", headers=brand.headers()),
-        client.get("/v1/touchpoints/a%00b", headers=brand.headers()),
-        client.put("/v1/touchpoints/visit", json={"name": "a\u0000"}, headers=brand.headers()),
-        client.put("/v1/customers/c-1", json={"attributes": {"x": "\u0000"}}, headers=brand.headers()),
-        client.patch("/v1/brand", json={"name": "x\u0000"}, headers=brand.headers()),
-        client.get("/v1/questionnaires/store_visit_nps/versions/99999999999", headers=brand.headers()),
+        (client.get("/v1/customers/a%00b", headers=manage), "path:external_id"),
+        (client.put("/v1/customers/a%00b", json={}, headers=manage), "path:external_id"),
+        (client.get("/v1/touchpoints/a%00b", headers=manage), "path:key"),
+        (client.get("/v1/triggers?touchpoint=a%00b", headers=manage), "query:touchpoint"),
+        (
+            client.get("/v1/questionnaires/store_visit_nps/versions/1/preview?locale=d%00e", headers=manage),
+            "query:locale",
+        ),
+        (client.delete("/v1/keys/ab%00c", headers=manage), "path:prefix"),
+        (client.put("/v1/touchpoints/visit", json={"name": "a\u0000"}, headers=manage), "/name"),
+        (
+            client.put("/v1/customers/c-1", json={"attributes": {"x": ["\u0000"]}}, headers=manage),
+            "/attributes/x/0",
+        ),
+        (
+            client.put("/v1/customers/c-1", json={"attributes": {"x\u0000": 1}}, headers=manage),
+            "/attributes/x\u0000",
+        ),
+        (client.patch("/v1/brand", json={"name": "x\u0000"}, headers=manage), "/name"),
+        (client.post("/v1/keys", json={"scopes": ["ingest"], "name": "\u0000"}, headers=manage), "/name"),
     ]
-    for request in cases:
+    for request, field in cases:
         response = await request
-        assert 400 <= response.status_code < 500, (response.request.url, response.text)
+        assert response.status_code == 422, (response.request.url, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in response.json()["errors"]] == [field], response.request.url
 
 
 JSON_BODY_ROUTES = [
