@@ -113,6 +113,7 @@ def _field_error(item: dict[str, Any]) -> FieldError:
     message = str(item.get("message", ""))
     key = str(item.get("key", ""))
     source = item.get("source")
+    source = getattr(source, "value", source)  # Litestar's ParamType enum, whose str() is "ParamType.PATH"
     if source in ("query", "path", "header", "cookie"):
         return FieldError(f"{source}:{key}", message)
     pointer = "" if key == "data" else json_path_to_pointer(key)

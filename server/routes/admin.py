@@ -10,13 +10,14 @@ from litestar import get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from msgspec import Meta
 
 from server import tenants
 from server.deps import Conn
 from server.errors import ApiError
 from server.routes.brand import CreatedKey
+from server.routes.params import BrandSlug
 from server.tenants import Brand, Scope, Slug
 
 
@@ -54,7 +55,7 @@ async def create_brand(conn: Conn, data: JSONBody[BrandCreate]) -> CreatedBrand:
 
 
 @get("/brands/{slug:str}", tags=["admin"], summary="One brand by slug")
-async def read_brand(conn: Conn, slug: FromPath[str]) -> Brand:
+async def read_brand(conn: Conn, slug: BrandSlug) -> Brand:
     brand = await tenants.brand_by_slug(conn, slug)
     if brand is None:
         raise NotFoundException(f"no brand {slug!r}")

@@ -10,13 +10,14 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from msgspec import Meta
 
 from server import tenants
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import invalid
+from server.routes.params import KeyPrefix
 from server.tenants import ApiKey, Brand, Principal, Scope
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -97,7 +98,7 @@ async def create_key(
 
 
 @delete("/keys/{prefix:str}", tags=["brand"], opt=requires("manage"), status_code=200, summary="Revoke a key")
-async def revoke_key(request: Request[Principal, Principal, State], conn: Conn, prefix: FromPath[str]) -> ApiKey:
+async def revoke_key(request: Request[Principal, Principal, State], conn: Conn, prefix: KeyPrefix) -> ApiKey:
     revoked = await tenants.revoke_key(conn, prefix, request.auth.brand_id)
     if revoked is None:
         raise NotFoundException(f"no API key with prefix {prefix!r}")

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import asyncpg
 from litestar import Request, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 
 from questionnaires.errors import FieldError
-from questionnaires.model import SLUG_PATTERN
 from server import questionnaire_versions
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, invalid
+from server.routes.params import ExternalId, Key, KeyQuery
 from server.tenants import Principal
 from triggers import catalog
 from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
@@ -24,7 +23,6 @@ from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_cust
 from triggers.model import TriggerIn, TriggerInvalid, validate_trigger
 
 Req = Request[Principal, Principal, State]
-TOUCHPOINT_KEY = re.compile(SLUG_PATTERN)  # path parameters are not checked by Litestar
 
 
 @get("/touchpoints", tags=["touchpoints"], opt=ANY_SCOPE, summary="The brand's touchpoint catalogue")
@@ -33,7 +31,7 @@ async def list_touchpoints(request: Req, conn: Conn) -> list[Touchpoint]:
 
 
 @get("/touchpoints/{key:str}", tags=["touchpoints"], opt=ANY_SCOPE, summary="One touchpoint")
-async def read_touchpoint(request: Req, conn: Conn, key: FromPath[str]) -> Touchpoint:
+async def read_touchpoint(request: Req, conn: Conn, key: Key) -> Touchpoint:
     found = await catalog.get_touchpoint(conn, request.auth.brand_id, key)
     if found is None:
         raise NotFoundException(f"no touchpoint {key!r}")
@@ -47,22 +45,18 @@ async def read_touchpoint(request: Req, conn: Conn, key: FromPath[str]) -> Touch
     summary="Create or replace a touchpoint",
     description="201 when created, 200 when replaced. Keys: lowercase letters, digits, `_` and `-`.",
 )
-async def put_touchpoint(
-    request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TouchpointIn]
-) -> Response[Touchpoint]:
-    if not TOUCHPOINT_KEY.match(key):
-        raise invalid("path:key", "use a lowercase letter, then up to 62 lowercase letters, digits, '_' or '-'")
+async def put_touchpoint(request: Req, conn: Conn, key: Key, data: JSONBody[TouchpointIn]) -> Response[Touchpoint]:
     touchpoint, created = await catalog.put_touchpoint(conn, request.auth.brand_id, key, data)
     return Response(touchpoint, status_code=201 if created else 200)
 
 
 @get("/triggers", tags=["triggers"], opt=requires("manage"), summary="The brand's triggers")
-async def list_triggers(request: Req, conn: Conn, touchpoint: FromQuery[str | None] = None) -> list[TriggerOut]:
+async def list_triggers(request: Req, conn: Conn, touchpoint: KeyQuery = None) -> list[TriggerOut]:
     return await catalog.list_triggers(conn, request.auth.brand_id, touchpoint)
 
 
 @get("/triggers/{key:str}", tags=["triggers"], opt=requires("manage"), summary="One trigger")
-async def read_trigger(request: Req, conn: Conn, key: FromPath[str]) -> TriggerOut:
+async def read_trigger(request: Req, conn: Conn, key: Key) -> TriggerOut:
     found = await catalog.get_trigger(conn, request.auth.brand_id, key)
     if found is None:
         raise NotFoundException(f"no trigger {key!r}")
@@ -77,9 +71,7 @@ async def read_trigger(request: Req, conn: Conn, key: FromPath[str]) -> TriggerO
     description="The body's `key` must equal the path's. 201 when created, 200 when replaced. To stop a trigger, "
     "set `active: false`: its invitations not yet sent are cancelled, and its decisions stay in the timelines.",
 )
-async def put_trigger(
-    request: Req, conn: Conn, key: FromPath[str], data: JSONBody[TriggerIn]
-) -> Response[TriggerOut]:
+async def put_trigger(request: Req, conn: Conn, key: Key, data: JSONBody[TriggerIn]) -> Response[TriggerOut]:
     if data.key != key:
         raise invalid("/key", "must equal the key in the path")
     validate_trigger(data)
@@ -104,7 +96,7 @@ async def put_trigger(
 
 
 @get("/customers/{external_id:str}", tags=["customers"], opt=requires("manage"), summary="One customer")
-async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) -> Customer:
+async def read_customer(request: Req, conn: Conn, external_id: ExternalId) -> Customer:
     found = await catalog.get_customer(conn, request.auth.brand_id, external_id)
     if found is None:
         raise NotFoundException(f"no customer {external_id!r}")
@@ -121,11 +113,7 @@ async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) ->
     "every change is recorded in the customer's timeline. `opted_out: true` stops all surveys at once; "
     "`opted_out: false` (opting back in) needs the `manage` scope, and events can never opt a customer back in.",
 )
-async def put_customer(
-    request: Req, conn: Conn, external_id: FromPath[str], data: JSONBody[CustomerIn]
-) -> Customer:
-    if not 1 <= len(external_id) <= 200:
-        raise invalid("path:external_id", "1 to 200 characters")
+async def put_customer(request: Req, conn: Conn, external_id: ExternalId, data: JSONBody[CustomerIn]) -> Customer:
     customer, errors = check_customer(data)
     if errors:
         raise CustomerInvalid(errors)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
-from msgspec import Meta
+from litestar.params import FromQuery
 
 from questionnaires.load import load_definition
 from questionnaires.render import render_app, render_sms, render_web_survey
@@ -17,10 +16,11 @@ from server.auth import requires
 from server.deps import Conn
 from server.errors import ApiError
 from server.questionnaire_versions import Summary, Version, VersionInfo
+from server.routes.params import Key, LocaleQuery
+from server.routes.params import Version as VersionNumber
 from server.tenants import Principal
 
 Req = Request[Principal, Principal, State]
-VersionNumber = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 _YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -75,7 +75,7 @@ async def _version(request: Req, conn: Conn, key: str, version: int | None) -> V
     opt=requires("manage", "export"),
     summary="The latest version of a questionnaire",
 )
-async def read_latest(request: Req, conn: Conn, key: FromPath[str]) -> Version:
+async def read_latest(request: Req, conn: Conn, key: Key) -> Version:
     return await _version(request, conn, key, None)
 
 
@@ -85,7 +85,7 @@ async def read_latest(request: Req, conn: Conn, key: FromPath[str]) -> Version:
     opt=requires("manage", "export"),
     summary="All versions of a questionnaire",
 )
-async def list_versions(request: Req, conn: Conn, key: FromPath[str]) -> list[VersionInfo]:
+async def list_versions(request: Req, conn: Conn, key: Key) -> list[VersionInfo]:
     versions = await store.list_versions(conn, request.auth.brand_id, key)
     if not versions:
         raise NotFoundException(f"no questionnaire {key!r}")
@@ -98,7 +98,7 @@ async def list_versions(request: Req, conn: Conn, key: FromPath[str]) -> list[Ve
     opt=requires("manage", "export"),
     summary="One version of a questionnaire",
 )
-async def read_version(request: Req, conn: Conn, key: FromPath[str], version: FromPath[VersionNumber]) -> Version:
+async def read_version(request: Req, conn: Conn, key: Key, version: VersionNumber) -> Version:
     return await _version(request, conn, key, version)
 
 
@@ -116,10 +116,10 @@ Channel = Literal["sms", "web", "app"]
 async def preview(
     request: Req,
     conn: Conn,
-    key: FromPath[str],
-    version: FromPath[VersionNumber],
+    key: Key,
+    version: VersionNumber,
     channel: FromQuery[Channel] = "sms",
-    locale: FromQuery[Annotated[str, Meta(max_length=35)] | None] = None,
+    locale: LocaleQuery = None,
 ) -> Any:
     found = await _version(request, conn, key, version)
     definition = found.definition
@@ -149,7 +149,7 @@ async def _archive(request: Req, conn: Conn, key: str, archived: bool) -> Summar
     description="Triggers using it stop scheduling (decision reason `questionnaire_unavailable`); versions, "
     "invitations and answers stay. Publishing again or `unarchive` brings it back.",
 )
-async def archive(request: Req, conn: Conn, key: FromPath[str]) -> Summary:
+async def archive(request: Req, conn: Conn, key: Key) -> Summary:
     return await _archive(request, conn, key, True)
 
 
@@ -160,7 +160,7 @@ async def archive(request: Req, conn: Conn, key: FromPath[str]) -> Summary:
     status_code=200,
     summary="Bring an archived questionnaire back",
 )
-async def unarchive(request: Req, conn: Conn, key: FromPath[str]) -> Summary:
+async def unarchive(request: Req, conn: Conn, key: Key) -> Summary:
     return await _archive(request, conn, key, False)
 
 

@@ -1,6 +1,7 @@
 """Hostile or absurd input gets a 4xx naming what it can, never a 500, and stores nothing."""
 
 import json
+import re
 
 import asyncpg
 import pytest
@@ -74,6 +75,27 @@ async def test_nul_outside_events_is_refused_naming_the_field(
         assert response.status_code == 422, (response.request.url, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert [e["pointer"] for e in response.json()["errors"]] == [field], response.request.url
+
+
+async def test_parameters_are_held_to_their_declared_bounds(client: AsyncTestClient, brand: BrandFixture) -> None:
+    await publish_example(client, brand)
+    preview = "/v1/questionnaires/store_visit_nps/versions/{}/preview?locale={}"
+    cases = [
+        (preview.format(2**40, "de"), "path:version"),
+        (preview.format(0, "de"), "path:version"),
+        (preview.format(1, "d" * 1000), "query:locale"),
+        ("/v1/questionnaires/store_visit_nps/versions/99999999999", "path:version"),
+        ("/v1/touchpoints/Not-A-Key", "path:key"),
+        ("/v1/customers/" + "c" * 201, "path:external_id"),
+    ]
+    for url, field in cases:
+        response = await client.get(url, headers=brand.headers("manage"))
+        assert response.status_code == 422, (url, response.text)
+        problem = response.json()
+        assert [e["pointer"] for e in problem["errors"]] == [field], url
+        assert not re.search(r"\$\d|query argument|int32", response.text), "no SQL in errors"
+    ok = await client.get(preview.format(1, "de-CH"), headers=brand.headers("manage"))
+    assert ok.status_code == 200, ok.text
 
 
 JSON_BODY_ROUTES = [
