@@ -70,7 +70,9 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],
     )
-    admin_router = Router(path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only])
+    admin_router = Router(
+        path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only], security=[{"adminToken": []}]
+    )
     return Litestar(
         route_handlers=[health.health, health.ready, v1, admin_router],
         lifespan=[lifespan],
@@ -95,7 +97,10 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
             components=Components(
                 security_schemes={
-                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="An lxt API key")
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="An lxt API key"),
+                    "adminToken": SecurityScheme(
+                        type="http", scheme="bearer", description="The operator token (`LXT_ADMIN_TOKEN`)"
+                    ),
                 }
             ),
         ),

@@ -3,18 +3,26 @@
 Domain code raises typed exceptions; this module turns them into problems. Validation problems carry an
 ``errors`` list whose items name the field with a JSON pointer into the request body (or ``query``/``path``
 parameter name), so a client can show the message next to the field.
+
+It also describes them in the OpenAPI document: each route lists the problems it can answer with
+``responses=problems(...)`` and ``operation_class=ProblemOperation``, so clients generated from the document know
+every status and its shape.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Operation
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from questionnaires.errors import DefinitionInvalid, FieldError
@@ -39,15 +47,64 @@ _TITLES = {
 }
 
 
-class Problem(msgspec.Struct, omit_defaults=True):
-    """RFC 9457 problem details, with lxt's extension member ``errors`` for field-level validation problems."""
+class ProblemDetails(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, with lxt's extension member ``errors`` for field-level problems."""
 
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    type: Annotated[str, msgspec.Meta(description="A URI identifying the problem type; `about:blank` for most.")]
+    title: Annotated[str, msgspec.Meta(description="A short summary of the problem type.")]
+    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status code.")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request.")] | None = None
+    instance: Annotated[str, msgspec.Meta(description="The path of the request.")] | None = None
+    errors: (
+        Annotated[
+            list[FieldError],
+            msgspec.Meta(
+                description='Each input at fault: `pointer` is a JSON pointer into the body (`""` for the body as '
+                "a whole), or `path:name`, `query:name`, `header:name` for a parameter. Present on every 400, "
+                "409, 413, 415 and 422."
+            ),
+        ]
+        | None
+    ) = None
+
+
+_DESCRIPTIONS = {
+    400: "The body cannot be read: not JSON (or YAML where accepted), not UTF-8, or nested too deeply.",
+    401: "No API key (or operator token), or one that is not valid or was revoked.",
+    403: "The API key lacks the scope this operation needs.",
+    404: "Nothing of that name in the calling brand (another brand's is a 404 too).",
+    409: "Conflicts with what is stored.",
+    413: "The body is larger than the server accepts (`LXT_MAX_BODY_BYTES`).",
+    415: "The body's content type is not one this operation reads.",
+    422: "An input is invalid; `errors` names each.",
+    503: "The database is unavailable; nothing was stored. Retry after `Retry-After` seconds.",
+}
+
+
+def problems(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """The problems an operation can answer, for its ``responses=``; `described` adds statuses with their own text."""
+    texts = {status: _DESCRIPTIONS[status] for status in statuses} | dict(described or {})
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails, description=text, media_type=PROBLEM_JSON, generate_examples=False
+        )
+        for status, text in sorted(texts.items())
+    }
+
+
+@dataclass
+class ProblemOperation(Operation):
+    """The OpenAPI operation of every lxt route: its problems are the ones it declares with `problems`.
+
+    Litestar documents a 400 in its own ``{status_code, detail, extra}`` JSON for every operation with parameters
+    or a body. lxt answers invalid parameters with a 422 problem, and a 400 only where it decodes a body, which
+    those routes declare; the 400 Litestar made up is dropped.
+    """
+
+    def __post_init__(self) -> None:
+        declared = (self.responses or {}).get("400")
+        if declared is not None and PROBLEM_JSON not in (getattr(declared, "content", None) or {}):
+            del self.responses["400"]  # type: ignore[union-attr]
 
 
 class ApiError(Exception):
@@ -84,8 +141,8 @@ def problem_response(
     title: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
-) -> Response[Problem]:
-    problem = Problem(
+) -> Response[ProblemDetails]:
+    problem = ProblemDetails(
         type=type_ or "about:blank",
         title=title or _TITLES.get(status, "Error"),
         status=status,
@@ -131,43 +188,46 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     return errors or [FieldError("", str(exc.detail))]
 
 
-def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
     errors = _validation_errors(exc)
     detail = "; ".join(f"{e.pointer or 'body'}: {e.message}" for e in errors)
     return problem_response(request, 422, detail, errors=errors)
 
 
-def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ProblemDetails]:
     headers = dict(exc.headers or {})
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="lxt"')
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(exc.status_code) else None
-    return problem_response(request, exc.status_code, detail, headers=headers)
+    errors = None
+    if exc.status_code in (400, 413):  # Litestar's, about the body as a whole (e.g. too large)
+        errors = [FieldError("", detail or _TITLES[exc.status_code])]
+    return problem_response(request, exc.status_code, detail, errors=errors, headers=headers)
 
 
-def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Problem]:
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[ProblemDetails]:
     return problem_response(
         request, exc.status, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers
     )
 
 
-def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -> Response[Problem]:
+def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -> Response[ProblemDetails]:
     return problem_response(request, 422, str(exc), title=exc.title, errors=exc.errors)
 
 
-def handle_unreadable(request: Request[Any, Any, Any], exc: DocumentUnreadable) -> Response[Problem]:
+def handle_unreadable(request: Request[Any, Any, Any], exc: DocumentUnreadable) -> Response[ProblemDetails]:
     # Like a body that is not JSON: nothing in it could be checked, so it is a bad request, not an invalid one.
     return problem_response(request, 400, str(exc), title=exc.title, errors=exc.errors)
 
 
-def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
     log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(
         request, 503, "the database is unavailable; nothing was stored, retry later", headers={"Retry-After": "5"}
     )
 
 
-def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[Problem]:
+def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[ProblemDetails]:
     # A value PostgreSQL refuses (a number out of range …): bad input, and nothing was stored. But validation
     # should have named the field before any query ran, so this is logged as the gap it is. asyncpg's message
     # names SQL parameters and types, which is no business of the client's.
@@ -175,11 +235,12 @@ def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -
     return problem_response(request, 422, "a value in the request cannot be stored")
 
 
-def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Problem]:
-    return problem_response(request, 400, "the request body is nested too deeply")
+def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ProblemDetails]:
+    message = "the request body is nested too deeply"
+    return problem_response(request, 400, message, errors=[FieldError("", message)])
 
 
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred; it was logged")
 
@@ -199,4 +260,13 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     Exception: handle_unexpected,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "ApiError", "MediaType", "Problem", "invalid"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_JSON",
+    "ApiError",
+    "MediaType",
+    "ProblemDetails",
+    "ProblemOperation",
+    "invalid",
+    "problems",
+]

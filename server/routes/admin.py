@@ -15,7 +15,7 @@ from msgspec import Meta
 
 from server import tenants
 from server.deps import Conn
-from server.errors import ApiError
+from server.errors import ApiError, ProblemOperation, problems
 from server.routes.brand import CreatedKey
 from server.routes.params import BrandSlug
 from server.tenants import Brand, Scope, Slug
@@ -28,6 +28,12 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise NotAuthorizedException("send the operator token as 'Authorization: Bearer <token>'")
+
+
+_ADMIN = {
+    401: "No operator token, or not the one in `LXT_ADMIN_TOKEN`.",
+    404: "The admin API is off (`LXT_ADMIN_TOKEN` is not set).",
+}
 
 
 class BrandCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -43,7 +49,13 @@ class CreatedBrand(msgspec.Struct):
     key: CreatedKey
 
 
-@post("/brands", tags=["admin"], summary="Create a brand and its first API key")
+@post(
+    "/brands",
+    tags=["admin"],
+    summary="Create a brand and its first API key",
+    responses=problems(400, 404, 413, 422, 503, described=_ADMIN | {409: "A brand with this slug exists."}),
+    operation_class=ProblemOperation,
+)
 async def create_brand(conn: Conn, data: JSONBody[BrandCreate]) -> CreatedBrand:
     async with conn.transaction():
         try:
@@ -54,7 +66,13 @@ async def create_brand(conn: Conn, data: JSONBody[BrandCreate]) -> CreatedBrand:
     return CreatedBrand(brand=brand, key=CreatedKey.of(key, created))
 
 
-@get("/brands/{slug:str}", tags=["admin"], summary="One brand by slug")
+@get(
+    "/brands/{slug:str}",
+    tags=["admin"],
+    summary="One brand by slug",
+    responses=problems(422, 503, described=_ADMIN | {404: "No brand with this slug, or the admin API is off."}),
+    operation_class=ProblemOperation,
+)
 async def read_brand(conn: Conn, slug: BrandSlug) -> Brand:
     brand = await tenants.brand_by_slug(conn, slug)
     if brand is None:

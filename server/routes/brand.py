@@ -16,7 +16,7 @@ from msgspec import Meta
 from server import tenants
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
-from server.errors import invalid
+from server.errors import ProblemOperation, invalid, problems
 from server.routes.params import KeyPrefix
 from server.tenants import ApiKey, Brand, Principal, Scope
 
@@ -62,7 +62,14 @@ class CreatedKey(msgspec.Struct, kw_only=True):
         )
 
 
-@get("/brand", tags=["brand"], opt=ANY_SCOPE, summary="The brand of the calling API key")
+@get(
+    "/brand",
+    tags=["brand"],
+    opt=ANY_SCOPE,
+    summary="The brand of the calling API key",
+    responses=problems(401, 503),
+    operation_class=ProblemOperation,
+)
 async def read_brand(request: Request[Principal, Principal, State], conn: Conn) -> Brand:
     brand = await tenants.get_brand(conn, request.auth.brand_id)
     if brand is None:
@@ -70,7 +77,14 @@ async def read_brand(request: Request[Principal, Principal, State], conn: Conn) 
     return brand
 
 
-@patch("/brand", tags=["brand"], opt=requires("manage"), summary="Change brand settings")
+@patch(
+    "/brand",
+    tags=["brand"],
+    opt=requires("manage"),
+    summary="Change brand settings",
+    responses=problems(400, 401, 403, 413, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def update_brand(
     request: Request[Principal, Principal, State], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
@@ -84,12 +98,26 @@ async def update_brand(
     return brand
 
 
-@get("/keys", tags=["brand"], opt=requires("manage"), summary="List the brand's API keys")
+@get(
+    "/keys",
+    tags=["brand"],
+    opt=requires("manage"),
+    summary="List the brand's API keys",
+    responses=problems(401, 403, 503),
+    operation_class=ProblemOperation,
+)
 async def list_keys(request: Request[Principal, Principal, State], conn: Conn) -> list[ApiKey]:
     return await tenants.list_keys(conn, request.auth.brand_id)
 
 
-@post("/keys", tags=["brand"], opt=requires("manage"), summary="Create an API key (shown once)")
+@post(
+    "/keys",
+    tags=["brand"],
+    opt=requires("manage"),
+    summary="Create an API key (shown once)",
+    responses=problems(400, 401, 403, 413, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def create_key(
     request: Request[Principal, Principal, State], conn: Conn, data: JSONBody[KeyCreate]
 ) -> CreatedKey:
@@ -97,7 +125,15 @@ async def create_key(
     return CreatedKey.of(key, created)
 
 
-@delete("/keys/{prefix:str}", tags=["brand"], opt=requires("manage"), status_code=200, summary="Revoke a key")
+@delete(
+    "/keys/{prefix:str}",
+    tags=["brand"],
+    opt=requires("manage"),
+    status_code=200,
+    summary="Revoke a key",
+    responses=problems(401, 403, 404, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def revoke_key(request: Request[Principal, Principal, State], conn: Conn, prefix: KeyPrefix) -> ApiKey:
     revoked = await tenants.revoke_key(conn, prefix, request.auth.brand_id)
     if revoked is None:

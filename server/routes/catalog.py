@@ -8,13 +8,14 @@ import asyncpg
 from litestar import Request, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from questionnaires.errors import FieldError
 from server import questionnaire_versions
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
-from server.errors import ApiError, invalid
+from server.errors import ApiError, ProblemOperation, invalid, problems
 from server.routes.params import ExternalId, Key, KeyQuery
 from server.tenants import Principal
 from triggers import catalog
@@ -25,12 +26,26 @@ from triggers.model import TriggerIn, TriggerInvalid, validate_trigger
 Req = Request[Principal, Principal, State]
 
 
-@get("/touchpoints", tags=["touchpoints"], opt=ANY_SCOPE, summary="The brand's touchpoint catalogue")
+@get(
+    "/touchpoints",
+    tags=["touchpoints"],
+    opt=ANY_SCOPE,
+    summary="The brand's touchpoint catalogue",
+    responses=problems(401, 503),
+    operation_class=ProblemOperation,
+)
 async def list_touchpoints(request: Req, conn: Conn) -> list[Touchpoint]:
     return await catalog.list_touchpoints(conn, request.auth.brand_id)
 
 
-@get("/touchpoints/{key:str}", tags=["touchpoints"], opt=ANY_SCOPE, summary="One touchpoint")
+@get(
+    "/touchpoints/{key:str}",
+    tags=["touchpoints"],
+    opt=ANY_SCOPE,
+    summary="One touchpoint",
+    responses=problems(401, 404, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def read_touchpoint(request: Req, conn: Conn, key: Key) -> Touchpoint:
     found = await catalog.get_touchpoint(conn, request.auth.brand_id, key)
     if found is None:
@@ -44,18 +59,37 @@ async def read_touchpoint(request: Req, conn: Conn, key: Key) -> Touchpoint:
     opt=requires("manage"),
     summary="Create or replace a touchpoint",
     description="201 when created, 200 when replaced. Keys: lowercase letters, digits, `_` and `-`.",
+    responses={
+        201: ResponseSpec(Touchpoint, description="Created", generate_examples=False),
+        **problems(400, 401, 403, 413, 422, 503),
+    },
+    operation_class=ProblemOperation,
 )
 async def put_touchpoint(request: Req, conn: Conn, key: Key, data: JSONBody[TouchpointIn]) -> Response[Touchpoint]:
     touchpoint, created = await catalog.put_touchpoint(conn, request.auth.brand_id, key, data)
     return Response(touchpoint, status_code=201 if created else 200)
 
 
-@get("/triggers", tags=["triggers"], opt=requires("manage"), summary="The brand's triggers")
+@get(
+    "/triggers",
+    tags=["triggers"],
+    opt=requires("manage"),
+    summary="The brand's triggers",
+    responses=problems(401, 403, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def list_triggers(request: Req, conn: Conn, touchpoint: KeyQuery = None) -> list[TriggerOut]:
     return await catalog.list_triggers(conn, request.auth.brand_id, touchpoint)
 
 
-@get("/triggers/{key:str}", tags=["triggers"], opt=requires("manage"), summary="One trigger")
+@get(
+    "/triggers/{key:str}",
+    tags=["triggers"],
+    opt=requires("manage"),
+    summary="One trigger",
+    responses=problems(401, 403, 404, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def read_trigger(request: Req, conn: Conn, key: Key) -> TriggerOut:
     found = await catalog.get_trigger(conn, request.auth.brand_id, key)
     if found is None:
@@ -70,6 +104,11 @@ async def read_trigger(request: Req, conn: Conn, key: Key) -> TriggerOut:
     summary="Create or replace a trigger",
     description="The body's `key` must equal the path's. 201 when created, 200 when replaced. To stop a trigger, "
     "set `active: false`: its invitations not yet sent are cancelled, and its decisions stay in the timelines.",
+    responses={
+        201: ResponseSpec(TriggerOut, description="Created", generate_examples=False),
+        **problems(400, 401, 403, 413, 422, 503),
+    },
+    operation_class=ProblemOperation,
 )
 async def put_trigger(request: Req, conn: Conn, key: Key, data: JSONBody[TriggerIn]) -> Response[TriggerOut]:
     if data.key != key:
@@ -95,7 +134,14 @@ async def put_trigger(request: Req, conn: Conn, key: Key, data: JSONBody[Trigger
     return Response(trigger, status_code=201 if created else 200)
 
 
-@get("/customers/{external_id:str}", tags=["customers"], opt=requires("manage"), summary="One customer")
+@get(
+    "/customers/{external_id:str}",
+    tags=["customers"],
+    opt=requires("manage"),
+    summary="One customer",
+    responses=problems(401, 403, 404, 422, 503),
+    operation_class=ProblemOperation,
+)
 async def read_customer(request: Req, conn: Conn, external_id: ExternalId) -> Customer:
     found = await catalog.get_customer(conn, request.auth.brand_id, external_id)
     if found is None:
@@ -112,6 +158,10 @@ async def read_customer(request: Req, conn: Conn, external_id: ExternalId) -> Cu
     description="Fields left out keep their stored values; `null` clears one. Consents merge per channel and "
     "every change is recorded in the customer's timeline. `opted_out: true` stops all surveys at once; "
     "`opted_out: false` (opting back in) needs the `manage` scope, and events can never opt a customer back in.",
+    responses=problems(
+        400, 401, 413, 422, 503, described={403: "The API key lacks the scope (opting back in needs `manage`)."}
+    ),
+    operation_class=ProblemOperation,
 )
 async def put_customer(request: Req, conn: Conn, external_id: ExternalId, data: JSONBody[CustomerIn]) -> Customer:
     customer, errors = check_customer(data)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from questionnaires.errors import FieldError
 from server.auth import requires
-from server.errors import ApiError
+from server.errors import ApiError, ProblemOperation, problems
 from server.tenants import Principal
 from triggers.decide import REASONS
 from triggers.events import MAX_BATCH, BatchResult, EventBatch, EventIn, EventResult, check_events
@@ -32,6 +33,17 @@ _IDEMPOTENCY = (
     description="Stores the event and decides at once whether to survey the customer. 202: stored now; 200: "
     f"a replay of an idempotency key (header `Idempotent-Replayed: true`). {_IDEMPOTENCY}\n\n"
     f"Decision reasons when not surveyed:\n{_REASONS_DOC}",
+    responses={
+        200: ResponseSpec(
+            EventResult,
+            description="A replay of an idempotency key: the original result (header `Idempotent-Replayed: true`)",
+            generate_examples=False,
+        ),
+        **problems(
+            400, 401, 403, 413, 422, 503, described={409: "The idempotency key was used for a different event."}
+        ),
+    },
+    operation_class=ProblemOperation,
 )
 async def report_event(
     request: Request[Principal, Principal, object], data: JSONBody[EventIn]
@@ -54,6 +66,16 @@ async def report_event(
     description="All events are validated first: one bad event rejects the batch (422 naming it, nothing stored). "
     "Each result has status `created` or `duplicate` (or, if another request stored the same key with a "
     "different event at the same moment, `conflict`, describing that stored event). " + _IDEMPOTENCY,
+    responses=problems(
+        400,
+        401,
+        403,
+        413,
+        422,
+        503,
+        described={409: "An idempotency key was used for a different event (in the batch or before)."},
+    ),
+    operation_class=ProblemOperation,
 )
 async def report_events(request: Request[Principal, Principal, object], data: JSONBody[EventBatch]) -> BatchResult:
     valid = check_events(data.events, datetime.now(UTC), batch=True)
@@ -87,6 +109,8 @@ class Validated(msgspec.Struct):
     summary="Check an event without storing it",
     description="Runs exactly the validation of `POST /v1/events` (422 naming each bad field) and stores nothing: "
     "for testing an integration.",
+    responses=problems(400, 401, 403, 413, 422, 503),
+    operation_class=ProblemOperation,
 )
 async def validate_event(data: JSONBody[EventIn]) -> Validated:
     (valid,) = check_events([data], datetime.now(UTC), batch=False)

@@ -8,6 +8,7 @@ import logging
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from server import migrate
 
@@ -31,7 +32,14 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", tags=["operations"], summary="Readiness: database, migrations and queue")
+@get(
+    "/ready",
+    tags=["operations"],
+    summary="Readiness: database, migrations and queue",
+    responses={
+        503: ResponseSpec(Readiness, description="Not ready: the body says which part", generate_examples=False)
+    },
+)
 async def ready(state: State) -> Response[Readiness]:
     database = migrations = queue = "unavailable"
     workers = 0
