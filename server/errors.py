@@ -173,13 +173,26 @@ def _field_error(item: dict[str, Any]) -> FieldError:
     source = getattr(source, "value", source)  # Litestar's ParamType enum, whose str() is "ParamType.PATH"
     if source in ("query", "path", "header", "cookie"):
         return FieldError(f"{source}:{key}", message)
-    pointer = "" if key == "data" else json_path_to_pointer(key)
+    pointer = "" if key in ("data", "$") else json_path_to_pointer(key)
     named = _NAMED_FIELD.search(message)
     if named:
         pointer += "/" + named[1]
     elif key == "data" and message == "'data'":
         message = "a JSON request body is required"
     return FieldError(pointer, message)
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`(?P<path>\$[^`]*)`)?$", re.DOTALL)
+
+
+def invalid_body(error: msgspec.ValidationError) -> ApiError:
+    """A 422 naming the field of a body msgspec refused: "… - at `$.events[3].occurred_at`"."""
+    match = _AT.match(str(error))
+    assert match is not None  # the pattern matches any text
+    # msgspec names no key inside a mapping ("$.attributes[...]"): the pointer names the mapping.
+    path = (match["path"] or "$").split("[...]")[0]
+    field = _field_error({"message": match["message"], "key": path})
+    return ApiError(422, f"{field.pointer or 'body'}: {field.message}", errors=[field])
 
 
 def _validation_errors(exc: ValidationException) -> list[FieldError]:

@@ -89,3 +89,15 @@ async def test_a_value_the_database_refuses_is_reported_without_sql() -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     assert "$3" not in response.text and "int32" not in response.text
+
+
+async def test_bodies_are_held_to_their_documented_types(client: AsyncTestClient, brand: BrandFixture) -> None:
+    # The document says boolean and integer; 0 and "5" are neither (Litestar's lenient conversion took them).
+    for body, pointer in [
+        ({"auto_create_touchpoints": 0}, "/auto_create_touchpoints"),
+        ({"daily_survey_cap": "5"}, "/daily_survey_cap"),
+        ({"name": "ok", "survey_gap": 86400}, "/survey_gap"),
+    ]:
+        response = await client.patch("/v1/brand", json=body, headers=brand.headers("manage"))
+        assert response.status_code == 422, (body, response.text)
+        assert [e["pointer"] for e in response.json()["errors"]] == [pointer]
