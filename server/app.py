@@ -23,6 +23,7 @@ from server.boundary import BoundaryRequest, refuse_nul_parameters
 from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
+from server.openapi import ClosedStructs
 from server.routes import admin, brand, catalog, events, health, questionnaires
 from server.settings import Settings
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> Litestar:
         request_class=BoundaryRequest,
         before_request=refuse_nul_parameters,
         request_max_body_size=settings.max_body_bytes,
+        plugins=[ClosedStructs()],
         state=State(
             {
                 "settings": settings,

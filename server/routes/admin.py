@@ -13,6 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody
 from msgspec import Meta
 
+from questionnaires.errors import FieldError
 from server import tenants
 from server.deps import Conn
 from server.errors import ApiError, ProblemOperation, problems
@@ -61,7 +62,7 @@ async def create_brand(conn: Conn, data: JSONBody[BrandCreate]) -> CreatedBrand:
         try:
             brand = await tenants.create_brand(conn, data.slug, data.name)
         except tenants.SlugTaken as exc:
-            raise ApiError(409, str(exc)) from None
+            raise ApiError(409, str(exc), errors=[FieldError("/slug", str(exc))]) from None
         key, created = await tenants.create_key(conn, brand.brand_id, list(data.key_scopes), "initial")
     return CreatedBrand(brand=brand, key=CreatedKey.of(key, created))
 
