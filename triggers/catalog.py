@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -11,9 +10,18 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
+from plumbing.ids import new_id
 from triggers.customers import ConsentChange, Customer, CustomerIn, merge
 from triggers.model import TriggerIn
-from triggers.queries import CUSTOMER_COLUMNS, Writes, customer_from_row, lock_customers, write
+from triggers.queries import (
+    CUSTOMER_COLUMNS,
+    cancel_scheduled,
+    customer_from_row,
+    guard_triggers_exclusively,
+    lock_customers,
+    write,
+)
+from triggers.rows import ConsentChangeRow, Writes, customer_row
 
 Category = Literal["owned", "paid", "earned", "peer"]
 
@@ -111,9 +119,19 @@ async def get_trigger(conn: asyncpg.Connection, brand_id: UUID, key: str) -> Tri
     return _trigger(row) if row else None
 
 
-async def put_trigger(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn) -> tuple[TriggerOut, bool]:
-    """Create or replace the trigger `spec.key`; True when created. The definition is stored whole (defaults
-    included), so a later change of a default never changes an existing trigger."""
+async def put_trigger(
+    conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn, now: datetime
+) -> tuple[TriggerOut, bool]:
+    """Create or replace the trigger `spec.key` in the caller's transaction; True when created. The definition is
+    stored whole (defaults included), so a later change of a default never changes an existing trigger.
+
+    Deactivating (``active: false``) cancels the trigger's invitations not yet claimed for sending, and is
+    serialised with ingestion (`queries.lock_customers`): events of the brand being ingested meanwhile are
+    committed first and their invitations cancelled too, and later ones see the trigger inactive. Once the
+    caller has committed, no invitation of the trigger is claimed for sending any more (the claim re-checks).
+    """
+    if not spec.active:
+        await guard_triggers_exclusively(conn, brand_id)
     row = await conn.fetchrow(
         f"""
         INSERT INTO triggers (brand_id, key, touchpoint_key, questionnaire_key, active, priority, definition)
@@ -133,29 +151,10 @@ async def put_trigger(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn)
         msgspec.to_builtins(spec),
     )
     assert row is not None
-    return _trigger(row), row["created"]
-
-
-async def cancel_scheduled(conn: asyncpg.Connection, brand_id: UUID, trigger_id: str, reason: str) -> int:
-    """Cancel the trigger's invitations that have not been claimed for sending yet; return how many."""
-    return int(
-        await conn.fetchval(
-            """
-            WITH cancelled AS (
-                UPDATE invitations SET status = 'cancelled', status_reason = $3, updated_at = now()
-                WHERE brand_id = $1 AND trigger_id = $2 AND status = 'scheduled'
-                RETURNING brand_id, invitation_id
-            ), transitions AS (
-                INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, reason)
-                SELECT brand_id, invitation_id, 'scheduled', 'cancelled', $3 FROM cancelled
-            )
-            SELECT count(*) FROM cancelled
-            """,
-            brand_id,
-            trigger_id,
-            reason,
-        )
-    )
+    trigger = _trigger(row)
+    if not spec.active:
+        await cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated", now)
+    return trigger, row["created"]
 
 
 async def get_customer(conn: asyncpg.Connection, brand_id: UUID, external_id: str) -> Customer | None:
@@ -175,12 +174,19 @@ async def put_customer(
     """
     locked = await lock_customers(conn, [(brand_id, external_id)])
     stored = locked.get((brand_id, external_id))
-    base = stored or Customer(customer_id=str(uuid.uuid4()), external_id=external_id)
+    base = stored or Customer(customer_id=new_id(), external_id=external_id)
     customer, changes = merge(base, update, now)
-    writes = Writes(consent_changes=[(brand_id, customer.customer_id, c) for c in changes])
+    writes = Writes(
+        consent_changes=[
+            ConsentChangeRow(
+                brand_id=brand_id, customer_id=customer.customer_id, channel=c.channel, granted=c.granted
+            )
+            for c in changes
+        ]
+    )
     if stored is None:
-        writes.new_customers.append((brand_id, customer))
+        writes.new_customers.append(customer_row(brand_id, customer))
     elif customer != stored:
-        writes.changed_customers.append((brand_id, customer))
+        writes.changed_customers.append(customer_row(brand_id, customer))
     await write(conn, writes, now, consent_source="api")
     return customer, changes

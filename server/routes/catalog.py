@@ -97,9 +97,7 @@ async def put_trigger(
     if errors:
         raise TriggerInvalid(errors)
     async with conn.transaction():
-        trigger, created = await catalog.put_trigger(conn, brand_id, data)
-        if not data.active:
-            await catalog.cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated")
+        trigger, created = await catalog.put_trigger(conn, brand_id, data, datetime.now(UTC))
     return Response(trigger, status_code=201 if created else 200)
 
 
