@@ -17,7 +17,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from questionnaires.errors import DefinitionInvalid, FieldError, pointer
 from questionnaires.locales import normalize_locale
-from triggers.model import CustomerFacts, load_zone
+from triggers.model import ZONE_RULE, CustomerFacts, load_zone
 
 
 class CustomerInvalid(DefinitionInvalid):
@@ -106,7 +106,10 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 @functools.lru_cache(maxsize=65_536)
 def normalize_phone(raw: str) -> str | None:
-    """E.164 form of an international number, or None if it is not a valid one.
+    """E.164 form of an international number, or None if it is not a valid one or carries an extension.
+
+    Written forms people use are accepted: spaces, dashes, dots and parentheses, ``00`` for ``+``, and the
+    national trunk prefix in parentheses after the country code (``+49 (0) 151 …``), which E.164 drops.
 
     Cached: a customer's number arrives again with each of their events.
     """
@@ -124,9 +127,25 @@ def normalize_phone(raw: str) -> str | None:
         number = phonenumbers.parse("+" + text[2:] if text.startswith("00") else text)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    if number.extension or not phonenumbers.is_valid_number(number):
+        # An extension cannot receive a text message; dropping it would store a different line.
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_problem(raw: str) -> str:
+    """Why `raw` is not a phone number lxt accepts (for a number `normalize_phone` refused)."""
+    text = raw.strip()
+    try:
+        number = phonenumbers.parse("+" + text[2:] if text.startswith("00") else text)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and number.extension:
+        return (
+            f"has an extension ({number.extension}), which cannot receive text messages; send the number alone, "
+            "in E.164 with country code, e.g. +4915112345678"
+        )
+    return "not a valid international phone number; use E.164 with country code, e.g. +4915112345678"
 
 
 def _from_e164(text: str) -> phonenumbers.PhoneNumber | None:
@@ -153,16 +172,11 @@ def check_customer(customer: CustomerIn, at: str = "") -> tuple[CustomerIn, list
     if isinstance(customer.phone, str):
         phone = normalize_phone(customer.phone)
         if phone is None:
-            errors.append(
-                FieldError(
-                    at + pointer("phone"),
-                    "not a valid international phone number; use E.164 with country code, e.g. +4915112345678",
-                )
-            )
+            errors.append(FieldError(at + pointer("phone"), phone_problem(customer.phone)))
         changes["phone"] = phone
     if isinstance(customer.time_zone, str) and load_zone(customer.time_zone) is None:
         errors.append(
-            FieldError(at + pointer("time_zone"), f"unknown time zone {customer.time_zone!r}; use an IANA name")
+            FieldError(at + pointer("time_zone"), f"unknown time zone {customer.time_zone!r}; {ZONE_RULE}")
         )
     if isinstance(customer.locale, str):
         locale = normalize_locale(customer.locale)

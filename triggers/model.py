@@ -31,8 +31,10 @@ field                default                    bounds
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -211,13 +213,28 @@ def parse_clock(text: str) -> int | None:
     return int(hours) * 60 + int(minutes)
 
 
+@functools.cache
+def iana_zones() -> frozenset[str]:
+    """The IANA time zone names lxt accepts: those of the tz database as the ``tzdata`` package lists them.
+
+    Not `zoneinfo.available_timezones()`, which also lists whatever files the host's ``/usr/share/zoneinfo``
+    holds — ``localtime`` and ``posixrules`` among them, which follow the server's own configuration, so a send
+    window would move with the server. ``Factory`` (a placeholder meaning "no zone set") is left out too.
+    """
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(listed) - {"Factory"}
+
+
+ZONE_RULE: Final = "use an IANA time zone name, e.g. Europe/Berlin (exact spelling and case)"
+
+
 def load_zone(name: str | None) -> ZoneInfo | None:
-    """The IANA zone of that name, or None for a missing or unknown name."""
-    if not name:
+    """The IANA zone of that name, or None for a missing name or one `iana_zones` does not list."""
+    if not name or name not in iana_zones():
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # ValueError: not a valid key, e.g. "../etc/passwd"
+    except (ZoneInfoNotFoundError, ValueError):
         return None
 
 
@@ -257,7 +274,7 @@ def validate_trigger(trigger: TriggerIn) -> None:
         )
     if load_zone(trigger.default_time_zone) is None:
         errors.append(
-            FieldError("/default_time_zone", f"unknown time zone {trigger.default_time_zone!r}; use an IANA name")
+            FieldError("/default_time_zone", f"unknown time zone {trigger.default_time_zone!r}; {ZONE_RULE}")
         )
     if trigger.conditions is not None:
         errors += check_conditions(trigger.conditions, "/conditions")
