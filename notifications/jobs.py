@@ -15,6 +15,7 @@ from uuid import UUID
 
 import msgspec
 
+from customers.queries import customer_by_id
 from notifications import queries
 from notifications.channels import Channel, Delivery
 from notifications.queue import enqueue_invitations
@@ -61,7 +62,7 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
             return "not claimed (already handled, or not due)"
         if claimed.withdrawn:
             return f"cancelled ({claimed.withdrawn})"
-        customer = await queries.customer(conn, brand, claimed.customer_id)
+        customer = await customer_by_id(conn, brand, claimed.customer_id)
         if customer is None:  # deleted since the decision (invitations carry no foreign keys)
             await move_invitation(conn, brand, invitation_id, "failed", "customer_missing", now)
             return "failed (customer_missing)"

@@ -11,9 +11,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from triggers.customers import Customer
 from triggers.invitations import allowed_from
-from triggers.queries import CUSTOMER_COLUMNS, customer_from_row
 from triggers.schedule import InvitationJob
 
 
@@ -65,13 +63,6 @@ async def claim(conn: asyncpg.Connection, brand_id: UUID, invitation_id: str, no
     gets the row."""
     row = await conn.fetchrow(_CLAIM, brand_id, invitation_id, now)
     return Claimed(**dict(row)) if row else None
-
-
-async def customer(conn: asyncpg.Connection, brand_id: UUID, customer_id: str) -> Customer | None:
-    row = await conn.fetchrow(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND customer_id = $2", brand_id, customer_id
-    )
-    return customer_from_row(row) if row else None
 
 
 async def definition_json(conn: asyncpg.Connection, brand_id: UUID, key: str, version: int) -> str:

@@ -1,4 +1,4 @@
-"""SQL for what a brand configures and looks up: touchpoints, triggers, customers. Every query filters by brand."""
+"""SQL for what a brand configures and looks up: touchpoints and triggers. Every query filters by brand."""
 
 from __future__ import annotations
 
@@ -10,18 +10,11 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-from plumbing.ids import new_id
-from triggers.customers import ConsentChange, Customer, CustomerIn, merge
 from triggers.model import TriggerIn
 from triggers.queries import (
-    CUSTOMER_COLUMNS,
     cancel_scheduled,
-    customer_from_row,
     guard_triggers_exclusively,
-    lock_customers,
-    write,
 )
-from triggers.rows import ConsentChangeRow, Writes, customer_row
 
 Category = Literal["owned", "paid", "earned", "peer"]
 
@@ -126,7 +119,7 @@ async def put_trigger(
     stored whole (defaults included), so a later change of a default never changes an existing trigger.
 
     Deactivating (``active: false``) cancels the trigger's invitations not yet claimed for sending, and is
-    serialised with ingestion (`queries.lock_customers`): events of the brand being ingested meanwhile are
+    serialised with ingestion (`queries.trigger_guard`): events of the brand being ingested meanwhile are
     committed first and their invitations cancelled too, and later ones see the trigger inactive. Once the
     caller has committed, no invitation of the trigger is claimed for sending any more (the claim re-checks).
     """
@@ -155,38 +148,3 @@ async def put_trigger(
     if not spec.active:
         await cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated", now)
     return trigger, row["created"]
-
-
-async def get_customer(conn: asyncpg.Connection, brand_id: UUID, external_id: str) -> Customer | None:
-    row = await conn.fetchrow(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND external_id = $2", brand_id, external_id
-    )
-    return customer_from_row(row) if row else None
-
-
-async def put_customer(
-    conn: asyncpg.Connection, brand_id: UUID, external_id: str, update: CustomerIn, now: datetime
-) -> tuple[Customer, list[ConsentChange]]:
-    """Create or update a customer inside the caller's transaction (the row stays locked until commit).
-
-    A concurrent request creating the same customer first makes this fail with a unique violation: retry the
-    transaction, and it finds and updates that customer.
-    """
-    locked = await lock_customers(conn, [(brand_id, external_id)])
-    stored = locked.get((brand_id, external_id))
-    base = stored or Customer(customer_id=new_id(), external_id=external_id)
-    customer, changes = merge(base, update, now)
-    writes = Writes(
-        consent_changes=[
-            ConsentChangeRow(
-                brand_id=brand_id, customer_id=customer.customer_id, channel=c.channel, granted=c.granted
-            )
-            for c in changes
-        ]
-    )
-    if stored is None:
-        writes.new_customers.append(customer_row(brand_id, customer))
-    elif customer != stored:
-        writes.changed_customers.append(customer_row(brand_id, customer))
-    await write(conn, writes, now, consent_source="api")
-    return customer, changes

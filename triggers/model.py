@@ -31,16 +31,14 @@ field                default                    bounds
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Annotated, Any, Final, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta, field
 
+from customers.zones import ZONE_RULE, load_zone
 from questionnaires.errors import DefinitionInvalid, FieldError, pointer
 from questionnaires.model import Slug
 from triggers.conditions import check_conditions
@@ -191,51 +189,12 @@ class EventFacts(msgspec.Struct, kw_only=True, frozen=True):
     attributes: dict[str, Any] = {}
 
 
-class CustomerFacts(msgspec.Struct, kw_only=True, frozen=True):
-    """What a decision needs to know about the customer, as of the decision."""
-
-    external_id: str
-    time_zone: str | None = None
-    locale: str | None = None
-    has_phone: bool = False
-    push_tokens: int = 0
-    consents: dict[str, bool] = {}
-    """Channel → consent; only an explicit True is consent (missing means no)."""
-    opted_out: bool = False
-    attributes: dict[str, Any] = {}
-
-
 def parse_clock(text: str) -> int | None:
     """Minutes after midnight of an ``HH:MM`` (or ``24:00``) clock time, or None if it is not one."""
     if not _CLOCK_RE.match(text):
         return None
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
-
-
-@functools.cache
-def iana_zones() -> frozenset[str]:
-    """The IANA time zone names lxt accepts: those of the tz database as the ``tzdata`` package lists them.
-
-    Not `zoneinfo.available_timezones()`, which also lists whatever files the host's ``/usr/share/zoneinfo``
-    holds — ``localtime`` and ``posixrules`` among them, which follow the server's own configuration, so a send
-    window would move with the server. ``Factory`` (a placeholder meaning "no zone set") is left out too.
-    """
-    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
-    return frozenset(listed) - {"Factory"}
-
-
-ZONE_RULE: Final = "use an IANA time zone name, e.g. Europe/Berlin (exact spelling and case)"
-
-
-def load_zone(name: str | None) -> ZoneInfo | None:
-    """The IANA zone of that name, or None for a missing name or one `iana_zones` does not list."""
-    if not name or name not in iana_zones():
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def validate_trigger(trigger: TriggerIn) -> None:

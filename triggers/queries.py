@@ -7,21 +7,18 @@ may mix brands without any row of one reaching another.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from triggers import rows
-from triggers.customers import Customer
+from customers.queries import Guard
+from customers.rows import CUSTOMER_PARTS
+from plumbing import rows as plumbing_rows
 from triggers.frequency import ContactRecord
 from triggers.invitations import COUNTS_FOR_FREQUENCY, STATUSES, InvitationStatus, allowed_from
 from triggers.model import FrequencyRules, Trigger, TriggerIn
-
-CUSTOMER_COLUMNS = (
-    "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes"
-)
+from triggers.rows import EventRow, IdempotencyKeyRow, InvitationRow, Writes
 
 
 class Existing(msgspec.Struct, frozen=True):
@@ -64,57 +61,21 @@ async def existing_events(
     }
 
 
-def customer_from_row(row: asyncpg.Record) -> Customer:
-    return Customer(
-        customer_id=row["customer_id"],
-        external_id=row["external_id"],
-        phone=row["phone"],
-        locale=row["locale"],
-        time_zone=row["time_zone"],
-        push_tokens=list(row["push_tokens"]),
-        consents=row["consents"],
-        opted_out_at=row["opted_out_at"],
-        attributes=row["attributes"],
-    )
-
-
-# Deactivating a trigger and ingesting events of its brand exclude each other (see `lock_customers` and
+# Deactivating a trigger and ingesting events of its brand exclude each other (see `trigger_guard` and
 # `triggers.catalog.put_trigger`): a transaction-level advisory lock per brand, shared by ingestion, exclusive
 # for a deactivation. Advisory locks live in the lock manager only, so sharing one costs no row write.
 TRIGGER_GUARD = "hashtextextended('lxt.triggers:' || {}::text, 0)"
 
 
-async def lock_customers(
-    conn: asyncpg.Connection, refs: list[tuple[UUID, str]], *, guard_triggers: bool = False
-) -> dict[tuple[UUID, str], Customer]:
-    """The existing customers among `refs`, locked until commit, in a fixed order (no deadlocks).
-
-    The lock serialises every decision about one customer, so two concurrent events cannot both take the last
-    frequency slot. Customers that do not exist yet are created by `write`; if a concurrent
-    transaction creates one first, that insert fails and the whole transaction is retried (and then finds it).
-
-    With ``guard_triggers``, the statement first takes the brands' trigger guard (shared): a deactivation of one
-    of their triggers that is committing is waited for, and one that starts later waits for this transaction.
-    The triggers must then be read by a later statement, whose snapshot includes what the guard waited for.
-    """
-    refs = sorted(set(refs))
-    brands = sorted({r[0] for r in refs}) if guard_triggers else []
-    rows_ = await conn.fetch(
-        f"""
-        SELECT c.brand_id, {CUSTOMER_COLUMNS}
-        FROM unnest($1::uuid[], $2::text[]) AS r (wanted_brand, wanted_external_id)
-        JOIN customers c ON c.brand_id = r.wanted_brand AND c.external_id = r.wanted_external_id
-        -- A condition without columns: evaluated once, before any row is read or locked.
-        WHERE (SELECT count(pg_advisory_xact_lock_shared({TRIGGER_GUARD.format("b")}))
-               FROM unnest($3::uuid[]) AS b) >= 0
-        ORDER BY c.brand_id, c.external_id
-        FOR UPDATE OF c
-        """,
-        [r[0] for r in refs],
-        [r[1] for r in refs],
-        brands,
+def trigger_guard(brands: list[UUID]) -> Guard:
+    """For `customers.queries.lock_customers`: take the brands' trigger guard (shared) before the customers are
+    locked. A deactivation of one of their triggers that is committing is waited for, and one that starts later
+    waits for this transaction; the triggers must then be read by a later statement, whose snapshot includes
+    what the guard waited for."""
+    return Guard(
+        f"(SELECT count(pg_advisory_xact_lock_shared({TRIGGER_GUARD.format('b')})) FROM unnest($3::uuid[]) AS b) >= 0",
+        sorted(set(brands)),
     )
-    return {(r["brand_id"], r["external_id"]): customer_from_row(r) for r in rows_}
 
 
 async def guard_triggers_exclusively(conn: asyncpg.Connection, brand_id: UUID) -> None:
@@ -214,76 +175,19 @@ async def contact_history(
 # One statement writes a whole group: under load every round trip waits for a turn of the busy event loop, so
 # a group's writes cost one wait instead of one per table. Each part writes whatever its arrays hold (maybe
 # nothing). A customer or idempotency key that a concurrent transaction committed first makes it fail with a
-# unique violation; the caller retries the transaction, which then finds the other's rows. The statement is
-# derived from the row types (triggers/rows.py): $1 is the time, $2 the consent source, then each part's columns.
-_WRITE_PARTS: tuple[tuple[str, type[rows.Row], bool], ...] = (
-    ("new_customers", rows.CustomerRow, False),
-    ("changed_customers", rows.CustomerRow, True),
-    ("consent_changes", rows.ConsentChangeRow, False),
-    ("invitations", rows.InvitationRow, False),
-    ("idempotency_keys", rows.IdempotencyKeyRow, False),
-    ("events", rows.EventRow, False),
+# unique violation; the caller retries the transaction, which then finds the other's rows.
+WRITE_PARTS = (
+    *CUSTOMER_PARTS,
+    plumbing_rows.Part("invitations", InvitationRow),
+    plumbing_rows.Part("idempotency_keys", IdempotencyKeyRow),
+    plumbing_rows.Part("events", EventRow),
 )
+_WRITE = plumbing_rows.write_statement(WRITE_PARTS)
 
 
-def _write_statement() -> str:
-    parts = []
-    number = 3
-    for _, row_type, update in _WRITE_PARTS:
-        columns = rows.sql_of(row_type)
-        names = ", ".join(name for name, _ in columns)
-        params = ", ".join(f"${number + i}::{sql.array}[]" for i, (_, sql) in enumerate(columns))
-        number += len(columns)
-        source = f"unnest({params}) AS r ({names})"
-        if update:
-            assignments = [
-                f"{name} = {sql.expression.format('r.' + name)}"
-                for name, sql in columns
-                if name not in row_type.key
-            ]
-            assignments += [f"{name} = {value}" for name, value in row_type.update_constants.items()]
-            match = " AND ".join(f"t.{name} = r.{name}" for name in row_type.key)
-            parts.append(f"UPDATE {row_type.table} t SET {', '.join(assignments)} FROM {source} WHERE {match}")
-        else:
-            all_names = ", ".join([name for name, _ in columns] + list(row_type.constants))
-            values = ", ".join(
-                [sql.expression.format(name) for name, sql in columns] + list(row_type.constants.values())
-            )
-            parts.append(f"INSERT INTO {row_type.table} ({all_names}) SELECT {values} FROM {source}")
-    ctes = ",\n".join(f"{name} AS ({sql})" for (name, _, _), sql in zip(_WRITE_PARTS[:-1], parts, strict=False))
-    return f"WITH {ctes}\n{parts[-1]}"
-
-
-_WRITE = _write_statement()
-
-
-async def write(conn: asyncpg.Connection, writes: rows.Writes, now: datetime, consent_source: str) -> None:
-    """Write `writes` in one statement; consent changes are recorded with `consent_source` (``event``, ``api``)."""
-    args: list[Any] = [now, consent_source]
-    for name, row_type, _ in _WRITE_PARTS:
-        args += _columns(getattr(writes, name), row_type)
-    await conn.execute(_WRITE, *args)
-
-
-_encode_json = msgspec.json.Encoder().encode
-
-
-def json(value: object) -> str:
-    """JSON text for a ``jsonb`` column passed through ``unnest($n::text[])``.
-
-    asyncpg would read a list inside a ``jsonb[]`` parameter as another array dimension, so JSON values travel
-    as text and are cast in SQL.
-    """
-    return _encode_json(value).decode()
-
-
-def _columns(items: list[Any], row_type: type[rows.Row]) -> list[list[Any]]:
-    """The rows as one list per column, JSON values as text (see `rows.JSONB`)."""
-    columns = []
-    for name, sql in rows.sql_of(row_type):
-        values = [getattr(item, name) for item in items]
-        columns.append([json(v) for v in values] if sql in (rows.JSONB, rows.TEXT_ARRAY) else values)
-    return columns
+async def write(conn: asyncpg.Connection, writes: Writes, now: datetime) -> None:
+    """Write a group's `writes` in one statement (consent changes recorded as coming from an event)."""
+    await conn.execute(_WRITE, now, "event", *plumbing_rows.arguments(WRITE_PARTS, writes))
 
 
 # -- invitation status changes ---------------------------------------------------------------------------------

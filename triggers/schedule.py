@@ -25,15 +25,16 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from customers.model import Customer, merge
+from customers.queries import lock_customers
 from plumbing.ids import new_ids
 from triggers import queries
-from triggers.customers import Customer, merge
 from triggers.decide import decide
 from triggers.events import EventResult, ValidEvent
 from triggers.frequency import ContactRecord, history_lookback
 from triggers.idempotency import repeat_status
 from triggers.model import EventFacts
-from triggers.rows import ConsentChangeRow, EventRow, IdempotencyKeyRow, InvitationRow, Writes, customer_row
+from triggers.rows import EventRow, IdempotencyKeyRow, InvitationRow, Writes
 
 
 class Pending(msgspec.Struct, frozen=True):
@@ -91,7 +92,7 @@ async def ingest(
     fresh = [pending[i] for i in first.values()]
     decided = decide_group(fresh, await load(conn, fresh, now), now) if fresh else None
     if decided is not None:
-        await queries.write(conn, decided.writes, now, consent_source="event")
+        await queries.write(conn, decided.writes, now)
     by_key = dict(zip(first, decided.results, strict=True)) if decided else {}
     results = []
     for index, (key, p) in enumerate(zip(keys, pending, strict=True)):
@@ -110,7 +111,7 @@ async def load(conn: asyncpg.Connection, fresh: list[Pending], now: datetime) ->
     questionnaire versions, and the customers' contact history — each read after the locks, so that its snapshot
     includes whatever the locks waited for."""
     refs = [(p.brand_id, p.item.event.customer.external_id) for p in fresh]
-    customers = await queries.lock_customers(conn, refs, guard_triggers=True)
+    customers = await lock_customers(conn, refs, guard=queries.trigger_guard([b for b, _ in refs]))
     setup = await queries.touchpoint_setup(conn, [(p.brand_id, p.item.event.touchpoint) for p in fresh])
     history: dict[tuple[UUID, str], list[ContactRecord]] = {}
     all_triggers = [t for ts in setup.triggers.values() for t in ts]
@@ -145,12 +146,7 @@ def decide_group(fresh: list[Pending], loaded: Loaded, now: datetime) -> Decided
         before = customers.get(ref) or Customer(customer_id=next(ids), external_id=ref[1])
         customer, changes = merge(before, event.customer, now, opt_in=False)
         customers[ref] = customer
-        writes.consent_changes += [
-            ConsentChangeRow(
-                brand_id=p.brand_id, customer_id=customer.customer_id, channel=c.channel, granted=c.granted
-            )
-            for c in changes
-        ]
+        writes.add_consent_changes(p.brand_id, customer.customer_id, changes)
         touchpoint_known = (p.brand_id, event.touchpoint) in setup.known
         facts = EventFacts(
             idempotency_key=event.idempotency_key,
@@ -233,11 +229,7 @@ def decide_group(fresh: list[Pending], loaded: Loaded, now: datetime) -> Decided
         )
     # Sorted, so that two groups creating the same customers take their index entries in the same order.
     for ref, customer in sorted(customers.items()):
-        stored = loaded.customers.get(ref)
-        if stored is None:
-            writes.new_customers.append(customer_row(ref[0], customer))
-        elif customer != stored:
-            writes.changed_customers.append(customer_row(ref[0], customer))
+        writes.add_customer(ref[0], loaded.customers.get(ref), customer)
     return Decided(results=[r for r in results if r is not None], writes=writes, jobs=jobs)
 
 

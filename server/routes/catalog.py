@@ -11,6 +11,9 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from customers import queries as customers
+from customers.contact import check_customer
+from customers.model import Customer, CustomerIn, CustomerInvalid
 from questionnaires.errors import FieldError
 from questionnaires.model import SLUG_PATTERN
 from server import questionnaire_versions
@@ -20,7 +23,6 @@ from server.errors import ApiError, invalid
 from server.tenants import Principal
 from triggers import catalog
 from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
-from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_customer
 from triggers.model import TriggerIn, TriggerInvalid, validate_trigger
 
 Req = Request[Principal, Principal, State]
@@ -103,7 +105,7 @@ async def put_trigger(
 
 @get("/customers/{external_id:str}", tags=["customers"], opt=requires("manage"), summary="One customer")
 async def read_customer(request: Req, conn: Conn, external_id: FromPath[str]) -> Customer:
-    found = await catalog.get_customer(conn, request.auth.brand_id, external_id)
+    found = await customers.get_customer(conn, request.auth.brand_id, external_id)
     if found is None:
         raise NotFoundException(f"no customer {external_id!r}")
     return found
@@ -132,7 +134,7 @@ async def put_customer(
     for attempt in range(3):
         try:
             async with conn.transaction():
-                stored, _ = await catalog.put_customer(
+                stored, _ = await customers.put_customer(
                     conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
                 )
             return stored

@@ -9,16 +9,15 @@ from typing import Any
 import msgspec
 import pytest
 
+from customers.model import CustomerFacts
 from triggers.durations import iso_duration
 from triggers.model import (
-    CustomerFacts,
     EventFacts,
     FrequencyRules,
     SendWindow,
     Trigger,
     TriggerIn,
     TriggerInvalid,
-    load_zone,
     parse_clock,
     validate_trigger,
 )
@@ -279,33 +278,6 @@ def test_customer_facts_default_to_unreachable() -> None:
 )
 def test_parse_clock(text: str, minutes: int | None) -> None:
     assert parse_clock(text) == minutes
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "Mars/Olympus_Mons",
-        "",
-        None,
-        "../../etc/passwd",
-        "Europe/",
-        # Files of the host's zoneinfo directory that follow the server's configuration, not a place.
-        "localtime",
-        "posixrules",
-        "Factory",
-        # Names are case-exact, whatever the file system would find.
-        "europe/berlin",
-        "EUROPE/BERLIN",
-    ],
-)
-def test_unknown_zones_load_as_none(name: str | None) -> None:
-    assert load_zone(name) is None
-
-
-@pytest.mark.parametrize("name", ["Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires", "US/Eastern"])
-def test_iana_zones_load(name: str) -> None:
-    zone = load_zone(name)
-    assert zone is not None and zone.key == name
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import phonenumbers
 import pytest
 
-from triggers.customers import normalize_phone, phone_problem
+from customers.contact import normalize_phone, phone_problem
 
 
 def example_numbers() -> list[str]:
