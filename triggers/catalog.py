@@ -10,7 +10,8 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-from triggers.model import TriggerIn
+from questionnaires.errors import FieldError
+from triggers.model import TriggerIn, TriggerInvalid
 from triggers.queries import (
     cancel_scheduled,
     guard_triggers_exclusively,
@@ -110,6 +111,33 @@ async def list_triggers(
 async def get_trigger(conn: asyncpg.Connection, brand_id: UUID, key: str) -> TriggerOut | None:
     row = await conn.fetchrow(f"SELECT {_TRIGGER} FROM triggers WHERE brand_id = $1 AND key = $2", brand_id, key)
     return _trigger(row) if row else None
+
+
+async def check_prerequisites(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn) -> None:
+    """Raise `TriggerInvalid` unless the trigger's touchpoint exists and its questionnaire is published and not
+    archived (what a trigger names must exist before it does)."""
+    row = await conn.fetchrow(
+        """
+        SELECT EXISTS (SELECT 1 FROM touchpoints WHERE brand_id = $1 AND key = $2) AS touchpoint,
+               (SELECT archived_at IS NULL FROM questionnaires
+                WHERE brand_id = $1 AND key = $3 AND latest_version > 0) AS questionnaire_unarchived
+        """,
+        brand_id,
+        spec.touchpoint,
+        spec.questionnaire,
+    )
+    assert row is not None
+    errors = []
+    if not row["touchpoint"]:
+        errors.append(FieldError("/touchpoint", f"unknown touchpoint {spec.touchpoint!r}; create it first"))
+    if row["questionnaire_unarchived"] is None:
+        errors.append(
+            FieldError("/questionnaire", f"unknown questionnaire {spec.questionnaire!r}; publish it first")
+        )
+    elif not row["questionnaire_unarchived"]:
+        errors.append(FieldError("/questionnaire", f"questionnaire {spec.questionnaire!r} is archived"))
+    if errors:
+        raise TriggerInvalid(errors)
 
 
 async def put_trigger(

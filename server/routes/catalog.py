@@ -14,16 +14,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from customers import queries as customers
 from customers.contact import check_customer
 from customers.model import Customer, CustomerIn, CustomerInvalid
-from questionnaires.errors import FieldError
 from questionnaires.model import SLUG_PATTERN
-from server import questionnaire_versions
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, invalid
 from server.tenants import Principal
 from triggers import catalog
 from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
-from triggers.model import TriggerIn, TriggerInvalid, validate_trigger
+from triggers.model import TriggerIn, validate_trigger
 
 Req = Request[Principal, Principal, State]
 TOUCHPOINT_KEY = re.compile(SLUG_PATTERN)  # path parameters are not checked by Litestar
@@ -85,21 +83,9 @@ async def put_trigger(
     if data.key != key:
         raise invalid("/key", "must equal the key in the path")
     validate_trigger(data)
-    brand_id = request.auth.brand_id
-    errors = []
-    if await catalog.get_touchpoint(conn, brand_id, data.touchpoint) is None:
-        errors.append(FieldError("/touchpoint", f"unknown touchpoint {data.touchpoint!r}; create it first"))
-    published = await questionnaire_versions.is_published(conn, brand_id, data.questionnaire)
-    if published is None:
-        errors.append(
-            FieldError("/questionnaire", f"unknown questionnaire {data.questionnaire!r}; publish it first")
-        )
-    elif not published:
-        errors.append(FieldError("/questionnaire", f"questionnaire {data.questionnaire!r} is archived"))
-    if errors:
-        raise TriggerInvalid(errors)
+    await catalog.check_prerequisites(conn, request.auth.brand_id, data)
     async with conn.transaction():
-        trigger, created = await catalog.put_trigger(conn, brand_id, data, datetime.now(UTC))
+        trigger, created = await catalog.put_trigger(conn, request.auth.brand_id, data, datetime.now(UTC))
     return Response(trigger, status_code=201 if created else 200)
 
 
