@@ -12,9 +12,9 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from customers.model import Customer
 from questionnaires.model import Definition
 from questionnaires.render import render_sms
-from triggers.customers import Customer
 
 
 class Delivery(msgspec.Struct, frozen=True):

@@ -15,12 +15,15 @@ from uuid import UUID
 
 import msgspec
 
+from customers.queries import customer_by_id
 from notifications import queries
 from notifications.channels import Channel, Delivery
 from notifications.queue import enqueue_invitations
 from questionnaires.model import Definition
+from triggers import idempotency
 from triggers.decide import check_before_send
 from triggers.invitations import InvitationStatus
+from triggers.queries import fail_stuck, move_invitation, prune_idempotency_keys
 
 log = logging.getLogger("lxt.jobs")
 
@@ -44,7 +47,9 @@ _definitions = msgspec.json.Decoder(Definition)
 async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str) -> str:
     """Claim the invitation, re-check it, send it on the first reachable channel; return what happened.
 
-    Safe to run twice: only the run that moves it from ``scheduled`` to ``sending`` goes on. Once claimed, the
+    Safe to run twice: only the run that moves it from ``scheduled`` to ``sending`` goes on. The claim itself
+    withdraws (cancels) an invitation whose trigger was deactivated or questionnaire archived meanwhile. Once
+    claimed, the
     invitation always ends explained: sent, failed (with a code), expired or suppressed; if this worker dies in
     between, the sweeper fails it as ``interrupted`` (whether the provider got it is unknown, so it is not sent
     again).
@@ -55,9 +60,11 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
         claimed = await queries.claim(conn, brand, invitation_id, now)
         if claimed is None:
             return "not claimed (already handled, or not due)"
-        customer = await queries.customer(conn, brand, claimed.customer_id)
+        if claimed.withdrawn:
+            return f"cancelled ({claimed.withdrawn})"
+        customer = await customer_by_id(conn, brand, claimed.customer_id)
         if customer is None:  # deleted since the decision (invitations carry no foreign keys)
-            await queries.finish(conn, brand, invitation_id, "failed", "customer_missing", now)
+            await move_invitation(conn, brand, invitation_id, "failed", "customer_missing", now)
             return "failed (customer_missing)"
         check = check_before_send(
             channels=claimed.channels,  # type: ignore[arg-type]
@@ -68,7 +75,7 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
             now=now,
         )
         if check.outcome != "send" or check.channel is None:
-            await queries.finish(conn, brand, invitation_id, check.outcome, check.reason, now)
+            await move_invitation(conn, brand, invitation_id, check.outcome, check.reason, now)
             return f"{check.outcome} ({check.reason})" if check.reason else check.outcome
         definition = _definitions.decode(
             await queries.definition_json(conn, brand, claimed.questionnaire_key, claimed.questionnaire_version)
@@ -94,15 +101,16 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
             error_code=delivery.error_code,
         )
         status: InvitationStatus = "sent" if delivery.outcome == "accepted" else "failed"
-        await queries.finish(
+        await move_invitation(
             conn, brand, invitation_id, status, delivery.error_code, datetime.now(UTC), check.channel
         )
     return f"{status} via {check.channel} ({delivery.provider})"
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Re-enqueue every due invitation whose job is gone (queue flushed or restarted, enqueue failed), and end
-    invitations left in ``sending`` by a worker that died (``failed``, reason ``interrupted``).
+    """Re-enqueue every due invitation whose job is gone (queue flushed or restarted, enqueue failed), end
+    invitations left in ``sending`` by a worker that died (``failed``, reason ``interrupted``), and forget
+    idempotency keys older than their retention.
 
     PostgreSQL is the truth: this scans scheduled invitations due within `SWEEP_AHEAD` and enqueues their jobs.
     Enqueueing is idempotent per invitation (the job id), so a job that still exists is left alone and nothing
@@ -110,8 +118,9 @@ async def sweep(ctx: dict[str, Any]) -> int:
     """
     now = datetime.now(UTC)
     async with ctx["pool"].acquire() as conn:
-        interrupted = await queries.fail_interrupted(conn, now - STUCK_AFTER, now)
+        interrupted = await fail_stuck(conn, now - STUCK_AFTER, now, "interrupted")
         due = await queries.due_invitations(conn, now + SWEEP_AHEAD, SWEEP_LIMIT)
+        await prune_idempotency_keys(conn, now - idempotency.RETENTION, SWEEP_LIMIT)
     if interrupted:
         log.warning("sweeper failed %d invitations whose send was interrupted", interrupted)
     if not due:

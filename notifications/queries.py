@@ -1,4 +1,7 @@
-"""SQL of the worker: claiming invitations, ending them, recording messages, and the sweeper's scan."""
+"""SQL of the worker: claiming invitations, recording messages, and the sweeper's scan.
+
+Other status changes go through `triggers.queries` (`move_invitation`, `fail_stuck`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,14 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from triggers.customers import Customer
-from triggers.invitations import InvitationStatus, allowed_from
-from triggers.queries import CUSTOMER_COLUMNS, customer_from_row
+from triggers.invitations import allowed_from
 from triggers.schedule import InvitationJob
 
 
 class Claimed(msgspec.Struct, kw_only=True):
-    """An invitation this worker now owns (status ``sending``)."""
+    """An invitation this worker now owns (status ``sending``), or one the claim withdrew (``withdrawn`` says
+    why: its trigger was deactivated or its questionnaire archived since it was scheduled; status
+    ``cancelled``)."""
 
     brand_id: UUID
     invitation_id: str
@@ -28,73 +31,38 @@ class Claimed(msgspec.Struct, kw_only=True):
     send_by: datetime
     expires_at: datetime
     attempts: int
+    withdrawn: str | None
+
+
+_CLAIM = f"""
+WITH due AS (
+    SELECT i.brand_id, i.invitation_id,
+           CASE WHEN NOT coalesce(t.active, false) THEN 'trigger_deactivated'
+                WHEN q.archived_at IS NOT NULL OR q.key IS NULL THEN 'questionnaire_archived' END AS withdrawn
+    FROM invitations i
+    LEFT JOIN triggers t ON t.brand_id = i.brand_id AND t.trigger_id = i.trigger_id
+    LEFT JOIN questionnaires q ON q.brand_id = i.brand_id AND q.key = i.questionnaire_key
+    WHERE i.brand_id = $1 AND i.invitation_id = $2 AND i.status IN ({", ".join(f"'{s}'" for s in sorted(allowed_from("sending")))})
+      -- A job may start a moment before its planned time (queue scores are whole milliseconds).
+      AND i.planned_at <= $3::timestamptz + interval '1 second'
+)
+UPDATE invitations i
+SET status = CASE WHEN d.withdrawn IS NULL THEN 'sending' ELSE 'cancelled' END, status_reason = d.withdrawn,
+    attempts = i.attempts + (d.withdrawn IS NULL)::int, updated_at = $3
+FROM due d
+WHERE i.brand_id = d.brand_id AND i.invitation_id = d.invitation_id AND i.status = 'scheduled'
+RETURNING i.brand_id, i.invitation_id::text, i.customer_id::text, i.questionnaire_key, i.questionnaire_version,
+          i.channels, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn
+"""
 
 
 async def claim(conn: asyncpg.Connection, brand_id: UUID, invitation_id: str, now: datetime) -> Claimed | None:
-    """scheduled -> sending, if the invitation is still scheduled and due; None if someone else has it or it
-    is done. The conditional UPDATE is the at-most-once guarantee: of two workers, only one gets the row."""
-    row = await conn.fetchrow(
-        """
-        WITH claimed AS (
-            UPDATE invitations SET status = 'sending', attempts = attempts + 1, updated_at = $3
-            WHERE brand_id = $1 AND invitation_id = $2 AND status = 'scheduled'
-              -- A job may start a moment before its planned time (queue scores are whole milliseconds).
-              AND planned_at <= $3::timestamptz + interval '1 second'
-            RETURNING *
-        ), transition AS (
-            INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, at)
-            SELECT brand_id, invitation_id, 'scheduled', 'sending', $3 FROM claimed
-        )
-        SELECT brand_id, invitation_id::text, customer_id::text, questionnaire_key, questionnaire_version, channels,
-               occurred_at, planned_at, send_by, expires_at, attempts
-        FROM claimed
-        """,
-        brand_id,
-        invitation_id,
-        now,
-    )
+    """scheduled -> sending, if the invitation is still scheduled and due, its trigger active and its
+    questionnaire unarchived (otherwise scheduled -> cancelled, returned with `withdrawn` set); None if someone
+    else has it or it is done. The conditional UPDATE is the at-most-once guarantee: of two workers, only one
+    gets the row."""
+    row = await conn.fetchrow(_CLAIM, brand_id, invitation_id, now)
     return Claimed(**dict(row)) if row else None
-
-
-async def finish(
-    conn: asyncpg.Connection,
-    brand_id: UUID,
-    invitation_id: str,
-    status: InvitationStatus,
-    reason: str | None,
-    now: datetime,
-    channel: str | None = None,
-) -> bool:
-    """Move an invitation to `status` (from a state the machine allows), recording the transition."""
-    done = await conn.fetchval(
-        """
-        WITH moved AS (
-            UPDATE invitations i SET status = $3, status_reason = $4, channel = coalesce($6, i.channel),
-                                     updated_at = $5
-            FROM (SELECT status AS before FROM invitations WHERE brand_id = $1 AND invitation_id = $2) b
-            WHERE i.brand_id = $1 AND i.invitation_id = $2 AND i.status = ANY($7::text[])
-            RETURNING i.brand_id, i.invitation_id, b.before
-        )
-        INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, reason, at)
-        SELECT brand_id, invitation_id, before, $3, $4, $5 FROM moved
-        RETURNING true
-        """,
-        brand_id,
-        invitation_id,
-        status,
-        reason,
-        now,
-        channel,
-        sorted(allowed_from(status)),
-    )
-    return bool(done)
-
-
-async def customer(conn: asyncpg.Connection, brand_id: UUID, customer_id: str) -> Customer | None:
-    row = await conn.fetchrow(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND customer_id = $2", brand_id, customer_id
-    )
-    return customer_from_row(row) if row else None
 
 
 async def definition_json(conn: asyncpg.Connection, brand_id: UUID, key: str, version: int) -> str:
@@ -139,27 +107,6 @@ async def record_message(
             error_code,
             body,
             segments,
-        )
-    )
-
-
-async def fail_interrupted(conn: asyncpg.Connection, claimed_before: datetime, now: datetime) -> int:
-    """End invitations stuck in ``sending`` since before `claimed_before` as failed ``interrupted``."""
-    return int(
-        await conn.fetchval(
-            """
-            WITH stuck AS (
-                UPDATE invitations SET status = 'failed', status_reason = 'interrupted', updated_at = $2
-                WHERE status = 'sending' AND updated_at < $1
-                RETURNING brand_id, invitation_id
-            ), transitions AS (
-                INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, reason, at)
-                SELECT brand_id, invitation_id, 'sending', 'failed', 'interrupted', $2 FROM stuck
-            )
-            SELECT count(*) FROM stuck
-            """,
-            claimed_before,
-            now,
         )
     )
 

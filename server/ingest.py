@@ -21,6 +21,7 @@ from arq.connections import ArqRedis
 from notifications.queue import enqueue_invitations
 from triggers import queries, schedule
 from triggers.events import EventResult
+from triggers.idempotency import repeat_status
 from triggers.schedule import InvitationJob, Pending
 
 log = logging.getLogger("lxt.ingest")
@@ -60,7 +61,7 @@ class Ingestor:
             index
             for index, p in enumerate(pending)
             if (hit := stored.get((p.brand_id, p.item.event.idempotency_key)))
-            and hit.payload_hash != p.item.payload_hash
+            and repeat_status(hit.payload_hash, p.item.payload_hash) == "conflict"
         ]
 
     async def drain(self) -> None:

@@ -159,15 +159,6 @@ async def list_versions(conn: asyncpg.Connection, brand_id: UUID, key: str) -> l
     return [VersionInfo(**dict(r)) for r in rows]
 
 
-async def is_published(conn: asyncpg.Connection, brand_id: UUID, key: str) -> bool | None:
-    """True if the questionnaire has a version and is not archived, False if archived, None if unknown."""
-    return await conn.fetchval(
-        "SELECT archived_at IS NULL FROM questionnaires WHERE brand_id = $1 AND key = $2 AND latest_version > 0",
-        brand_id,
-        key,
-    )
-
-
 async def set_archived(conn: asyncpg.Connection, brand_id: UUID, key: str, archived: bool) -> Summary | None:
     """Archive (no new invitations; data and versions stay) or bring back a questionnaire."""
     row = await conn.fetchrow(

@@ -1,8 +1,7 @@
-"""SQL for what a brand configures and looks up: touchpoints, triggers, customers. Every query filters by brand."""
+"""SQL for what a brand configures and looks up: touchpoints and triggers. Every query filters by brand."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -11,9 +10,12 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-from triggers.customers import ConsentChange, Customer, CustomerIn, merge
-from triggers.model import TriggerIn
-from triggers.queries import CUSTOMER_COLUMNS, Writes, customer_from_row, lock_customers, write
+from questionnaires.errors import FieldError
+from triggers.model import TriggerIn, TriggerInvalid
+from triggers.queries import (
+    cancel_scheduled,
+    guard_triggers_exclusively,
+)
 
 Category = Literal["owned", "paid", "earned", "peer"]
 
@@ -111,9 +113,46 @@ async def get_trigger(conn: asyncpg.Connection, brand_id: UUID, key: str) -> Tri
     return _trigger(row) if row else None
 
 
-async def put_trigger(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn) -> tuple[TriggerOut, bool]:
-    """Create or replace the trigger `spec.key`; True when created. The definition is stored whole (defaults
-    included), so a later change of a default never changes an existing trigger."""
+async def check_prerequisites(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn) -> None:
+    """Raise `TriggerInvalid` unless the trigger's touchpoint exists and its questionnaire is published and not
+    archived (what a trigger names must exist before it does)."""
+    row = await conn.fetchrow(
+        """
+        SELECT EXISTS (SELECT 1 FROM touchpoints WHERE brand_id = $1 AND key = $2) AS touchpoint,
+               (SELECT archived_at IS NULL FROM questionnaires
+                WHERE brand_id = $1 AND key = $3 AND latest_version > 0) AS questionnaire_unarchived
+        """,
+        brand_id,
+        spec.touchpoint,
+        spec.questionnaire,
+    )
+    assert row is not None
+    errors = []
+    if not row["touchpoint"]:
+        errors.append(FieldError("/touchpoint", f"unknown touchpoint {spec.touchpoint!r}; create it first"))
+    if row["questionnaire_unarchived"] is None:
+        errors.append(
+            FieldError("/questionnaire", f"unknown questionnaire {spec.questionnaire!r}; publish it first")
+        )
+    elif not row["questionnaire_unarchived"]:
+        errors.append(FieldError("/questionnaire", f"questionnaire {spec.questionnaire!r} is archived"))
+    if errors:
+        raise TriggerInvalid(errors)
+
+
+async def put_trigger(
+    conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn, now: datetime
+) -> tuple[TriggerOut, bool]:
+    """Create or replace the trigger `spec.key` in the caller's transaction; True when created. The definition is
+    stored whole (defaults included), so a later change of a default never changes an existing trigger.
+
+    Deactivating (``active: false``) cancels the trigger's invitations not yet claimed for sending, and is
+    serialised with ingestion (`queries.trigger_guard`): events of the brand being ingested meanwhile are
+    committed first and their invitations cancelled too, and later ones see the trigger inactive. Once the
+    caller has committed, no invitation of the trigger is claimed for sending any more (the claim re-checks).
+    """
+    if not spec.active:
+        await guard_triggers_exclusively(conn, brand_id)
     row = await conn.fetchrow(
         f"""
         INSERT INTO triggers (brand_id, key, touchpoint_key, questionnaire_key, active, priority, definition)
@@ -133,54 +172,7 @@ async def put_trigger(conn: asyncpg.Connection, brand_id: UUID, spec: TriggerIn)
         msgspec.to_builtins(spec),
     )
     assert row is not None
-    return _trigger(row), row["created"]
-
-
-async def cancel_scheduled(conn: asyncpg.Connection, brand_id: UUID, trigger_id: str, reason: str) -> int:
-    """Cancel the trigger's invitations that have not been claimed for sending yet; return how many."""
-    return int(
-        await conn.fetchval(
-            """
-            WITH cancelled AS (
-                UPDATE invitations SET status = 'cancelled', status_reason = $3, updated_at = now()
-                WHERE brand_id = $1 AND trigger_id = $2 AND status = 'scheduled'
-                RETURNING brand_id, invitation_id
-            ), transitions AS (
-                INSERT INTO invitation_transitions (brand_id, invitation_id, from_status, to_status, reason)
-                SELECT brand_id, invitation_id, 'scheduled', 'cancelled', $3 FROM cancelled
-            )
-            SELECT count(*) FROM cancelled
-            """,
-            brand_id,
-            trigger_id,
-            reason,
-        )
-    )
-
-
-async def get_customer(conn: asyncpg.Connection, brand_id: UUID, external_id: str) -> Customer | None:
-    row = await conn.fetchrow(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND external_id = $2", brand_id, external_id
-    )
-    return customer_from_row(row) if row else None
-
-
-async def put_customer(
-    conn: asyncpg.Connection, brand_id: UUID, external_id: str, update: CustomerIn, now: datetime
-) -> tuple[Customer, list[ConsentChange]]:
-    """Create or update a customer inside the caller's transaction (the row stays locked until commit).
-
-    A concurrent request creating the same customer first makes this fail with a unique violation: retry the
-    transaction, and it finds and updates that customer.
-    """
-    locked = await lock_customers(conn, [(brand_id, external_id)])
-    stored = locked.get((brand_id, external_id))
-    base = stored or Customer(customer_id=str(uuid.uuid4()), external_id=external_id)
-    customer, changes = merge(base, update, now)
-    writes = Writes(consent_changes=[(brand_id, customer.customer_id, c) for c in changes])
-    if stored is None:
-        writes.new_customers.append((brand_id, customer))
-    elif customer != stored:
-        writes.changed_customers.append((brand_id, customer))
-    await write(conn, writes, now, consent_source="api")
-    return customer, changes
+    trigger = _trigger(row)
+    if not spec.active:
+        await cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated", now)
+    return trigger, row["created"]

@@ -28,7 +28,8 @@ from questionnaires.conditions import FieldSpec, check_condition, evaluate
 from questionnaires.errors import FieldError
 
 if TYPE_CHECKING:  # model.py imports this module to validate triggers; the facts are only annotations here.
-    from triggers.model import CustomerFacts, EventFacts
+    from customers.model import CustomerFacts
+    from triggers.model import EventFacts
 
 MAX_NESTING: Final = 8
 

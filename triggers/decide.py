@@ -27,10 +27,11 @@ from typing import Final, Literal
 
 import msgspec
 
+from customers.model import CustomerFacts
 from triggers.conditions import condition_values, conditions_hold
 from triggers.frequency import ContactRecord, frequency_block
 from triggers.invitations import is_expired, is_fresh
-from triggers.model import Channel, CustomerFacts, EventFacts, FrequencyRules, Trigger
+from triggers.model import Channel, EventFacts, FrequencyRules, Trigger
 from triggers.sampling import sampled_in
 from triggers.window import customer_zone, place_in_window
 

@@ -2,9 +2,11 @@
 
 Durations travel as ISO 8601 durations, which msgspec decodes straight into `datetime.timedelta`:
 ``"PT5M"`` (5 minutes), ``"PT2H"``, ``"P1D"``, ``"P1DT12H"``, ``"PT90S"``. msgspec accepts only the units
-D, H, M and S (no years, months or weeks, whose length is not fixed: write ``"P7D"`` for a week) and
-refuses plain numbers. Bounds are checked here rather than with `Meta` constraints so that a brand gets every
-problem of a submitted trigger in one answer instead of the first one only.
+D, H, M and S (no years, months or weeks, whose length is not fixed: write ``"P7D"`` for a week), and the API
+decodes request bodies strictly, so a plain number (``"delay": 300`` — seconds? minutes?) is refused rather
+than guessed. Durations are whole seconds: ``"PT1.5S"`` is refused here. Bounds are checked here rather than
+with `Meta` constraints so that a brand gets every problem of a submitted trigger in one answer instead of the
+first one only.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ def check_duration(
     maximum: timedelta,
     minimum_exclusive: bool = False,
 ) -> list[FieldError]:
-    """Errors (zero or one) for a duration outside ``[minimum, maximum]`` (or ``(minimum, maximum]``)."""
+    """Errors (zero or one) for a duration outside ``[minimum, maximum]`` (or ``(minimum, maximum]``), or not
+    in whole seconds."""
+    if value.microseconds:
+        return [FieldError(at, f"must be whole seconds (got {iso_duration(value)})")]
     too_small = value <= minimum if minimum_exclusive else value < minimum
     if too_small or value > maximum:
         low = "greater than" if minimum_exclusive else "at least"

@@ -14,9 +14,10 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 from msgspec import Meta
 
+from customers.contact import check_customer
+from customers.model import MAX_ATTRIBUTES_BYTES, CustomerRef
 from questionnaires.errors import DefinitionInvalid, FieldError, pointer
 from questionnaires.model import Slug
-from triggers.customers import MAX_ATTRIBUTES_BYTES, CustomerRef, check_customer
 
 MAX_BATCH: Final = 1000
 EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)

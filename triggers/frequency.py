@@ -20,8 +20,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from questionnaires.errors import DefinitionInvalid
+from triggers.durations import check_duration
 from triggers.invitations import COUNTS_FOR_FREQUENCY, InvitationStatus
-from triggers.model import FrequencyRules
+from triggers.model import GAP_MAX, FrequencyRules
 
 FrequencyRule = Literal["brand_gap", "trigger_gap", "daily_cap"]
 
@@ -67,3 +69,19 @@ def frequency_block(
         if same_day >= rules.daily_cap:
             return "daily_cap"
     return None
+
+
+class BrandRulesInvalid(DefinitionInvalid):
+    title = "Invalid contact rules"
+
+
+def check_brand_rules(survey_gap: timedelta | None) -> None:
+    """Raise `BrandRulesInvalid` for a brand's own contact rules (``PATCH /v1/brand``) out of bounds: a survey
+    gap, when set, is more than zero and at most `GAP_MAX` (the daily cap's bounds are in its type)."""
+    if survey_gap is None:
+        return
+    errors = check_duration(
+        survey_gap, "/survey_gap", minimum=timedelta(0), maximum=GAP_MAX, minimum_exclusive=True
+    )
+    if errors:
+        raise BrandRulesInvalid(errors)

@@ -3,16 +3,22 @@
 ```
 scheduled ──► sending ──► sent
    │  ▲          │
-   │  └──────────┤ (transient provider error, bounded by MAX_SEND_ATTEMPTS)
-   │             ├──► failed
+   │  └──────────┤ (reserved for retrying a transient provider error, bounded by MAX_SEND_ATTEMPTS;
+   │             │  the sandbox channel never needs it, the provider channels will)
+   │             ├──► failed       (with the provider's code; `interrupted` when a worker died mid-send)
    │             ├──► expired      (the re-check after the claim finds it past expires_at)
    │             └──► suppressed   (the re-check finds: opted out, stale, no reachable channel)
    ├──► expired | suppressed
-   └──► cancelled  (withdrawn on purpose: its trigger was deactivated)
+   └──► cancelled  (withdrawn on purpose: its trigger was deactivated, or at the claim, its trigger found
+                    inactive or its questionnaire archived)
 ```
 The worker claims an invitation (scheduled → sending) *before* it re-checks, so that two workers can never both
 send it; that is why `sending` may still end as expired or suppressed. Every status except scheduled and sending
 is terminal. Answers and message delivery receipts are rows of their own, not invitation states.
+
+The database holds the same table (``invitation_status_transitions``, migrations/0005) and a trigger on
+``invitations`` that refuses any other change and records each allowed one in ``invitation_transitions``;
+`triggers.queries` derives the ``WHERE status IN (…)`` guard of every status update from `allowed_from`.
 """
 
 from __future__ import annotations

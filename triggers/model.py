@@ -34,11 +34,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta, field
 
+from customers.zones import ZONE_RULE, load_zone
 from questionnaires.errors import DefinitionInvalid, FieldError, pointer
 from questionnaires.model import Slug
 from triggers.conditions import check_conditions
@@ -189,36 +189,12 @@ class EventFacts(msgspec.Struct, kw_only=True, frozen=True):
     attributes: dict[str, Any] = {}
 
 
-class CustomerFacts(msgspec.Struct, kw_only=True, frozen=True):
-    """What a decision needs to know about the customer, as of the decision."""
-
-    external_id: str
-    time_zone: str | None = None
-    locale: str | None = None
-    has_phone: bool = False
-    push_tokens: int = 0
-    consents: dict[str, bool] = {}
-    """Channel → consent; only an explicit True is consent (missing means no)."""
-    opted_out: bool = False
-    attributes: dict[str, Any] = {}
-
-
 def parse_clock(text: str) -> int | None:
     """Minutes after midnight of an ``HH:MM`` (or ``24:00``) clock time, or None if it is not one."""
     if not _CLOCK_RE.match(text):
         return None
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
-
-
-def load_zone(name: str | None) -> ZoneInfo | None:
-    """The IANA zone of that name, or None for a missing or unknown name."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # ValueError: not a valid key, e.g. "../etc/passwd"
-        return None
 
 
 def validate_trigger(trigger: TriggerIn) -> None:
@@ -257,7 +233,7 @@ def validate_trigger(trigger: TriggerIn) -> None:
         )
     if load_zone(trigger.default_time_zone) is None:
         errors.append(
-            FieldError("/default_time_zone", f"unknown time zone {trigger.default_time_zone!r}; use an IANA name")
+            FieldError("/default_time_zone", f"unknown time zone {trigger.default_time_zone!r}; {ZONE_RULE}")
         )
     if trigger.conditions is not None:
         errors += check_conditions(trigger.conditions, "/conditions")

@@ -7,20 +7,18 @@ may mix brands without any row of one reaching another.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from triggers.customers import ConsentChange, Customer
+from customers.queries import Guard
+from customers.rows import CUSTOMER_PARTS
+from plumbing import rows as plumbing_rows
 from triggers.frequency import ContactRecord
-from triggers.invitations import COUNTS_FOR_FREQUENCY
+from triggers.invitations import COUNTS_FOR_FREQUENCY, STATUSES, InvitationStatus, allowed_from
 from triggers.model import FrequencyRules, Trigger, TriggerIn
-
-CUSTOMER_COLUMNS = (
-    "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes"
-)
+from triggers.rows import EventRow, IdempotencyKeyRow, InvitationRow, Writes
 
 
 class Existing(msgspec.Struct, frozen=True):
@@ -40,10 +38,11 @@ async def existing_events(
 ) -> dict[tuple[UUID, str], Existing]:
     rows = await conn.fetch(
         """
-        SELECT e.brand_id, e.idempotency_key, e.event_id::text, e.payload_hash, e.touchpoint_known,
+        SELECT k.brand_id, k.idempotency_key, e.event_id::text, k.payload_hash, e.touchpoint_known,
                e.outcome, e.reason, e.invitation_id::text, e.planned_at
-        FROM unnest($1::uuid[], $2::text[]) AS k (brand_id, idempotency_key)
-        JOIN events e ON e.brand_id = k.brand_id AND e.idempotency_key = k.idempotency_key
+        FROM unnest($1::uuid[], $2::text[]) AS w (brand_id, idempotency_key)
+        JOIN idempotency_keys k ON k.brand_id = w.brand_id AND k.idempotency_key = w.idempotency_key
+        JOIN events e ON e.brand_id = k.brand_id AND e.event_id = k.event_id
         """,
         [k[0] for k in keys],
         [k[1] for k in keys],
@@ -62,42 +61,26 @@ async def existing_events(
     }
 
 
-def customer_from_row(row: asyncpg.Record) -> Customer:
-    return Customer(
-        customer_id=row["customer_id"],
-        external_id=row["external_id"],
-        phone=row["phone"],
-        locale=row["locale"],
-        time_zone=row["time_zone"],
-        push_tokens=list(row["push_tokens"]),
-        consents=row["consents"],
-        opted_out_at=row["opted_out_at"],
-        attributes=row["attributes"],
+# Deactivating a trigger and ingesting events of its brand exclude each other (see `trigger_guard` and
+# `triggers.catalog.put_trigger`): a transaction-level advisory lock per brand, shared by ingestion, exclusive
+# for a deactivation. Advisory locks live in the lock manager only, so sharing one costs no row write.
+TRIGGER_GUARD = "hashtextextended('lxt.triggers:' || {}::text, 0)"
+
+
+def trigger_guard(brands: list[UUID]) -> Guard:
+    """For `customers.queries.lock_customers`: take the brands' trigger guard (shared) before the customers are
+    locked. A deactivation of one of their triggers that is committing is waited for, and one that starts later
+    waits for this transaction; the triggers must then be read by a later statement, whose snapshot includes
+    what the guard waited for."""
+    return Guard(
+        f"(SELECT count(pg_advisory_xact_lock_shared({TRIGGER_GUARD.format('b')})) FROM unnest($3::uuid[]) AS b) >= 0",
+        sorted(set(brands)),
     )
 
 
-async def lock_customers(
-    conn: asyncpg.Connection, refs: list[tuple[UUID, str]]
-) -> dict[tuple[UUID, str], Customer]:
-    """The existing customers among `refs`, locked until commit, in a fixed order (no deadlocks).
-
-    The lock serialises every decision about one customer, so two concurrent events cannot both take the last
-    frequency slot. Customers that do not exist yet are created by `write`; if a concurrent
-    transaction creates one first, that insert fails and the whole transaction is retried (and then finds it).
-    """
-    refs = sorted(set(refs))
-    rows = await conn.fetch(
-        f"""
-        SELECT c.brand_id, {CUSTOMER_COLUMNS}
-        FROM unnest($1::uuid[], $2::text[]) AS r (wanted_brand, wanted_external_id)
-        JOIN customers c ON c.brand_id = r.wanted_brand AND c.external_id = r.wanted_external_id
-        ORDER BY c.brand_id, c.external_id
-        FOR UPDATE OF c
-        """,
-        [r[0] for r in refs],
-        [r[1] for r in refs],
-    )
-    return {(r["brand_id"], r["external_id"]): customer_from_row(r) for r in rows}
+async def guard_triggers_exclusively(conn: asyncpg.Connection, brand_id: UUID) -> None:
+    """Wait until no ingestion of the brand is in flight, and keep new ones waiting until commit."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock({TRIGGER_GUARD.format('$1::uuid')})", brand_id)
 
 
 class Setup(msgspec.Struct, frozen=True):
@@ -189,117 +172,91 @@ async def contact_history(
     return history
 
 
-class Writes(msgspec.Struct, kw_only=True):
-    """Everything one ingestion group (or one customer update) writes; see `write`."""
-
-    new_customers: list[tuple[UUID, Customer]] = msgspec.field(default_factory=list)
-    changed_customers: list[tuple[UUID, Customer]] = msgspec.field(default_factory=list)
-    consent_changes: list[tuple[UUID, str, ConsentChange]] = msgspec.field(default_factory=list)
-    invitations: list[tuple[Any, ...]] = msgspec.field(default_factory=list)
-    """Rows of `INVITATION_COLUMNS` (status ``scheduled``)."""
-    events: list[tuple[Any, ...]] = msgspec.field(default_factory=list)
-    """Rows of `EVENT_COLUMNS`: the events with their decisions."""
-
-
-INVITATION_COLUMNS = (
-    "brand_id", "invitation_id", "event_id", "customer_id", "trigger_id", "questionnaire_key",
-    "questionnaire_version", "occurred_at", "planned_at", "send_by", "expires_at", "channels",
-)  # fmt: skip
-EVENT_COLUMNS = (
-    "brand_id", "event_id", "idempotency_key", "payload_hash", "touchpoint_key", "touchpoint_known", "customer_id",
-    "occurred_at", "attributes", "outcome", "reason", "trigger_id", "invitation_id", "planned_at", "evaluations",
-)  # fmt: skip
-
 # One statement writes a whole group: under load every round trip waits for a turn of the busy event loop, so
 # a group's writes cost one wait instead of one per table. Each part writes whatever its arrays hold (maybe
 # nothing). A customer or idempotency key that a concurrent transaction committed first makes it fail with a
 # unique violation; the caller retries the transaction, which then finds the other's rows.
-_WRITE = """
-WITH new_customers AS (
-    INSERT INTO customers (brand_id, customer_id, external_id, phone, locale, time_zone, push_tokens, consents,
-                           opted_out_at, attributes, created_at, updated_at)
-    SELECT brand_id, customer_id, external_id, phone, locale, time_zone,
-           ARRAY(SELECT jsonb_array_elements_text(push_tokens::jsonb)), consents::jsonb, opted_out_at,
-           attributes::jsonb, $1, $1
-    FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                $11::timestamptz[], $12::text[])
-         AS c (brand_id, customer_id, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at,
-               attributes)
-), changed_customers AS (
-    UPDATE customers c
-    SET phone = u.phone, locale = u.locale, time_zone = u.time_zone,
-        push_tokens = ARRAY(SELECT jsonb_array_elements_text(u.push_tokens::jsonb)), consents = u.consents::jsonb,
-        opted_out_at = u.opted_out_at, attributes = u.attributes::jsonb, updated_at = $1
-    FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-                $20::timestamptz[], $21::text[])
-         AS u (brand_id, customer_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes)
-    WHERE c.brand_id = u.brand_id AND c.customer_id = u.customer_id
-), new_consent_changes AS (
-    INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
-    SELECT brand_id, customer_id, channel, granted, $2, $1
-    FROM unnest($22::uuid[], $23::uuid[], $24::text[], $25::boolean[]) AS c (brand_id, customer_id, channel, granted)
-), new_invitations AS (
-    INSERT INTO invitations (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
-                             questionnaire_version, status, occurred_at, planned_at, send_by, expires_at, channels,
-                             created_at, updated_at)
-    SELECT brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key, questionnaire_version,
-           'scheduled', occurred_at, planned_at, send_by, expires_at,
-           ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), $1, $1
-    FROM unnest($26::uuid[], $27::uuid[], $28::uuid[], $29::uuid[], $30::uuid[], $31::text[], $32::integer[],
-                $33::timestamptz[], $34::timestamptz[], $35::timestamptz[], $36::timestamptz[], $37::text[])
-         AS i (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key, questionnaire_version,
-               occurred_at, planned_at, send_by, expires_at, channels)
+WRITE_PARTS = (
+    *CUSTOMER_PARTS,
+    plumbing_rows.Part("invitations", InvitationRow),
+    plumbing_rows.Part("idempotency_keys", IdempotencyKeyRow),
+    plumbing_rows.Part("events", EventRow),
 )
-INSERT INTO events (brand_id, event_id, idempotency_key, payload_hash, touchpoint_key, touchpoint_known, customer_id,
-                    occurred_at, received_at, attributes, outcome, reason, trigger_id, invitation_id, planned_at,
-                    evaluations)
-SELECT brand_id, event_id, idempotency_key, payload_hash, touchpoint_key, touchpoint_known, customer_id, occurred_at,
-       $1, attributes::jsonb, outcome, reason, trigger_id, invitation_id, planned_at, evaluations::jsonb
-FROM unnest($38::uuid[], $39::uuid[], $40::text[], $41::bytea[], $42::text[], $43::boolean[], $44::uuid[],
-            $45::timestamptz[], $46::text[], $47::text[], $48::text[], $49::uuid[], $50::uuid[], $51::timestamptz[],
-            $52::text[])
-     AS e (brand_id, event_id, idempotency_key, payload_hash, touchpoint_key, touchpoint_known, customer_id,
-           occurred_at, attributes, outcome, reason, trigger_id, invitation_id, planned_at, evaluations)
-"""
+_WRITE = plumbing_rows.write_statement(WRITE_PARTS)
 
 
-def _customer_columns(customers: list[tuple[UUID, Customer]], *, external_id: bool) -> list[list[Any]]:
-    rows = [
-        (b, c.customer_id, *((c.external_id,) if external_id else ()), c.phone, c.locale, c.time_zone,
-         json(c.push_tokens), json(c.consents), c.opted_out_at, json(c.attributes))
-        for b, c in customers
-    ]  # fmt: skip
-    return _columns(rows, 10 if external_id else 9)
+async def write(conn: asyncpg.Connection, writes: Writes, now: datetime) -> None:
+    """Write a group's `writes` in one statement (consent changes recorded as coming from an event)."""
+    await conn.execute(_WRITE, now, "event", *plumbing_rows.arguments(WRITE_PARTS, writes))
 
 
-async def write(conn: asyncpg.Connection, writes: Writes, now: datetime, consent_source: str) -> None:
-    """Write `writes` in one statement; consent changes are recorded with `consent_source` (``event``, ``api``)."""
-    consents = [(b, c, ch.channel, ch.granted) for b, c, ch in writes.consent_changes]
-    await conn.execute(
-        _WRITE,
-        now,
-        consent_source,
-        *_customer_columns(writes.new_customers, external_id=True),
-        *_customer_columns(writes.changed_customers, external_id=False),
-        *_columns(consents, 4),
-        *_columns(writes.invitations, len(INVITATION_COLUMNS)),
-        *_columns(writes.events, len(EVENT_COLUMNS)),
-    )
+# -- invitation status changes ---------------------------------------------------------------------------------
+# Every change of an invitation's status is an UPDATE of `invitations.status` whose source statuses come from the
+# state machine (triggers/invitations.py), written into the SQL as constants so that the partial indexes apply;
+# the database trigger from migrations/0005 refuses a change the machine does not allow and records every
+# allowed one in invitation_transitions. No code writes that table itself.
 
 
-_encode_json = msgspec.json.Encoder().encode
-
-
-def json(value: object) -> str:
-    """JSON text for a ``jsonb`` column passed through ``unnest($n::text[])``.
-
-    asyncpg would read a list inside a ``jsonb[]`` parameter as another array dimension, so JSON values travel
-    as text and are cast in SQL.
+def _move(target: InvitationStatus, where: str, also: str = "") -> str:
+    sources = ", ".join(f"'{s}'" for s in sorted(allowed_from(target)))
+    return f"""
+        WITH moved AS (
+            UPDATE invitations SET status = '{target}', status_reason = $1, updated_at = $2{also}
+            WHERE status IN ({sources}) AND {where}
+            RETURNING 1
+        )
+        SELECT count(*) FROM moved
     """
-    return _encode_json(value).decode()
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
+_MOVE_ONE = {
+    target: _move(target, "brand_id = $3 AND invitation_id = $4", ", channel = coalesce($5, channel)")
+    for target in sorted(STATUSES)
+    if allowed_from(target)
+}
+_CANCEL_SCHEDULED = _move("cancelled", "brand_id = $3 AND trigger_id = $4")
+_FAIL_STUCK = _move("failed", "updated_at < $3")
+
+
+async def move_invitation(
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    invitation_id: str,
+    target: InvitationStatus,
+    reason: str | None,
+    now: datetime,
+    channel: str | None = None,
+) -> bool:
+    """Move one invitation to `target` if the machine allows it from its current status; True if it moved."""
+    return bool(await conn.fetchval(_MOVE_ONE[target], reason, now, brand_id, invitation_id, channel))
+
+
+async def cancel_scheduled(
+    conn: asyncpg.Connection, brand_id: UUID, trigger_id: str, reason: str, now: datetime
+) -> int:
+    """Cancel the trigger's invitations that have not been claimed for sending yet; return how many."""
+    return int(await conn.fetchval(_CANCEL_SCHEDULED, reason, now, brand_id, trigger_id))
+
+
+async def fail_stuck(conn: asyncpg.Connection, claimed_before: datetime, now: datetime, reason: str) -> int:
+    """End invitations left in ``sending`` since before `claimed_before` (all brands: the sweeper's) as failed."""
+    return int(await conn.fetchval(_FAIL_STUCK, reason, now, claimed_before))
+
+
+async def prune_idempotency_keys(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Forget up to `limit` idempotency keys stored before `before` (all brands: the sweeper's); return how many."""
+    return int(
+        await conn.fetchval(
+            """
+            WITH old AS (
+                DELETE FROM idempotency_keys WHERE (brand_id, idempotency_key) IN (
+                    SELECT brand_id, idempotency_key FROM idempotency_keys WHERE created_at < $1 LIMIT $2
+                )
+                RETURNING 1
+            )
+            SELECT count(*) FROM old
+            """,
+            before,
+            limit,
+        )
+    )

@@ -9,24 +9,32 @@ Concurrency is optimistic where it is rare and locked where it matters: existing
 (``FOR UPDATE``) before anything is decided about them; a customer or an idempotency key that a concurrent
 transaction creates first makes this one fail with a unique violation, and the caller retries it — the retry
 then sees the other's rows, so frequency rules and idempotency hold without locking what does not exist yet.
+The same first statement takes the brands' trigger guard (shared), which a trigger's deactivation takes
+exclusively: an event is decided either before a deactivation (and its invitation is then cancelled by it) or
+after (and sees the trigger inactive), never in between.
+
+The steps: `load` (the reads, after the locks), `decide_group` (pure: decisions and the typed rows of
+``triggers/rows.py``), `queries.write` (one statement for all of it).
 """
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+from customers.model import Customer, merge
+from customers.queries import lock_customers
+from plumbing.ids import new_ids
 from triggers import queries
-from triggers.customers import ConsentChange, Customer, merge
 from triggers.decide import decide
 from triggers.events import EventResult, ValidEvent
 from triggers.frequency import ContactRecord, history_lookback
+from triggers.idempotency import repeat_status
 from triggers.model import EventFacts
+from triggers.rows import EventRow, IdempotencyKeyRow, InvitationRow, Writes
 
 
 class Pending(msgspec.Struct, frozen=True):
@@ -44,24 +52,21 @@ class InvitationJob(msgspec.Struct, frozen=True):
     planned_at: datetime
 
 
-def new_ids(count: int) -> list[str]:
-    """Time-ordered UUIDs (version 7, RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+class Loaded(msgspec.Struct, frozen=True):
+    """What the decisions about a group's new events need from the database (see `load`)."""
 
-    New rows of a table then land at the right edge of its primary-key index instead of at random pages, which
-    keeps bulk inserts cheap and the index compact. One read of the OS's random source serves the whole group.
-    """
-    millis = time.time_ns() // 1_000_000
-    raw = os.urandom(10 * count)
-    ids = []
-    for i in range(count):
-        rand = int.from_bytes(raw[10 * i : 10 * i + 10])
-        # 12 random bits after the version nibble, 62 after the variant bits.
-        value = (
-            (millis << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62) | (rand & ((1 << 62) - 1))
-        )
-        hex_ = f"{value:032x}"
-        ids.append(f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}")
-    return ids
+    customers: dict[tuple[UUID, str], Customer]
+    """The group's existing customers by (brand, external id), locked until commit."""
+    setup: queries.Setup
+    history: dict[tuple[UUID, str], list[ContactRecord]]
+    """Per (brand, customer id), the invitations that count for frequency rules."""
+
+
+class Decided(msgspec.Struct, frozen=True):
+    results: list[EventResult]
+    """One per new event, in the order given."""
+    writes: Writes
+    jobs: list[InvitationJob]
 
 
 async def ingest(
@@ -76,59 +81,72 @@ async def ingest(
     with a unique violation, and the caller retries with the look-up.
     """
     now = now or datetime.now(UTC)
-    results: list[EventResult | None] = [None] * len(pending)
     keys = [(p.brand_id, p.item.event.idempotency_key) for p in pending]
-    existing = await queries.existing_events(conn, keys) if look_up_keys else {}
-
-    # Which events are new: the first of each idempotency key not stored yet. Repeats within the group are
-    # answered from the first once it is decided.
+    stored = await queries.existing_events(conn, keys) if look_up_keys else {}
+    # The new events: the first of each idempotency key not stored yet. Repeats within the group are answered
+    # from the first once it is decided.
     first: dict[tuple[UUID, str], int] = {}
-    fresh: list[int] = []
+    for index, key in enumerate(keys):
+        if key not in stored:
+            first.setdefault(key, index)
+    fresh = [pending[i] for i in first.values()]
+    decided = decide_group(fresh, await load(conn, fresh, now), now) if fresh else None
+    if decided is not None:
+        await queries.write(conn, decided.writes, now)
+    by_key = dict(zip(first, decided.results, strict=True)) if decided else {}
+    results = []
     for index, (key, p) in enumerate(zip(keys, pending, strict=True)):
-        stored = existing.get(key)
-        if stored is not None:
-            results[index] = _replay(p, stored)
-        elif key not in first:
-            first[key] = index
-            fresh.append(index)
-    if not fresh:
-        return _resolve_repeats(results, keys, pending, first), []
+        if key in stored:
+            results.append(_replay(p, stored[key]))
+        elif first[key] == index:
+            results.append(by_key[key])
+        else:
+            status = repeat_status(pending[first[key]].item.payload_hash, p.item.payload_hash)
+            results.append(msgspec.structs.replace(by_key[key], status=status))
+    return results, decided.jobs if decided else []
 
-    setup = await queries.touchpoint_setup(
-        conn, [(pending[i].brand_id, pending[i].item.event.touchpoint) for i in fresh]
-    )
-    refs = [(pending[i].brand_id, pending[i].item.event.customer.external_id) for i in fresh]
-    stored_customers = await queries.lock_customers(conn, refs)
-    triggers, versions = setup.triggers, setup.versions
-    available: dict[UUID, set[str]] = {}
-    for brand, key in versions:
-        available.setdefault(brand, set()).add(key)
-    all_triggers = [t for ts in triggers.values() for t in ts]
+
+async def load(conn: asyncpg.Connection, fresh: list[Pending], now: datetime) -> Loaded:
+    """Lock the group's customers (and take the brands' trigger guard), then read the touchpoints, triggers and
+    questionnaire versions, and the customers' contact history — each read after the locks, so that its snapshot
+    includes whatever the locks waited for."""
+    refs = [(p.brand_id, p.item.event.customer.external_id) for p in fresh]
+    customers = await lock_customers(conn, refs, guard=queries.trigger_guard([b for b, _ in refs]))
+    setup = await queries.touchpoint_setup(conn, [(p.brand_id, p.item.event.touchpoint) for p in fresh])
     history: dict[tuple[UUID, str], list[ContactRecord]] = {}
-    if all_triggers and stored_customers:
-        # A statement of its own, after the lock: its snapshot then includes what the lock waited for.
+    all_triggers = [t for ts in setup.triggers.values() for t in ts]
+    if all_triggers and customers:
         since = now - history_lookback([*(t.frequency for t in all_triggers), *setup.brand_rules.values()])
         history = await queries.contact_history(
-            conn, [(b, c.customer_id) for (b, _), c in stored_customers.items()], since
+            conn, [(b, c.customer_id) for (b, _), c in customers.items()], since
         )
+    return Loaded(customers=customers, setup=setup, history=history)
 
+
+def decide_group(fresh: list[Pending], loaded: Loaded, now: datetime) -> Decided:
+    """Decide every new event of a group (at most one per idempotency key) and build the rows to write. Pure.
+
+    Events are decided in the order the contacts happened, so that frequency rules favour the earlier contact;
+    each decision sees the invitations the earlier ones of the group scheduled.
+    """
+    setup = loaded.setup
+    available: dict[UUID, set[str]] = {}
+    for brand, key in setup.versions:
+        available.setdefault(brand, set()).add(key)
     ids = iter(new_ids(3 * len(fresh)))
-    customers: dict[tuple[UUID, str], Customer] = dict(stored_customers)
-    consent_changes: list[tuple[UUID, str, ConsentChange]] = []
-    event_rows: list[tuple[object, ...]] = []
-    invitation_rows: list[tuple[object, ...]] = []
+    customers = dict(loaded.customers)
+    history = {key: list(records) for key, records in loaded.history.items()}
+    writes = Writes()
     jobs: list[InvitationJob] = []
-    # Decide in the order the contacts happened, so that frequency rules favour the earlier contact.
-    fresh.sort(key=lambda i: pending[i].item.occurred_at)
-    for index in fresh:
-        p = pending[index]
+    results: list[EventResult | None] = [None] * len(fresh)
+    for index in sorted(range(len(fresh)), key=lambda i: fresh[i].item.occurred_at):
+        p = fresh[index]
         event = p.item.event
         ref = (p.brand_id, event.customer.external_id)
         before = customers.get(ref) or Customer(customer_id=next(ids), external_id=ref[1])
         customer, changes = merge(before, event.customer, now, opt_in=False)
         customers[ref] = customer
-        consent_changes += [(p.brand_id, customer.customer_id, c) for c in changes]
-
+        writes.add_consent_changes(p.brand_id, customer.customer_id, changes)
         touchpoint_known = (p.brand_id, event.touchpoint) in setup.known
         facts = EventFacts(
             idempotency_key=event.idempotency_key,
@@ -140,7 +158,7 @@ async def ingest(
         decision = decide(
             facts,
             customer.facts(),
-            triggers.get(p.brand_id, ()),
+            setup.triggers.get(p.brand_id, ()),
             contacts,
             now,
             touchpoint_known=touchpoint_known,
@@ -151,23 +169,54 @@ async def ingest(
         invitation_id = None
         if decision.outcome == "scheduled":
             assert decision.trigger_id and decision.planned_at and decision.expires_at
-            trigger = next(t for t in triggers[p.brand_id] if t.id == decision.trigger_id)
+            trigger = next(t for t in setup.triggers[p.brand_id] if t.id == decision.trigger_id)
             invitation_id = next(ids)
-            invitation_rows.append(
-                (p.brand_id, invitation_id, event_id, customer.customer_id, trigger.id, trigger.questionnaire,
-                 versions[(p.brand_id, trigger.questionnaire)], p.item.occurred_at, decision.planned_at,
-                 p.item.occurred_at + trigger.max_lag, decision.expires_at, queries.json(decision.channels))
-            )  # fmt: skip
+            writes.invitations.append(
+                InvitationRow(
+                    brand_id=p.brand_id,
+                    invitation_id=invitation_id,
+                    event_id=event_id,
+                    customer_id=customer.customer_id,
+                    trigger_id=trigger.id,
+                    questionnaire_key=trigger.questionnaire,
+                    questionnaire_version=setup.versions[(p.brand_id, trigger.questionnaire)],
+                    occurred_at=p.item.occurred_at,
+                    planned_at=decision.planned_at,
+                    send_by=p.item.occurred_at + trigger.max_lag,
+                    expires_at=decision.expires_at,
+                    channels=list(decision.channels),
+                )
+            )
             contacts.append(
                 ContactRecord(trigger_id=trigger.id, planned_at=decision.planned_at, status="scheduled")
             )
             jobs.append(InvitationJob(p.brand_id, invitation_id, decision.planned_at))
-        event_rows.append(
-            (p.brand_id, event_id, event.idempotency_key, p.item.payload_hash, event.touchpoint, touchpoint_known,
-             customer.customer_id, p.item.occurred_at, queries.json(event.attributes), decision.outcome,
-             decision.reason, decision.trigger_id, invitation_id, decision.planned_at,
-             queries.json(decision.evaluations))
-        )  # fmt: skip
+        writes.idempotency_keys.append(
+            IdempotencyKeyRow(
+                brand_id=p.brand_id,
+                idempotency_key=event.idempotency_key,
+                event_id=event_id,
+                payload_hash=p.item.payload_hash,
+            )
+        )
+        writes.events.append(
+            EventRow(
+                brand_id=p.brand_id,
+                event_id=event_id,
+                idempotency_key=event.idempotency_key,
+                touchpoint_key=event.touchpoint,
+                touchpoint_known=touchpoint_known,
+                customer_id=customer.customer_id,
+                occurred_at=p.item.occurred_at,
+                attributes=event.attributes,
+                outcome=decision.outcome,
+                reason=decision.reason,
+                trigger_id=decision.trigger_id,
+                invitation_id=invitation_id,
+                planned_at=decision.planned_at,
+                evaluations=decision.evaluations,
+            )
+        )
         results[index] = EventResult(
             idempotency_key=event.idempotency_key,
             event_id=event_id,
@@ -178,46 +227,20 @@ async def ingest(
             planned_at=decision.planned_at,
             touchpoint_known=touchpoint_known,
         )
-
-    writes = queries.Writes(consent_changes=consent_changes, invitations=invitation_rows, events=event_rows)
     # Sorted, so that two groups creating the same customers take their index entries in the same order.
     for ref, customer in sorted(customers.items()):
-        stored = stored_customers.get(ref)
-        if stored is None:
-            writes.new_customers.append((ref[0], customer))
-        elif customer != stored:
-            writes.changed_customers.append((ref[0], customer))
-    await queries.write(conn, writes, now, consent_source="event")
-    return _resolve_repeats(results, keys, pending, first), jobs
+        writes.add_customer(ref[0], loaded.customers.get(ref), customer)
+    return Decided(results=[r for r in results if r is not None], writes=writes, jobs=jobs)
 
 
 def _replay(p: Pending, stored: queries.Existing) -> EventResult:
     return EventResult(
         idempotency_key=p.item.event.idempotency_key,
         event_id=stored.event_id,
-        status="duplicate" if stored.payload_hash == p.item.payload_hash else "conflict",
+        status=repeat_status(stored.payload_hash, p.item.payload_hash),
         decision=stored.outcome,  # type: ignore[arg-type]
         reason=stored.reason,
         invitation_id=stored.invitation_id,
         planned_at=stored.planned_at,
         touchpoint_known=stored.touchpoint_known,
     )
-
-
-def _resolve_repeats(
-    results: list[EventResult | None],
-    keys: list[tuple[UUID, str]],
-    pending: list[Pending],
-    first: dict[tuple[UUID, str], int],
-) -> list[EventResult]:
-    """Repeats of a key within the group get the first one's result, as a duplicate (or a conflict)."""
-    resolved = []
-    for index, key in enumerate(keys):
-        result = results[index]
-        if result is None:
-            original = results[first[key]]
-            assert original is not None
-            same = pending[index].item.payload_hash == pending[first[key]].item.payload_hash
-            result = msgspec.structs.replace(original, status="duplicate" if same else "conflict")
-        resolved.append(result)
-    return resolved

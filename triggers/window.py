@@ -19,7 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from triggers.model import WEEKDAYS, SendWindow, load_zone, parse_clock
+from customers.zones import load_zone
+from triggers.model import WEEKDAYS, SendWindow, parse_clock
 
 _SEARCH_DAYS: Final = 15
 """Local dates scanned for an opening: two weeks, plus the day before for windows crossing midnight."""

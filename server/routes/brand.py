@@ -16,9 +16,10 @@ from msgspec import Meta
 from server import tenants
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
-from server.errors import ProblemOperation, invalid, problems
+from server.errors import ProblemOperation, problems
 from server.routes.params import KeyPrefix
 from server.tenants import ApiKey, Brand, Principal, Scope
+from triggers.frequency import check_brand_rules
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -89,9 +90,7 @@ async def update_brand(
     request: Request[Principal, Principal, State], conn: Conn, data: JSONBody[BrandUpdate]
 ) -> Brand:
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-    gap = changes.get("survey_gap")
-    if isinstance(gap, timedelta) and not timedelta(0) < gap <= timedelta(days=365):
-        raise invalid("/survey_gap", "must be more than zero and at most P365D (null for no brand-wide gap)")
+    check_brand_rules(changes.get("survey_gap"))
     brand = await tenants.update_brand(conn, request.auth.brand_id, changes)
     if brand is None:
         raise NotFoundException()

@@ -11,8 +11,9 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from questionnaires.errors import FieldError
-from server import questionnaire_versions
+from customers import queries as customers
+from customers.contact import check_customer
+from customers.model import Customer, CustomerIn, CustomerInvalid
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, ProblemOperation, invalid, problems
@@ -20,8 +21,7 @@ from server.routes.params import ExternalId, Key, KeyQuery
 from server.tenants import Principal
 from triggers import catalog
 from triggers.catalog import Touchpoint, TouchpointIn, TriggerOut
-from triggers.customers import Customer, CustomerIn, CustomerInvalid, check_customer
-from triggers.model import TriggerIn, TriggerInvalid, validate_trigger
+from triggers.model import TriggerIn, validate_trigger
 
 Req = Request[Principal, Principal, State]
 
@@ -114,23 +114,9 @@ async def put_trigger(request: Req, conn: Conn, key: Key, data: JSONBody[Trigger
     if data.key != key:
         raise invalid("/key", "must equal the key in the path")
     validate_trigger(data)
-    brand_id = request.auth.brand_id
-    errors = []
-    if await catalog.get_touchpoint(conn, brand_id, data.touchpoint) is None:
-        errors.append(FieldError("/touchpoint", f"unknown touchpoint {data.touchpoint!r}; create it first"))
-    published = await questionnaire_versions.is_published(conn, brand_id, data.questionnaire)
-    if published is None:
-        errors.append(
-            FieldError("/questionnaire", f"unknown questionnaire {data.questionnaire!r}; publish it first")
-        )
-    elif not published:
-        errors.append(FieldError("/questionnaire", f"questionnaire {data.questionnaire!r} is archived"))
-    if errors:
-        raise TriggerInvalid(errors)
+    await catalog.check_prerequisites(conn, request.auth.brand_id, data)
     async with conn.transaction():
-        trigger, created = await catalog.put_trigger(conn, brand_id, data)
-        if not data.active:
-            await catalog.cancel_scheduled(conn, brand_id, trigger.id, "trigger_deactivated")
+        trigger, created = await catalog.put_trigger(conn, request.auth.brand_id, data, datetime.now(UTC))
     return Response(trigger, status_code=201 if created else 200)
 
 
@@ -143,7 +129,7 @@ async def put_trigger(request: Req, conn: Conn, key: Key, data: JSONBody[Trigger
     operation_class=ProblemOperation,
 )
 async def read_customer(request: Req, conn: Conn, external_id: ExternalId) -> Customer:
-    found = await catalog.get_customer(conn, request.auth.brand_id, external_id)
+    found = await customers.get_customer(conn, request.auth.brand_id, external_id)
     if found is None:
         raise NotFoundException(f"no customer {external_id!r}")
     return found
@@ -172,7 +158,7 @@ async def put_customer(request: Req, conn: Conn, external_id: ExternalId, data: 
     for attempt in range(3):
         try:
             async with conn.transaction():
-                stored, _ = await catalog.put_customer(
+                stored, _ = await customers.put_customer(
                     conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
                 )
             return stored

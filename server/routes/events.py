@@ -15,6 +15,7 @@ from server.errors import ApiError, ProblemOperation, problems
 from server.tenants import Principal
 from triggers.decide import REASONS
 from triggers.events import MAX_BATCH, BatchResult, EventBatch, EventIn, EventResult, check_events
+from triggers.idempotency import clashes
 from triggers.schedule import Pending
 
 _REASONS_DOC = "\n".join(f"- `{code}`: {text}" for code, text in REASONS.items())
@@ -79,14 +80,9 @@ async def report_event(
 )
 async def report_events(request: Request[Principal, Principal, object], data: JSONBody[EventBatch]) -> BatchResult:
     valid = check_events(data.events, datetime.now(UTC), batch=True)
-    seen: dict[str, bytes] = {}
-    clashes = []
-    for index, item in enumerate(valid):
-        key = item.event.idempotency_key
-        if seen.setdefault(key, item.payload_hash) != item.payload_hash:
-            clashes.append(f"/events/{index}/idempotency_key")
-    if clashes:
-        raise _conflict(clashes)
+    within = clashes((item.event.idempotency_key, item.payload_hash) for item in valid)
+    if within:
+        raise _conflict([f"/events/{i}/idempotency_key" for i in within])
     pending = [Pending(request.auth.brand_id, item) for item in valid]
     ingestor = request.app.state.ingestor
     existing = await ingestor.conflicts(pending)

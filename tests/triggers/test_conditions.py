@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from customers.model import CustomerFacts
 from questionnaires.conditions import FieldSpec
 from triggers.conditions import (
     MAX_NESTING,
@@ -15,7 +16,7 @@ from triggers.conditions import (
     conditions_hold,
     field_spec,
 )
-from triggers.model import CustomerFacts, EventFacts
+from triggers.model import EventFacts
 
 
 def event(**attributes: Any) -> EventFacts:

@@ -1,6 +1,6 @@
 import uuid
 
-from triggers.schedule import new_ids
+from plumbing.ids import new_ids
 
 
 def test_new_ids_are_unique_time_ordered_version_7_uuids() -> None:

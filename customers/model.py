@@ -1,23 +1,18 @@
-"""Customers as brands describe them: validation of contact data and merging into the stored customer.
+"""Customers as brands describe them, as stored, and merging an update into the stored customer.
 
-Pure. A customer is identified per brand by the brand's ``external_id``; events and ``PUT /v1/customers/{id}``
+Pure (validation of contact data is in `customers.contact`). A customer is identified per brand by the brand's ``external_id``; events and ``PUT /v1/customers/{id}``
 both carry a `CustomerIn`, and fields left out keep their stored value (``null`` clears a field).
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
-import phonenumbers
 from msgspec import UNSET, Meta, UnsetType
 
-from questionnaires.errors import DefinitionInvalid, FieldError, pointer
-from questionnaires.locales import normalize_locale
-from triggers.model import CustomerFacts, load_zone
+from questionnaires.errors import DefinitionInvalid
 
 
 class CustomerInvalid(DefinitionInvalid):
@@ -95,90 +90,24 @@ class Customer(msgspec.Struct, kw_only=True):
         )
 
 
+class CustomerFacts(msgspec.Struct, kw_only=True, frozen=True):
+    """What a decision needs to know about the customer, as of the decision."""
+
+    external_id: str
+    time_zone: str | None = None
+    locale: str | None = None
+    has_phone: bool = False
+    push_tokens: int = 0
+    consents: dict[str, bool] = {}
+    """Channel → consent; only an explicit True is consent (missing means no)."""
+    opted_out: bool = False
+    attributes: dict[str, Any] = {}
+
+
 class ConsentChange(msgspec.Struct, frozen=True):
     channel: str
     """A consent channel, or ``all`` for opting out (granted false) and back in (granted true)."""
     granted: bool
-
-
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-@functools.lru_cache(maxsize=65_536)
-def normalize_phone(raw: str) -> str | None:
-    """E.164 form of an international number, or None if it is not a valid one.
-
-    Cached: a customer's number arrives again with each of their events.
-    """
-    text = raw.strip()
-    if _E164.match(text):
-        # Already E.164, as brand systems usually send it: check it against the numbering plan without the
-        # general parser (half the cost). Anything else (invalid, or a quirk such as a national prefix after
-        # the country code) gets the full parser below.
-        number = _from_e164(text)
-        if number is not None and phonenumbers.is_valid_number(number):
-            return text
-    if not text.startswith(("+", "00")):
-        return None
-    try:
-        number = phonenumbers.parse("+" + text[2:] if text.startswith("00") else text)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _from_e164(text: str) -> phonenumbers.PhoneNumber | None:
-    """The number a strict E.164 string denotes, as ``phonenumbers.parse`` would build it."""
-    digits = text[1:]
-    for length in (1, 2, 3):  # country calling codes are prefix-free
-        code = int(digits[:length])
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            national = digits[length:]
-            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-            zeros = len(national) - len(national.lstrip("0"))
-            if zeros:  # e.g. Italian fixed lines keep their leading 0 in E.164
-                number.italian_leading_zero = True
-                if zeros > 1:
-                    number.number_of_leading_zeros = zeros
-            return number
-    return None
-
-
-def check_customer(customer: CustomerIn, at: str = "") -> tuple[CustomerIn, list[FieldError]]:
-    """Validate what msgspec cannot (phone, time zone, attribute size); return the normalized customer."""
-    errors: list[FieldError] = []
-    changes: dict[str, Any] = {}
-    if isinstance(customer.phone, str):
-        phone = normalize_phone(customer.phone)
-        if phone is None:
-            errors.append(
-                FieldError(
-                    at + pointer("phone"),
-                    "not a valid international phone number; use E.164 with country code, e.g. +4915112345678",
-                )
-            )
-        changes["phone"] = phone
-    if isinstance(customer.time_zone, str) and load_zone(customer.time_zone) is None:
-        errors.append(
-            FieldError(at + pointer("time_zone"), f"unknown time zone {customer.time_zone!r}; use an IANA name")
-        )
-    if isinstance(customer.locale, str):
-        locale = normalize_locale(customer.locale)
-        if locale is None:
-            errors.append(FieldError(at + pointer("locale"), f"not a locale tag: {customer.locale!r}"))
-        changes["locale"] = locale
-    if (
-        isinstance(customer.attributes, dict)
-        and len(msgspec.json.encode(customer.attributes)) > MAX_ATTRIBUTES_BYTES
-    ):
-        errors.append(FieldError(at + pointer("attributes"), f"larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON"))
-    if isinstance(customer.push_tokens, list) and len(set(customer.push_tokens)) != len(customer.push_tokens):
-        changes["push_tokens"] = list(dict.fromkeys(customer.push_tokens))
-    if errors:
-        return customer, errors
-    return (msgspec.structs.replace(customer, **changes) if changes else customer), []
 
 
 def merge(

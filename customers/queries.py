@@ -1,0 +1,106 @@
+"""All SQL of customers: reading, locking and writing them with their consent changes. Every query filters by
+brand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from customers.model import ConsentChange, Customer, CustomerIn, merge
+from customers.rows import CUSTOMER_PARTS, CustomerWrites
+from plumbing import rows
+from plumbing.ids import new_id
+
+CUSTOMER_COLUMNS = (
+    "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes"
+)
+
+
+def customer_from_row(row: asyncpg.Record) -> Customer:
+    return Customer(
+        customer_id=row["customer_id"],
+        external_id=row["external_id"],
+        phone=row["phone"],
+        locale=row["locale"],
+        time_zone=row["time_zone"],
+        push_tokens=list(row["push_tokens"]),
+        consents=row["consents"],
+        opted_out_at=row["opted_out_at"],
+        attributes=row["attributes"],
+    )
+
+
+async def get_customer(conn: asyncpg.Connection, brand_id: UUID, external_id: str) -> Customer | None:
+    row = await conn.fetchrow(
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND external_id = $2", brand_id, external_id
+    )
+    return customer_from_row(row) if row else None
+
+
+async def customer_by_id(conn: asyncpg.Connection, brand_id: UUID, customer_id: str) -> Customer | None:
+    row = await conn.fetchrow(
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE brand_id = $1 AND customer_id = $2", brand_id, customer_id
+    )
+    return customer_from_row(row) if row else None
+
+
+class Guard(msgspec.Struct, frozen=True):
+    """A condition `lock_customers` evaluates once before it locks anything (e.g. taking an advisory lock), with
+    its one parameter (``$3``)."""
+
+    condition: str
+    argument: Any
+
+
+async def lock_customers(
+    conn: asyncpg.Connection, refs: Sequence[tuple[UUID, str]], *, guard: Guard | None = None
+) -> dict[tuple[UUID, str], Customer]:
+    """The existing customers among `refs` by (brand, external id), locked until commit, in a fixed order (no
+    deadlocks).
+
+    The lock serialises every decision about one customer, so two concurrent events cannot both take the last
+    frequency slot. Customers that do not exist yet are created by the caller's write; if a concurrent
+    transaction creates one first, that insert fails and the whole transaction is retried (and then finds it).
+    """
+    refs = sorted(set(refs))
+    found = await conn.fetch(
+        f"""
+        SELECT c.brand_id, {CUSTOMER_COLUMNS}
+        FROM unnest($1::uuid[], $2::text[]) AS r (wanted_brand, wanted_external_id)
+        JOIN customers c ON c.brand_id = r.wanted_brand AND c.external_id = r.wanted_external_id
+        -- A condition without columns: evaluated once, before any row is read or locked.
+        WHERE {guard.condition if guard else "$3::int IS NULL"}
+        ORDER BY c.brand_id, c.external_id
+        FOR UPDATE OF c
+        """,
+        [r[0] for r in refs],
+        [r[1] for r in refs],
+        guard.argument if guard else None,
+    )
+    return {(r["brand_id"], r["external_id"]): customer_from_row(r) for r in found}
+
+
+_WRITE = rows.write_statement(CUSTOMER_PARTS)
+
+
+async def put_customer(
+    conn: asyncpg.Connection, brand_id: UUID, external_id: str, update: CustomerIn, now: datetime
+) -> tuple[Customer, list[ConsentChange]]:
+    """Create or update a customer inside the caller's transaction (the row stays locked until commit).
+
+    A concurrent request creating the same customer first makes this fail with a unique violation: retry the
+    transaction, and it finds and updates that customer.
+    """
+    locked = await lock_customers(conn, [(brand_id, external_id)])
+    stored = locked.get((brand_id, external_id))
+    customer, changes = merge(stored or Customer(customer_id=new_id(), external_id=external_id), update, now)
+    writes = CustomerWrites()
+    writes.add_consent_changes(brand_id, customer.customer_id, changes)
+    writes.add_customer(brand_id, stored, customer)
+    await conn.execute(_WRITE, now, "api", *rows.arguments(CUSTOMER_PARTS, writes))
+    return customer, changes
