@@ -47,3 +47,21 @@ async def test_a_phone_number_with_an_extension_is_refused(client: AsyncTestClie
     assert accepted.status_code == 202
     customer = await client.get("/v1/customers/c-1", headers=brand.headers("manage"))
     assert customer.json()["phone"] == "+4915112345678"
+
+
+@pytest.mark.parametrize(("delay", "says"), [(300, "Expected `duration`, got `int`"), ("PT1.5S", "whole seconds")])
+async def test_a_trigger_duration_is_a_whole_iso_8601_duration(
+    client: AsyncTestClient, brand: BrandFixture, delay: object, says: str
+) -> None:
+    await publish_example(client, brand)
+    await put_touchpoint(client, brand)
+    body = {
+        "key": "t",
+        "name": "T",
+        "touchpoint": "store_visit",
+        "questionnaire": "store_visit_nps",
+        "delay": delay,
+    }
+    response = await client.put("/v1/triggers/t", json=body, headers=brand.headers("manage"))
+    assert says in errors(response)["/delay"]
+    assert (await client.get("/v1/triggers/t", headers=brand.headers("manage"))).status_code == 404
