@@ -14,7 +14,7 @@ import phonenumbers
 
 from customers.model import MAX_ATTRIBUTES_BYTES, CustomerIn
 from customers.zones import ZONE_RULE, load_zone
-from questionnaires.errors import FieldError, pointer
+from plumbing.errors import FieldError, pointer
 from questionnaires.locales import normalize_locale
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from questionnaires.errors import DefinitionInvalid
+from plumbing.errors import DefinitionInvalid
 
 
 class CustomerInvalid(DefinitionInvalid):

@@ -49,7 +49,7 @@ from typing import Literal
 
 import msgspec
 
-from questionnaires.errors import FieldError, pointer
+from plumbing.errors import FieldError, pointer
 
 FieldKind = Literal["number", "string", "bool", "list", "any"]
 

@@ -19,8 +19,8 @@ from typing import Literal
 
 import msgspec
 
+from plumbing.errors import FieldError, pointer
 from questionnaires.conditions import evaluate, referenced_fields
-from questionnaires.errors import FieldError, pointer
 from questionnaires.model import AnswerValue, Definition, MultiChoice, Question, SingleChoice
 from questionnaires.parse import Invalid, parse_structured
 

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from questionnaires.errors import FieldError, QuestionnaireInvalid, pointer
+from plumbing.errors import FieldError, from_msgspec
+from questionnaires.errors import QuestionnaireInvalid
 from questionnaires.model import Definition
 from questionnaires.validate import ensure_valid
 
@@ -36,9 +37,6 @@ class DocumentUnreadable(QuestionnaireInvalid):
 _TOO_DEEP = FieldError("", "the document nests too deeply")
 
 _json_decoder = msgspec.json.Decoder(Definition)
-_AT = re.compile(r"^(?P<message>.*?) - at `(?P<key>key` in `)?(?P<path>\$[^`]*)`$", re.DOTALL)
-_PATH_PART = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]|\[\.\.\.\]")
-_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
 class _Loader(yaml.SafeLoader):
@@ -93,28 +91,12 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-def _pointer_of(error: msgspec.ValidationError) -> FieldError:
-    """Turn msgspec's "… - at `$.questions[2].type`" into a FieldError at ``/questions/2/type``."""
-    text = str(error)
-    match = _AT.match(text)
-    message, parts = text, []
-    if match:
-        message = match.group("message")
-        parts = [name or int(index) for name, index in _PATH_PART.findall(match.group("path")) if name or index]
-        # A bad mapping *value* ("$.title[...]") carries no key; the pointer names the mapping.
-    field = _FIELD.match(message)
-    if field:
-        # The message names the field; point at it rather than at its parent object.
-        parts.append(field.group("name"))
-    return FieldError(pointer=pointer(*parts), message=message)
-
-
 def definition_from_obj(obj: object) -> Definition:
     """Decode an already-parsed document (dicts, lists, scalars) strictly, then validate it semantically."""
     try:
         definition = msgspec.convert(obj, Definition, strict=True)
     except msgspec.ValidationError as error:
-        raise QuestionnaireInvalid([_pointer_of(error)]) from None
+        raise QuestionnaireInvalid([from_msgspec(error)]) from None
     except RecursionError:
         raise DocumentUnreadable([_TOO_DEEP]) from None
     return ensure_valid(definition)
@@ -129,7 +111,7 @@ def load_definition(data: bytes | str, fmt: Literal["json", "yaml"]) -> Definiti
         try:
             definition = _json_decoder.decode(data)
         except msgspec.ValidationError as error:
-            raise QuestionnaireInvalid([_pointer_of(error)]) from None
+            raise QuestionnaireInvalid([from_msgspec(error)]) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as error:  # msgspec reports bad UTF-8 as the latter
             raise DocumentUnreadable([FieldError("", f"not valid JSON: {error}")]) from None
         except RecursionError:

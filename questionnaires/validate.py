@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 import msgspec
 
+from plumbing.errors import FieldError, pointer
 from questionnaires.conditions import FieldSpec, check_condition, field_refs
-from questionnaires.errors import FieldError, QuestionnaireInvalid, pointer
+from questionnaires.errors import QuestionnaireInvalid
 from questionnaires.locales import definition_locales, iter_texts, text_locales
 from questionnaires.model import (
     Definition,

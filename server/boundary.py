@@ -24,7 +24,7 @@ from litestar import Request
 from litestar.exceptions import SerializationException
 from litestar.handlers import HTTPRouteHandler
 
-from questionnaires.errors import FieldError, pointer
+from plumbing.errors import FieldError, pointer
 from server.errors import ApiError, invalid_body
 
 

@@ -12,7 +12,6 @@ every status and its shape.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -25,7 +24,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from questionnaires.errors import DefinitionInvalid, FieldError
+from plumbing.errors import DefinitionInvalid, FieldError, from_msgspec
 from questionnaires.load import DocumentUnreadable
 
 log = logging.getLogger("lxt.errors")
@@ -153,45 +152,26 @@ def problem_response(
     return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-# Litestar reports body problems as {"message": "Expected `int`, got `str`", "key": "events[3].occurred_at"};
-# the key is "data" for the body as a whole.
-_SEGMENT = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
-
-
-def json_path_to_pointer(path: str) -> str:
-    """``events[3].occurred_at`` or ``$.events[3].occurred_at`` -> ``/events/3/occurred_at`` (RFC 6901)."""
-    path = path.removeprefix("$")
-    parts = [m[1] or m[2] for m in _SEGMENT.finditer(path)]
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def _field_error(item: dict[str, Any]) -> FieldError:
+    """One of Litestar's validation items as a field error. Litestar reports msgspec's message and the path
+    apart: {"message": "Expected `int`, got `str`", "key": "events[3].occurred_at"}; the key is "data" for the
+    body as a whole."""
     message = str(item.get("message", ""))
     key = str(item.get("key", ""))
     source = item.get("source")
     source = getattr(source, "value", source)  # Litestar's ParamType enum, whose str() is "ParamType.PATH"
     if source in ("query", "path", "header", "cookie"):
         return FieldError(f"{source}:{key}", message)
-    pointer = "" if key in ("data", "$") else json_path_to_pointer(key)
-    named = _NAMED_FIELD.search(message)
-    if named:
-        pointer += "/" + named[1]
-    elif key == "data" and message == "'data'":
-        message = "a JSON request body is required"
-    return FieldError(pointer, message)
-
-
-_AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`(?P<path>\$[^`]*)`)?$", re.DOTALL)
+    if key == "data" and message == "'data'":
+        return FieldError("", "a JSON request body is required")
+    if key in ("data", "$", ""):
+        return from_msgspec(message)
+    return from_msgspec(f"{message} - at `{key if key.startswith('$') else '$.' + key}`")
 
 
 def invalid_body(error: msgspec.ValidationError) -> ApiError:
     """A 422 naming the field of a body msgspec refused: "… - at `$.events[3].occurred_at`"."""
-    match = _AT.match(str(error))
-    assert match is not None  # the pattern matches any text
-    # msgspec names no key inside a mapping ("$.attributes[...]"): the pointer names the mapping.
-    path = (match["path"] or "$").split("[...]")[0]
-    field = _field_error({"message": match["message"], "key": path})
+    field = from_msgspec(error)
     return ApiError(422, f"{field.pointer or 'body'}: {field.message}", errors=[field])
 
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from plumbing.errors import from_msgspec
+
 PREFIX = "LXT_"
 
 
@@ -92,7 +94,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
-            raise SettingsError(_name_variable(str(exc))) from None
+            raise SettingsError(_name_variable(exc)) from None
 
     def replace(self, **changes: Any) -> Settings:
         return msgspec.structs.replace(self, **changes)
@@ -103,12 +105,11 @@ def _ignored(var: str) -> bool:
     return var.startswith(("LXT_TEST_", "LXT_BENCH_"))
 
 
-def _name_variable(message: str) -> str:
+def _name_variable(error: msgspec.ValidationError) -> str:
     # msgspec says "... - at `$.port`"; speak of the environment variable instead.
-    head, sep, path = message.rpartition(" - at `$.")
-    if not sep:
-        return message
-    return f"{PREFIX}{path.rstrip('`').upper()}: {head}"
+    field = from_msgspec(error)
+    name = field.pointer.removeprefix("/").split("/")[0]
+    return f"{PREFIX}{name.upper()}: {field.message}" if name else field.message
 
 
 def settings_table() -> str:

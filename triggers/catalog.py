@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-from questionnaires.errors import FieldError
+from plumbing.errors import FieldError
 from triggers.model import TriggerIn, TriggerInvalid
 from triggers.queries import (
     cancel_scheduled,

@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from plumbing.errors import FieldError
 from questionnaires.conditions import FieldSpec, check_condition, evaluate
-from questionnaires.errors import FieldError
 
 if TYPE_CHECKING:  # model.py imports this module to validate triggers; the facts are only annotations here.
     from customers.model import CustomerFacts

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from questionnaires.errors import FieldError
+from plumbing.errors import FieldError
 
 
 def iso_duration(value: timedelta) -> str:

@@ -16,7 +16,7 @@ from msgspec import Meta
 
 from customers.contact import check_customer
 from customers.model import MAX_ATTRIBUTES_BYTES, CustomerRef
-from questionnaires.errors import DefinitionInvalid, FieldError, pointer
+from plumbing.errors import DefinitionInvalid, FieldError, pointer
 from questionnaires.model import Slug
 
 MAX_BATCH: Final = 1000

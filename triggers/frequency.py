@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from questionnaires.errors import DefinitionInvalid
+from plumbing.errors import DefinitionInvalid
 from triggers.durations import check_duration
 from triggers.invitations import COUNTS_FOR_FREQUENCY, InvitationStatus
 from triggers.model import GAP_MAX, FrequencyRules

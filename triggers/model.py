@@ -39,7 +39,7 @@ import msgspec
 from msgspec import Meta, field
 
 from customers.zones import ZONE_RULE, load_zone
-from questionnaires.errors import DefinitionInvalid, FieldError, pointer
+from plumbing.errors import DefinitionInvalid, FieldError, from_msgspec, pointer
 from questionnaires.model import Slug
 from triggers.conditions import check_conditions
 from triggers.durations import check_duration, iso_duration
@@ -245,17 +245,8 @@ def _shape_errors(trigger: TriggerIn) -> list[FieldError]:
     try:
         msgspec.convert(msgspec.to_builtins(trigger), type(trigger))
     except msgspec.ValidationError as exc:
-        message, _, path = str(exc).rpartition(" - at `")
-        if not message:
-            return [FieldError("", str(exc))]
-        return [FieldError(_json_pointer(path.rstrip("`")), message)]
+        return [from_msgspec(exc)]
     return []
-
-
-def _json_pointer(path: str) -> str:
-    """msgspec's ``$.send_window.days[2]`` as the JSON pointer ``/send_window/days/2``."""
-    parts = re.findall(r"\.([^.\[]+)|\[(\d+)\]|\[\"((?:[^\"\\]|\\.)*)\"\]", path.removeprefix("$"))
-    return pointer(*(name or index or key for name, index, key in parts))
 
 
 def _repeated(items: list[Any], *at: str) -> list[FieldError]:

@@ -13,7 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from questionnaires.errors import FieldError
+from plumbing.errors import FieldError
 from server import tenants
 from server.deps import Conn
 from server.errors import ApiError, ProblemOperation, problems

@@ -9,7 +9,7 @@ from litestar import Request, Response, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from questionnaires.errors import FieldError
+from plumbing.errors import FieldError
 from server.auth import requires
 from server.errors import ApiError, ProblemOperation, problems
 from server.tenants import Principal

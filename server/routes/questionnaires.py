@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Reference, RequestBody
 from litestar.params import FromQuery
 
-from questionnaires.errors import FieldError
+from plumbing.errors import FieldError
 from questionnaires.load import load_definition
 from questionnaires.render import render_app, render_sms, render_web_survey
 from server import questionnaire_versions as store

@@ -9,7 +9,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from questionnaires.errors import DefinitionInvalid, QuestionnaireInvalid
+from plumbing.errors import DefinitionInvalid
+from questionnaires.errors import QuestionnaireInvalid
 from questionnaires.load import MAX_DOCUMENT_BYTES, definition_from_obj, load_definition
 from questionnaires.model import (
     Ces,

@@ -1,4 +1,4 @@
-"""`questionnaires` is the pure bottom layer: it imports only the standard library, msgspec, yaml and itself."""
+"""`questionnaires` is pure: it imports only the standard library, msgspec, yaml, lxt's plumbing and itself."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import questionnaires
 
 PACKAGE = Path(questionnaires.__file__).parent
-ALLOWED_THIRD_PARTY = {"msgspec", "yaml"}
+ALLOWED_THIRD_PARTY = {"msgspec", "yaml", "plumbing"}
 IO_MODULES = {"os", "io", "socket", "subprocess", "pathlib", "shutil", "urllib", "http", "asyncio", "sqlite3"}
 
 

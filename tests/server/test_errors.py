@@ -2,16 +2,10 @@ import asyncpg
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
-from server.errors import EXCEPTION_HANDLERS, json_path_to_pointer
+from server.errors import EXCEPTION_HANDLERS
 from tests.conftest import BrandFixture
 
 PROBLEM = "application/problem+json"
-
-
-def test_json_paths_become_pointers() -> None:
-    assert json_path_to_pointer("events[3].occurred_at") == "/events/3/occurred_at"
-    assert json_path_to_pointer("$.a.b") == "/a/b"
-    assert json_path_to_pointer("x/y") == "/x~1y"
 
 
 async def test_validation_problem_names_the_field(client: AsyncTestClient, brand: BrandFixture) -> None:

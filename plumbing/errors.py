@@ -1,0 +1,67 @@
+"""Field errors: what is wrong with which field of a submitted document, named by a JSON pointer.
+
+Every package raises a subclass of `DefinitionInvalid` (a questionnaire, a trigger, an event, a customer …);
+``server/errors.py`` turns each into one RFC 9457 problem whose ``errors`` list names every field.
+`from_msgspec` is the one converter of msgspec's validation messages ("… - at `$.questions[2].type`") into
+field errors, for every place that decodes with msgspec.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One problem with one field of a submitted document."""
+
+    pointer: str
+    """JSON pointer (RFC 6901) to the offending field, e.g. ``/questions/2/show_if/gte``; ``""`` is the whole
+    document; ``path:name`` / ``query:name`` name a request parameter."""
+    message: str
+
+
+class DefinitionInvalid(Exception):
+    """A submitted document is invalid; `errors` says where and why. Subclasses name the kind of document."""
+
+    title = "Invalid definition"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.pointer}: {e.message}" for e in errors))
+
+
+def pointer(*parts: str | int) -> str:
+    """Build a JSON pointer from path parts, escaping ``~`` and ``/`` as RFC 6901 requires."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+# msgspec: "<message> - at `$.a[2].b`", or "- at `key` in `$.a`" for a bad mapping key. A mapping value is
+# "$.a[...]" (its key is not named), a quoted key '$.a["b"]'.
+_AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`(?P<path>\$[^`]*)`)?$", re.DOTALL)
+_PART = re.compile(r"\.([^.\[\]`]+)|\[(\d+)\]|\[\"((?:[^\"\\]|\\.)*)\"\]|(\[\.\.\.\])")
+_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+
+
+def path_parts(path: str) -> list[str | int]:
+    """``$.events[3].occurred_at`` (or without the ``$``) as ``["events", 3, "occurred_at"]``; a mapping value
+    (``[...]``) ends the path at its mapping."""
+    parts: list[str | int] = []
+    for name, index, quoted, any_key in _PART.findall(path.removeprefix("$")):
+        if any_key:
+            break
+        parts.append(int(index) if index else name or quoted)
+    return parts
+
+
+def from_msgspec(error: msgspec.ValidationError | str, at: str = "") -> FieldError:
+    """msgspec's validation message as a field error below `at`; a missing or unknown field is named itself
+    rather than its parent object."""
+    match = _AT.match(str(error))
+    assert match is not None  # the pattern matches any text
+    message, parts = match["message"], path_parts(match["path"] or "$")
+    named = _NAMED_FIELD.match(message)
+    if named:
+        parts.append(named["name"])
+    return FieldError(at + pointer(*parts), message)
