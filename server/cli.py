@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import re
 import signal
@@ -18,6 +19,8 @@ import asyncpg
 
 from server import db, embedded, logs, migrate, tenants
 from server.settings import Settings, SettingsError, settings_table
+
+log = logging.getLogger("lxt.cli")
 
 
 class CliError(Exception):
@@ -65,6 +68,8 @@ def _with_conn(settings: Settings, work: Callable[[asyncpg.Connection], Awaitabl
 
 # -- service commands --------------------------------------------------------------------------------------
 
+ACCESS_LOG_FORMAT = '%(addr)s "%(method)s %(path)s?%(query_string)s %(protocol)s" %(status)d %(dt_ms).1f ms'
+
 
 def cmd_up(settings: Settings, _: argparse.Namespace) -> int:
     """Embedded servers (if no URLs) + migrations + API + worker, until Ctrl-C."""
@@ -108,6 +113,7 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
     """The HTTP API (granian), on LXT_HOST:LXT_PORT with LXT_API_WORKERS processes."""
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
     with embedded.owned_servers(settings) as resolved:
         _migrate(resolved)
@@ -120,7 +126,11 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
             interface=Interfaces.ASGI,
             workers=resolved.api_workers,
             loop=Loops.uvloop,
-            log_access=False,
+            log_level=LogLevels(resolved.log_level.lower()),
+            log_dictconfig=logs.dict_config(resolved),
+            # One line per request at INFO and DEBUG, redacted like every other line (LXT_LOG_LEVEL=WARNING: none).
+            log_access=resolved.log_level in ("DEBUG", "INFO"),
+            log_access_format=ACCESS_LOG_FORMAT,
             respawn_failed_workers=True,
         ).serve()
     return 0
@@ -331,13 +341,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logs.configure(settings.log_level)
+        logs.configure(settings)
         return int(args.func(settings, args))
     except (SettingsError, CliError, embedded.DataDirBusy) as exc:
         print(f"lxt: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Through logging, not Python's default traceback printer: the traceback is redacted like every log line.
+        log.exception("lxt %s failed", args.command)
+        return 1
 
 
 if __name__ == "__main__":
