@@ -2,49 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from contextlib import suppress
 from typing import Any
 
 import httpx
 from arq import cron, func
 from arq.worker import Worker
 
-from notifications import jobs
+from notifications import jobs, liveness
 from notifications.channels import channels_for
 from notifications.queue import SEND_INVITATION
 from server import db
 from server.app import redis_settings
 from server.settings import Settings
 
+log = logging.getLogger("lxt.worker")
+
+
+async def open_resources(ctx: dict[str, Any]) -> None:
+    """What the jobs share (``pool``, ``http``, ``channels``), and this worker's heartbeat."""
+    settings: Settings = ctx["settings"]
+    ctx["pool"] = await db.create_pool(
+        settings.database_url, min_size=1, max_size=max(2, settings.db_pool_max // 2)
+    )
+    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    ctx["channels"] = channels_for()
+    ctx["me"] = me = liveness.Worker.this_process()
+    await liveness.register(ctx["pool"], me)
+    ctx["heartbeat"] = asyncio.create_task(liveness.keep_beating(ctx["pool"], me))
+
+
+async def close_resources(ctx: dict[str, Any]) -> None:
+    if heartbeat := ctx.pop("heartbeat", None):
+        heartbeat.cancel()
+        with suppress(asyncio.CancelledError):
+            await heartbeat
+    if "http" in ctx:
+        await ctx.pop("http").aclose()
+    if "pool" in ctx:
+        pool = ctx.pop("pool")
+        try:
+            await liveness.retire(pool, ctx["me"])
+        except Exception as exc:  # the database is down: the row ages out of the count instead
+            log.warning("could not remove this worker's heartbeat: %s", exc)
+        await pool.close()
+
 
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """An arq Worker for `settings`; tests pass ``burst=True, poll_delay=0``."""
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx["pool"] = await db.create_pool(
-            settings.database_url, min_size=1, max_size=max(2, settings.db_pool_max // 2)
-        )
-        ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-        ctx["worker_id"], ctx["started_at"] = jobs.worker_identity()
-        ctx["channels"] = channels_for()
-        await jobs.heartbeat(ctx)
-
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        if "http" in ctx:
-            await ctx["http"].aclose()
-        if "pool" in ctx:
-            await ctx["pool"].close()
-
     options: dict[str, Any] = {
         "functions": [func(jobs.send_invitation, name=SEND_INVITATION)],
         "cron_jobs": [
-            cron(jobs.heartbeat, second=0, run_at_startup=False, unique=False),
             # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
             cron(jobs.sweep, second=30, run_at_startup=True),
         ],
         "redis_settings": redis_settings(settings.redis_url),
         "queue_name": settings.queue_name,
-        "on_startup": startup,
-        "on_shutdown": shutdown,
+        "on_startup": open_resources,
+        "on_shutdown": close_resources,
         "ctx": {"settings": settings},
         "max_jobs": 50,
         "job_timeout": 60,
