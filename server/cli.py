@@ -138,11 +138,11 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     """The arq worker: sends invitations, sweeps the schedule, records heartbeats."""
-    from server.worker import create_worker
+    from server import worker
 
     with embedded.owned_servers(settings) as resolved:
         _migrate(resolved)
-        create_worker(resolved).run()
+        asyncio.run(worker.run(resolved))
     return 0
 
 
