@@ -8,8 +8,8 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server import db, embedded, logs, migrate, tenants
+from server import db, embedded, logs, migrate, supervise, tenants
 from server.settings import Settings, SettingsError, settings_table
 
 log = logging.getLogger("lxt.cli")
@@ -72,41 +72,33 @@ ACCESS_LOG_FORMAT = '%(addr)s "%(method)s %(path)s?%(query_string)s %(protocol)s
 
 
 def cmd_up(settings: Settings, _: argparse.Namespace) -> int:
-    """Embedded servers (if no URLs) + migrations + API + worker, until Ctrl-C."""
-    with embedded.owned_servers(settings) as resolved:
+    """Embedded servers (if no URLs) + migrations + API + worker, until Ctrl-C; restarts whichever stops."""
+    with embedded.owned(settings) as (resolved, servers):
         _migrate(resolved)
         env = _env_with(resolved)
         children = [
-            subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env),
-            subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=env),
+            supervise.Child("API", [sys.executable, "-m", "server.cli", "serve"], env),
+            supervise.Child("worker", [sys.executable, "-m", "server.cli", "worker"], env),
         ]
-        print(f"lxt is up: {resolved.base_url} (Ctrl-C stops it)", file=sys.stderr)
-        stopping = False
+        stopping = threading.Event()
 
         def stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
+            stopping.set()
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        status = 0
-        while not stopping:
+        try:
             for child in children:
-                if child.poll() is not None:
-                    role = str(child.args[-1])  # type: ignore[index]
-                    print(f"lxt: {role} exited with status {child.returncode}", file=sys.stderr)
-                    stopping, status = True, child.returncode or 1
-            time.sleep(0.2)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        return status
+                child.start()
+            print(f"lxt is up: {resolved.base_url} (Ctrl-C stops it)", file=sys.stderr)
+            supervise.supervise([*servers, *children], stopping)
+        finally:
+            for child in children:
+                child.interrupt()
+            deadline = time.monotonic() + 15
+            for child in children:
+                child.wait(deadline)
+        return 0
 
 
 def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
