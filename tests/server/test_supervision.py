@@ -1,8 +1,8 @@
 """Recovery, tried as an operator would: `lxt up` as a real process, its parts killed with SIGKILL.
 
-`lxt up` must restart what dies (the embedded Valkey on the same port and data dir, the worker, the API) and
-keep the rest running; the worker must ride out the queue's outage; `/ready` must count only live workers; and
-an event acknowledged while the queue was down must still be sent.
+`lxt up` must restart what dies (the embedded Valkey and PostgreSQL on the same address and data dir, the worker,
+the API) and keep the rest running; the worker must ride out the queue's outage; `/ready` must count only live
+workers; and an event acknowledged while the queue was down must still be sent.
 """
 
 import json
@@ -16,11 +16,15 @@ import asyncpg
 import httpx
 import psutil
 import yaml
+from litestar.testing import AsyncTestClient
 
+from server.app import create_app
 from server.backoff import Backoff
+from server.embedded import EmbeddedValkey
 from server.settings import Settings
+from server.worker import create_worker
 from tests.conftest import BrandFixture
-from tests.helpers import event, report, survey_setup
+from tests.helpers import event, queued_jobs, report, survey_setup
 from tests.server.processes import eventually, free_port, gone, lxt, readiness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +163,34 @@ async def test_lxt_up_restarts_its_embedded_postgresql(tmp_path: Path) -> None:
         assert proc.returncode == 0, output.read_text(errors="replace")
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+async def test_events_are_acknowledged_while_the_queue_is_down_and_sent_after_it_is_back(
+    settings: Settings, brand: BrandFixture, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """The API's queue killed under it: the event is committed and acknowledged, and the worker that comes up
+    once the queue is back sends it (its start-up sweep queues what the API could not)."""
+    valkey = EmbeddedValkey(tmp_path)
+    valkey.start()
+    local = settings.replace(redis_url=valkey.url)
+    try:
+        async with AsyncTestClient(create_app(local), base_url="http://lxt.test") as client:
+            await survey_setup(client, brand)
+            killed = valkey.pid
+            os.kill(killed, signal.SIGKILL)
+            await eventually(lambda: _true(gone(killed)), "Valkey to die")
+            during = await report(client, brand, event("during-outage"))
+            assert during["decision"] == "scheduled"
+            valkey.start()
+            assert await queued_jobs(local) == 0, "the job could not have been queued"
+            worker = create_worker(local, burst=True, poll_delay=0, handle_signals=False)
+            try:
+                await worker.main()
+            finally:
+                await worker.close()
+        assert await sent(conn, [during["invitation_id"]])
+    finally:
+        valkey.stop()
 
 
 async def _true(value: bool) -> bool:
