@@ -1,14 +1,12 @@
 """arq job functions. Each takes ids, re-reads state from PostgreSQL and is safe to run more than once.
 
-The worker's ``ctx`` carries ``pool`` (asyncpg), ``http`` (httpx.AsyncClient), ``settings``, ``channels``,
-``worker_id`` and ``started_at``.
+The worker's ``ctx`` carries ``pool`` (asyncpg), ``redis`` (the arq pool), ``http`` (httpx.AsyncClient),
+``settings`` and ``channels``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -32,14 +30,6 @@ SWEEP_AHEAD: Final = timedelta(minutes=2)
 SWEEP_LIMIT: Final = 10_000
 STUCK_AFTER: Final = timedelta(minutes=5)
 """An invitation still ``sending`` this long after its claim lost its worker (jobs time out after 60 s)."""
-
-HEARTBEAT_SQL = """
-INSERT INTO worker_heartbeats (worker_id, hostname, pid, started_at, seen_at)
-VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (worker_id) DO UPDATE SET seen_at = now()
-"""
-
-PRUNE_HEARTBEATS_SQL = "DELETE FROM worker_heartbeats WHERE seen_at < now() - interval '1 day'"
 
 _definitions = msgspec.json.Decoder(Definition)
 
@@ -129,21 +119,3 @@ async def sweep(ctx: dict[str, Any]) -> int:
     if added:
         log.warning("sweeper re-enqueued %d of %d due invitations", added, len(due))
     return added
-
-
-async def heartbeat(ctx: dict[str, Any]) -> None:
-    """Record that this worker is alive (cron, every minute); `/ready` counts live workers."""
-    async with ctx["pool"].acquire() as conn:
-        await conn.execute(
-            HEARTBEAT_SQL,
-            ctx["worker_id"],
-            socket.gethostname(),
-            os.getpid(),
-            ctx["started_at"],
-        )
-        await conn.execute(PRUNE_HEARTBEATS_SQL)
-
-
-def worker_identity() -> tuple[str, datetime]:
-    started = datetime.now(UTC)
-    return f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}", started

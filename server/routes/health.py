@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
+from msgspec import Meta
 
+from notifications import liveness
+from notifications.liveness import ALIVE_WITHIN, HEARTBEAT_EVERY
 from server import migrate
 
 log = logging.getLogger("lxt.health")
@@ -24,7 +28,14 @@ class Readiness(msgspec.Struct):
     database: str
     migrations: str
     queue: str
-    workers_alive: int
+    workers_alive: Annotated[
+        int,
+        Meta(
+            description=f"Worker processes whose last heartbeat is under {ALIVE_WITHIN.seconds} s old (they beat "
+            f"every {HEARTBEAT_EVERY.seconds} s, also while they wait for the queue; one that stops cleanly "
+            "is removed at once). Not part of `status`: the API is ready without workers."
+        ),
+    ]
 
 
 @get("/health", tags=["operations"], summary="Liveness: the process answers")
@@ -50,9 +61,7 @@ async def ready(state: State) -> Response[Readiness]:
                 database = "ok"
                 current = await migrate.is_current(conn, state.migrations)
                 migrations = "ok" if current else "pending"
-                workers = await conn.fetchval(
-                    "SELECT count(*) FROM worker_heartbeats WHERE seen_at > now() - interval '2 minutes'"
-                )
+                workers = await liveness.count_alive(conn)
     except Exception as exc:  # any failure means "not ready", reported in the body
         log.warning("readiness: database check failed: %s", exc)
     try:
