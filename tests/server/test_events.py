@@ -12,6 +12,7 @@ from server.app import create_app
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, put_touchpoint, put_trigger, queued_jobs, report, survey_setup
+from triggers.sampling import sampled_in
 
 
 async def test_a_matching_event_schedules_an_invitation(
@@ -84,13 +85,26 @@ async def test_an_archived_questionnaire_stops_scheduling(client: AsyncTestClien
 
 
 async def test_sampling_is_deterministic_for_a_replayed_event(
-    client: AsyncTestClient, brand: BrandFixture
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
-    await survey_setup(client, brand, sample_rate=0.5)
-    first = [await report(client, brand, event(f"s-{i}", customer=f"c-{i}")) for i in range(40)]
-    decisions = {r["decision"] for r in first}
-    assert decisions == {"scheduled", "not_surveyed"}
+    # The draw depends only on (trigger, event): each decision is what the trigger id and the idempotency key
+    # give, and the same events decided a second time are sampled exactly as the first time. A random draw
+    # would disagree somewhere among 40 events at rate 0.5 (each agrees with probability 1/2).
+    trigger = await survey_setup(client, brand, sample_rate=0.5)
+    bodies = [event(f"s-{i}", customer=f"c-{i}") for i in range(40)]
+    first = [await report(client, brand, body) for body in bodies]
+    assert {r["decision"] for r in first} == {"scheduled", "not_surveyed"}
     assert {r["reason"] for r in first if r["decision"] == "not_surveyed"} == {"sampled_out"}
+    drawn = [sampled_in(0.5, trigger["id"], body["idempotency_key"]) for body in bodies]
+    assert [r["decision"] == "scheduled" for r in first] == drawn
+
+    # Replay: the brand's idempotency keys are forgotten, as after their retention (while remembered, a repeated
+    # key is only answered from the stored decision), and the same events reported again are decided anew.
+    await conn.execute("DELETE FROM idempotency_keys WHERE brand_id = $1", brand.brand.brand_id)
+    replayed = [await report(client, brand, body) for body in bodies]
+    assert {r["status"] for r in replayed} == {"created"}
+    assert {r["event_id"] for r in replayed}.isdisjoint(r["event_id"] for r in first)
+    assert [r["decision"] for r in replayed] == [r["decision"] for r in first]
 
 
 async def test_unknown_touchpoints_can_be_auto_created(

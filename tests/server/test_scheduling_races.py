@@ -1,4 +1,5 @@
-"""Races between transactions, forced deterministically: one transaction holds its locks while another starts.
+"""Races between transactions, forced deterministically: one transaction holds its locks while another
+is seen blocked on them (PostgreSQL reports it waiting for a lock the first one holds).
 
 These fail if the customer lock, the unique keys or the retry were taken away.
 """
@@ -47,17 +48,43 @@ async def holder(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+async def blocked_by(
+    observer: asyncpg.Connection, holder: asyncpg.Connection, task: asyncio.Task, *, within: float = 10.0
+) -> None:
+    """Return once PostgreSQL reports a backend waiting for a lock that `holder`'s session holds; fail if
+    `task` finishes first (it did not wait) or nothing waits within `within` seconds."""
+    holder_pid = holder.get_server_pid()
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        # pg_blocking_pids: the sessions holding the lock a backend waits for (row, tuple or transaction id).
+        waiting = await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock' AND $1 = ANY(pg_blocking_pids(pid))",
+            holder_pid,
+        )
+        if waiting:
+            return
+        assert not task.done(), f"the second event did not wait for the first one's transaction: {task.result()}"
+        assert asyncio.get_running_loop().time() < deadline, "no transaction waited for the first one's locks"
+        await asyncio.sleep(0.01)
+
+
 async def hold_then_race(
-    holder: asyncpg.Connection, ingestor: Ingestor, brand: BrandFixture, first: dict, second: dict
+    holder: asyncpg.Connection,
+    observer: asyncpg.Connection,
+    ingestor: Ingestor,
+    brand: BrandFixture,
+    first: dict,
+    second: dict,
 ) -> tuple[EventResult, Transaction, asyncio.Task[list[EventResult]]]:
     """Ingest `first` in a transaction left open on `holder`, then submit `second` through the ingestor; return
-    the first's result, its open transaction, and the second's task once it is seen waiting for the first."""
+    the first's result, its open transaction, and the second's task once PostgreSQL shows it blocked on the
+    first's locks (checked through `observer`)."""
     transaction = holder.transaction()
     await transaction.start()
     (result,) = (await schedule.ingest(holder, [pending(brand, first)]))[0]
     task = asyncio.create_task(ingestor.submit([pending(brand, second)]))
-    await asyncio.sleep(0.3)
-    assert not task.done(), "the second event did not wait for the first one's transaction"
+    await blocked_by(observer, holder, task)
     return result, transaction, task
 
 
@@ -74,7 +101,7 @@ async def test_a_second_event_for_one_customer_waits_and_is_capped(
     if customer_exists:
         await client.put("/v1/customers/c-1", json={"locale": "en"}, headers=brand.headers("manage"))
     # The first transaction holds the customer's row lock (or its new unique key) while the second starts.
-    result, first, second = await hold_then_race(holder, ingestor, brand, event("visit-1"), event("visit-2"))
+    result, first, second = await hold_then_race(holder, conn, ingestor, brand, event("visit-1"), event("visit-2"))
     assert result.decision == "scheduled"
     await first.commit()
     (capped,) = await second
@@ -91,7 +118,7 @@ async def test_a_duplicate_racing_its_original_waits_and_gets_the_original(
     conn: asyncpg.Connection,
 ) -> None:
     await survey_setup(client, brand)
-    original, first, duplicate = await hold_then_race(holder, ingestor, brand, event("same"), event("same"))
+    original, first, duplicate = await hold_then_race(holder, conn, ingestor, brand, event("same"), event("same"))
     await first.commit()
     (replayed,) = await duplicate
     assert replayed.status == "duplicate"
@@ -109,7 +136,7 @@ async def test_a_rolled_back_original_leaves_the_duplicate_to_be_stored(
     conn: asyncpg.Connection,
 ) -> None:
     await survey_setup(client, brand)
-    _, first, retry = await hold_then_race(holder, ingestor, brand, event("same"), event("same"))
+    _, first, retry = await hold_then_race(holder, conn, ingestor, brand, event("same"), event("same"))
     await first.rollback()
     (stored,) = await retry
     assert stored.status == "created"
