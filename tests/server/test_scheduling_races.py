@@ -5,68 +5,18 @@ These fail if the customer lock, the unique keys or the retry were taken away.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import asyncpg
-import msgspec
 import pytest
-from arq import create_pool as create_arq_pool
 from asyncpg.transaction import Transaction
 from litestar.testing import AsyncTestClient
 
-from server import db
-from server.app import redis_settings
 from server.ingest import Ingestor
-from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, survey_setup
+from tests.server.races import blocked_by, pending
 from triggers import schedule
-from triggers.events import EventIn, EventResult, check_events
-from triggers.schedule import Pending
-
-
-def pending(brand: BrandFixture, body: dict) -> Pending:
-    (valid,) = check_events([msgspec.convert(body, EventIn)], datetime.now(UTC), batch=False)
-    return Pending(brand.brand.brand_id, valid)
-
-
-@pytest.fixture
-async def ingestor(settings: Settings) -> AsyncIterator[Ingestor]:
-    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
-    redis = await create_arq_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
-    yield Ingestor(pool, redis, settings.queue_name)
-    await redis.aclose()
-    await pool.close()
-
-
-@pytest.fixture
-async def holder(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A second connection whose transaction the test keeps open."""
-    connection = await db.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-async def blocked_by(
-    observer: asyncpg.Connection, holder: asyncpg.Connection, task: asyncio.Task, *, within: float = 10.0
-) -> None:
-    """Return once PostgreSQL reports a backend waiting for a lock that `holder`'s session holds; fail if
-    `task` finishes first (it did not wait) or nothing waits within `within` seconds."""
-    holder_pid = holder.get_server_pid()
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        # pg_blocking_pids: the sessions holding the lock a backend waits for (row, tuple or transaction id).
-        waiting = await observer.fetchval(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock' AND $1 = ANY(pg_blocking_pids(pid))",
-            holder_pid,
-        )
-        if waiting:
-            return
-        assert not task.done(), f"the second event did not wait for the first one's transaction: {task.result()}"
-        assert asyncio.get_running_loop().time() < deadline, "no transaction waited for the first one's locks"
-        await asyncio.sleep(0.01)
+from triggers.events import EventResult
 
 
 async def hold_then_race(

@@ -6,60 +6,26 @@ The forced races hold one transaction open at the point that matters and show th
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
 import pytest
-from arq import create_pool as create_arq_pool
 from litestar.testing import AsyncTestClient
 
 from server import db
-from server.app import redis_settings
 from server.ingest import Ingestor
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, report, survey_setup
+from tests.server.races import blocked_by, pending
 from triggers import catalog, schedule
 from triggers.catalog import TriggerOut
-from triggers.events import EventIn, check_events
 from triggers.model import TriggerIn
-from triggers.schedule import Pending
-
-
-def pending(brand: BrandFixture, body: dict) -> Pending:
-    (valid,) = check_events([msgspec.convert(body, EventIn)], datetime.now(UTC), batch=False)
-    return Pending(brand.brand.brand_id, valid)
 
 
 def deactivated(trigger: dict) -> dict:
     return {k: v for k, v in trigger.items() if k not in ("id", "created_at", "updated_at")} | {"active": False}
-
-
-@pytest.fixture
-async def ingestor(settings: Settings) -> AsyncIterator[Ingestor]:
-    pool = await db.create_pool(settings.database_url, min_size=1, max_size=4)
-    redis = await create_arq_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
-    yield Ingestor(pool, redis, settings.queue_name)
-    await redis.aclose()
-    await pool.close()
-
-
-@pytest.fixture
-async def holder(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection whose transaction the test keeps open."""
-    connection = await db.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-async def waiting_for_advisory_lock(conn: asyncpg.Connection) -> None:
-    """Return once some backend waits for an advisory lock (the trigger guard); fail after 10 s."""
-    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-    async with asyncio.timeout(10):
-        while not await conn.fetchval(waiting):  # noqa: ASYNC110 - polling the database, not an event of ours
-            await asyncio.sleep(0.01)
 
 
 async def send_every_invitation_now(conn: asyncpg.Connection, settings: Settings) -> list[str]:
@@ -145,8 +111,7 @@ async def test_a_deactivation_waits_for_an_ingestion_in_flight_and_cancels_its_i
     other = await db.connect(database_url)
     try:
         put = asyncio.create_task(deactivate(other, brand, stored))
-        await waiting_for_advisory_lock(conn)
-        assert not put.done()
+        await blocked_by(conn, holder, put)
         await transaction.commit()
         assert not (await put).active
     finally:
@@ -171,8 +136,7 @@ async def test_an_ingestion_waits_for_a_deactivation_committing_and_sees_the_tri
     trigger, _ = await catalog.put_trigger(holder, brand.brand.brand_id, spec, datetime.now(UTC))
     assert not trigger.active
     task = asyncio.create_task(ingestor.submit([pending(brand, event("during"))]))
-    await waiting_for_advisory_lock(conn)
-    assert not task.done()
+    await blocked_by(conn, holder, task)
     await transaction.commit()
     (result,) = await task
     assert (result.decision, result.reason) == ("not_surveyed", "no_trigger")
