@@ -178,11 +178,8 @@ def cmd_brand_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_brand_list(settings: Settings, _: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-        return await conn.fetch("SELECT slug, name, created_at FROM brands ORDER BY slug")
-
-    for row in _with_conn(settings, work):
-        print(f"{row['slug']}\t{row['name']}\t{row['created_at']:%Y-%m-%d}")
+    for brand in _with_conn(settings, tenants.list_brands):
+        print(f"{brand.slug}\t{brand.name}\t{brand.created_at:%Y-%m-%d}")
     return 0
 
 

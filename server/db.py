@@ -51,3 +51,8 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "lxt-cli", "timezone": "UTC"})
     await _init_connection(conn)
     return conn
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    """A round trip to the server (readiness checks)."""
+    await conn.fetchval("SELECT 1")

@@ -96,6 +96,11 @@ async def get_brand(conn: asyncpg.Connection, brand_id: UUID) -> Brand | None:
     return Brand(**dict(row)) if row else None
 
 
+async def list_brands(conn: asyncpg.Connection) -> list[Brand]:
+    """Every brand, by slug (operators' view: the CLI)."""
+    return [Brand(**dict(r)) for r in await conn.fetch(f"SELECT {_BRAND} FROM brands ORDER BY slug")]
+
+
 async def brand_by_slug(conn: asyncpg.Connection, slug: str) -> Brand | None:
     row = await conn.fetchrow(f"SELECT {_BRAND} FROM brands WHERE slug = $1", slug)
     return Brand(**dict(row)) if row else None

@@ -126,3 +126,19 @@ def test_questionnaires_imports_only_the_standard_library_msgspec_and_yaml_and_d
         outside_stdlib = roots - set(sys.stdlib_module_names) - PLUMBING
         assert outside_stdlib <= QUESTIONNAIRES_THIRD_PARTY, (module.name, outside_stdlib)
         assert not roots & IO_MODULES, (module.name, roots & IO_MODULES)
+
+
+SQL_CALL = ("fetch", "fetchrow", "fetchval", "execute", "executemany", "copy_records_to_table", "cursor")
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*(ROOT / "server" / "routes").glob("*.py"), ROOT / "server" / "cli.py"]), ids=lambda p: p.name
+)
+def test_routes_and_the_cli_run_no_sql_of_their_own(path: Path) -> None:
+    """SQL lives in the domains' queries modules (and server's stores); routes and commands call them."""
+    calls = [
+        f"line {node.lineno}: .{node.func.attr}()"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALL
+    ]
+    assert not calls, f"{path.name} runs SQL itself: {calls}"

@@ -14,7 +14,7 @@ from msgspec import Meta
 
 from notifications import liveness
 from notifications.liveness import ALIVE_WITHIN, HEARTBEAT_EVERY
-from server import migrate
+from server import db, migrate
 
 log = logging.getLogger("lxt.health")
 
@@ -57,7 +57,7 @@ async def ready(state: State) -> Response[Readiness]:
     try:
         async with asyncio.timeout(2):
             async with state.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+                await db.ping(conn)
                 database = "ok"
                 current = await migrate.is_current(conn, state.migrations)
                 migrations = "ok" if current else "pending"
