@@ -5,17 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import cast
 
 import asyncpg
 import httpx
-from arq import create_pool as create_arq_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from redis.asyncio import ConnectionPool
 
 from server import db, migrate
 from server.auth import ApiKeyAuth, KeyCache
@@ -39,6 +40,15 @@ def redis_settings(url: str) -> RedisSettings:
     return settings
 
 
+def queue_client(url: str, queue_name: str) -> ArqRedis:
+    """The API's client of the job queue, connecting on first use rather than at start-up (arq's create_pool
+    pings first): the API starts and takes events while the queue is down — they are committed, and the sweeper
+    enqueues their jobs once it is back — and ``/ready`` reports the queue as unavailable meanwhile."""
+    client = cast(ArqRedis, ArqRedis.from_pool(ConnectionPool.from_url(url, socket_connect_timeout=2)))
+    client.default_queue_name = queue_name
+    return client
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the ASGI app. `settings` must carry real URLs (the CLI resolves embedded servers first)."""
     if not settings.database_url or not settings.redis_url:
@@ -52,9 +62,7 @@ def create_app(settings: Settings) -> Litestar:
                 settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
             )
             stack.push_async_callback(state.pool.close)
-            state.redis = await create_arq_pool(
-                redis_settings(settings.redis_url), default_queue_name=settings.queue_name
-            )
+            state.redis = queue_client(settings.redis_url, settings.queue_name)
             stack.push_async_callback(state.redis.aclose)
             state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
             stack.push_async_callback(state.http.aclose)
