@@ -42,6 +42,10 @@ def pointer(*parts: str | int) -> str:
 _AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`(?P<path>\$[^`]*)`)?$", re.DOTALL)
 _PART = re.compile(r"\.([^.\[\]`]+)|\[(\d+)\]|\[\"((?:[^\"\\]|\\.)*)\"\]|(\[\.\.\.\])")
 _NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+_HINTS = {
+    "Expected `duration`": 'an ISO 8601 duration in whole days, hours, minutes and seconds, e.g. "PT5M"',
+    "Expected `datetime`": 'an RFC 3339 time with its UTC offset, e.g. "2026-11-24T10:15:03+01:00"',
+}
 
 
 def path_parts(path: str) -> list[str | int]:
@@ -64,4 +68,5 @@ def from_msgspec(error: msgspec.ValidationError | str, at: str = "") -> FieldErr
     named = _NAMED_FIELD.match(message)
     if named:
         parts.append(named["name"])
-    return FieldError(at + pointer(*parts), message)
+    hint = next((text for start, text in _HINTS.items() if message.startswith(start)), None)
+    return FieldError(at + pointer(*parts), f"{message}: send {hint}" if hint else message)

@@ -1,5 +1,7 @@
 """The one converter of msgspec's validation messages into field errors, which every package uses."""
 
+from datetime import timedelta
+
 import msgspec
 import pytest
 
@@ -39,3 +41,11 @@ def test_msgspec_errors_name_the_field(document: object, expected: FieldError) -
         msgspec.convert(document, Outer, strict=True)
     assert from_msgspec(caught.value) == expected
     assert from_msgspec(caught.value, at="/events/2").pointer == "/events/2" + expected.pointer
+
+
+def test_a_value_of_the_wrong_type_for_a_duration_or_a_time_says_what_to_send() -> None:
+    with pytest.raises(msgspec.ValidationError) as caught:
+        msgspec.convert({"delay": 300}, dict[str, timedelta], strict=True)
+    assert from_msgspec(caught.value).message == (
+        'Expected `duration`, got `int`: send an ISO 8601 duration in whole days, hours, minutes and seconds, e.g. "PT5M"'
+    )
