@@ -28,6 +28,8 @@ log = logging.getLogger("lxt.jobs")
 SWEEP_AHEAD: Final = timedelta(minutes=2)
 """The sweeper also enqueues invitations due this soon, so a lost job never makes one late."""
 SWEEP_LIMIT: Final = 10_000
+PRUNE_BATCHES: Final = 30
+"""Batches of `SWEEP_LIMIT` expired idempotency keys one sweep deletes at most (300,000 a minute)."""
 STUCK_AFTER: Final = timedelta(minutes=5)
 """An invitation still ``sending`` this long after its claim lost its worker (jobs time out after 60 s)."""
 
@@ -39,10 +41,9 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
 
     Safe to run twice: only the run that moves it from ``scheduled`` to ``sending`` goes on. The claim itself
     withdraws (cancels) an invitation whose trigger was deactivated or questionnaire archived meanwhile. Once
-    claimed, the
-    invitation always ends explained: sent, failed (with a code), expired or suppressed; if this worker dies in
-    between, the sweeper fails it as ``interrupted`` (whether the provider got it is unknown, so it is not sent
-    again).
+    claimed, the invitation always ends explained: sent, failed (with a code), expired or suppressed; if this
+    worker dies in between, the sweeper fails it as ``interrupted`` (whether the provider got it is unknown, so it
+    is not sent again).
     """
     brand = UUID(brand_id)
     now = datetime.now(UTC)
@@ -59,9 +60,8 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
         check = check_before_send(
             channels=claimed.channels,  # type: ignore[arg-type]
             customer=customer.facts(),
-            occurred_at=claimed.occurred_at,
+            send_by=claimed.send_by,
             expires_at=claimed.expires_at,
-            max_lag=claimed.send_by - claimed.occurred_at,
             now=now,
         )
         if check.outcome != "send" or check.channel is None:
@@ -110,7 +110,11 @@ async def sweep(ctx: dict[str, Any]) -> int:
     async with ctx["pool"].acquire() as conn:
         interrupted = await fail_stuck(conn, now - STUCK_AFTER, now, "interrupted")
         due = await queries.due_invitations(conn, now + SWEEP_AHEAD, SWEEP_LIMIT)
-        await prune_idempotency_keys(conn, now - idempotency.RETENTION, SWEEP_LIMIT)
+        # In batches (each its own short transaction), until the old keys are gone or this sweep has done its
+        # share: PRUNE_BATCHES x SWEEP_LIMIT a minute outpaces any sustained event rate one database takes.
+        for _ in range(PRUNE_BATCHES):
+            if await prune_idempotency_keys(conn, now - idempotency.RETENTION, SWEEP_LIMIT) < SWEEP_LIMIT:
+                break
     if interrupted:
         log.warning("sweeper failed %d invitations whose send was interrupted", interrupted)
     if not due:

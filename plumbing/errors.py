@@ -9,6 +9,8 @@ field errors, for every place that decodes with msgspec.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 
@@ -70,3 +72,26 @@ def from_msgspec(error: msgspec.ValidationError | str, at: str = "") -> FieldErr
         parts.append(named["name"])
     hint = next((text for start, text in _HINTS.items() if message.startswith(start)), None)
     return FieldError(at + pointer(*parts), f"{message}: send {hint}" if hint else message)
+
+
+NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
+
+
+def nul_errors(value: Any) -> list[FieldError]:
+    """A field error for every string (member names included) of a decoded JSON or YAML value that contains a NUL
+    character, which PostgreSQL text cannot hold."""
+    return [FieldError(where, NUL_MESSAGE) for where in _nul_pointers(value)]
+
+
+def _nul_pointers(value: Any, *path: str | int) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield pointer(*path)
+    elif isinstance(value, dict):
+        for name, member in value.items():
+            if isinstance(name, str) and "\x00" in name:
+                yield pointer(*path, name)
+            yield from _nul_pointers(member, *path, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_pointers(item, *path, index)

@@ -14,13 +14,14 @@ JSON or YAML, not UTF-8, nested too deeply) raises the subclass `DocumentUnreada
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, Literal
 
 import msgspec
 import yaml
 
-from plumbing.errors import FieldError, from_msgspec
+from plumbing.errors import FieldError, from_msgspec, nul_errors
 from questionnaires.errors import QuestionnaireInvalid
 from questionnaires.model import Definition
 from questionnaires.validate import ensure_valid
@@ -102,12 +103,22 @@ def definition_from_obj(obj: object) -> Definition:
     return ensure_valid(definition)
 
 
+def _refuse_nul(document: object) -> None:
+    errors = nul_errors(document)
+    if errors:
+        raise QuestionnaireInvalid(errors)
+
+
 def load_definition(data: bytes | str, fmt: Literal["json", "yaml"]) -> Definition:
     """Decode a definition written as JSON or YAML, then validate it semantically."""
     size = len(data.encode() if isinstance(data, str) else data)
     if size > MAX_DOCUMENT_BYTES:
         raise QuestionnaireInvalid([FieldError("", f"document is larger than {MAX_DOCUMENT_BYTES} bytes")])
     if fmt == "json":
+        if (b"\\u0000" if isinstance(data, bytes) else "\\u0000") in data:
+            # JSON text carries NUL only as this escape: name each string that holds one (PostgreSQL cannot).
+            with contextlib.suppress(msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                _refuse_nul(msgspec.json.decode(data))  # if unreadable, the typed decode below says so
         try:
             definition = _json_decoder.decode(data)
         except msgspec.ValidationError as error:
@@ -124,5 +135,6 @@ def load_definition(data: bytes | str, fmt: Literal["json", "yaml"]) -> Definiti
             raise DocumentUnreadable([FieldError("", f"not valid YAML: {error}")]) from None
         except RecursionError:
             raise DocumentUnreadable([_TOO_DEEP]) from None
+        _refuse_nul(obj)
         return definition_from_obj(obj)
     raise ValueError(f"unknown format {fmt!r}")

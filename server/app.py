@@ -20,7 +20,7 @@ from redis.asyncio import ConnectionPool
 
 from server import db, migrate
 from server.auth import ApiKeyAuth, KeyCache
-from server.boundary import BoundaryRequest, refuse_nul_parameters
+from server.boundary import BoundaryRequest, check_parameters
 from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BoundaryRequest,
-        before_request=refuse_nul_parameters,
+        before_request=check_parameters,
         request_max_body_size=settings.max_body_bytes,
         plugins=[ClosedStructs()],
         state=State(

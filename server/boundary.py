@@ -10,21 +10,23 @@ document says is invalid. Invalid bodies are a 422 naming each field (`server.er
 
 PostgreSQL text (and jsonb) cannot hold NUL characters, and any string a client sends may reach a query, even on
 a GET. So NUL is refused here, once for every route and before any query, naming the field: a JSON pointer in a
-body (`BoundaryRequest.json`), ``path:name`` or ``query:name`` for parameters (`refuse_nul_parameters`).
+body (`BoundaryRequest.json`), ``path:name`` or ``query:name`` for parameters (`check_parameters`). Questionnaire
+documents, which their route reads itself, are checked by their own decoder (`questionnaires.load`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar import Request
 from litestar.exceptions import SerializationException
 from litestar.handlers import HTTPRouteHandler
 
-from plumbing.errors import FieldError, pointer
+from plumbing.errors import NUL_MESSAGE, FieldError, nul_errors
 from server.errors import ApiError, invalid_body
 
 
@@ -59,7 +61,7 @@ async def _readable(decoding: Awaitable[Any]) -> Any:
         raise unreadable_body("it nests too deeply") from None
     except (SerializationException, ValueError) as exc:  # ValueError: UnicodeDecodeError and kin
         raise unreadable_body(str(exc.__cause__ or exc)) from None
-    refuse_nul([FieldError(where, NUL_MESSAGE) for where in nul_pointers(value)])
+    refuse_nul(nul_errors(value))
     return value
 
 
@@ -75,26 +77,18 @@ def unreadable_body(reason: str) -> ApiError:
     return ApiError(400, message, errors=[FieldError("", message)])
 
 
-NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
-
-
-def nul_pointers(value: Any, *path: str | int) -> Iterator[str]:
-    """JSON pointers to every string (member names included) of a decoded JSON value that contains NUL."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield pointer(*path)
-    elif isinstance(value, dict):
-        for name, member in value.items():
-            if "\x00" in name:
-                yield pointer(*path, name)
-            yield from nul_pointers(member, *path, name)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from nul_pointers(item, *path, index)
-
-
-async def refuse_nul_parameters(request: Request[Any, Any, Any]) -> None:
-    """``before_request`` hook of the app: path and query parameters must not contain NUL either."""
+async def check_parameters(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` hook of the app: path and query parameters must be UTF-8 once percent-decoded (400:
+    ASGI servers decode them leniently, so different bytes would name the same object), and must not contain NUL
+    (422)."""
+    undecodable = _undecodable_parameters(request)
+    if undecodable:
+        message = "is not UTF-8 once percent-decoded"
+        raise ApiError(
+            400,
+            "; ".join(f"{name}: {message}" for name in undecodable),
+            errors=[FieldError(name, message) for name in undecodable],
+        )
     errors = [
         FieldError(f"path:{name}", NUL_MESSAGE)
         for name, value in request.path_params.items()
@@ -107,6 +101,34 @@ async def refuse_nul_parameters(request: Request[Any, Any, Any]) -> None:
             if "\x00" in name or "\x00" in value
         ]
     refuse_nul(errors)
+
+
+def _undecodable_parameters(request: Request[Any, Any, Any]) -> list[str]:
+    names = []
+    raw_path: bytes | None = request.scope.get("raw_path")
+    if raw_path and b"%" in raw_path and not _is_utf8(unquote_to_bytes(raw_path)):
+        strings = {n: v for n, v in request.path_params.items() if isinstance(v, str)}
+        names += [f"path:{n}" for n, v in strings.items() if not _is_clean(v)] or [f"path:{n}" for n in strings]
+    query: bytes = request.scope["query_string"]
+    if b"%" in query:
+        for pair in query.split(b"&"):
+            name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"="))
+            if not (_is_utf8(name) and _is_utf8(value)):
+                names.append(f"query:{name.decode(errors='replace')}")
+    return names
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_clean(text: str) -> bool:
+    """Whether a leniently decoded text shows no trace of undecodable bytes (replacement or surrogate)."""
+    return "\ufffd" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def refuse_nul(errors: list[FieldError]) -> None:

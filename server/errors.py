@@ -225,7 +225,8 @@ def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -
     # should have named the field before any query ran, so this is logged as the gap it is. asyncpg's message
     # names SQL parameters and types, which is no business of the client's.
     log.warning("unvalidated value refused by the database on %s %s: %s", request.method, request.url.path, exc)
-    return problem_response(request, 422, "a value in the request cannot be stored")
+    message = "a value in the request cannot be stored"
+    return problem_response(request, 422, message, errors=[FieldError("", message)])
 
 
 def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ProblemDetails]:

@@ -22,7 +22,7 @@ or unpublished ``questionnaire_unavailable``, and an opted-out customer ``opted_
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 import msgspec
@@ -198,22 +198,22 @@ def check_before_send(
     *,
     channels: Sequence[Channel],
     customer: CustomerFacts,
-    occurred_at: datetime,
+    send_by: datetime,
     expires_at: datetime,
-    max_lag: timedelta,
     now: datetime,
 ) -> SendCheck:
     """Re-check a claimed invitation at send time: things change between the decision and the send.
 
-    In order: past ``expires_at`` → expired; opted out → suppressed ``opted_out``; past ``occurred_at +
-    max_lag`` → suppressed ``stale``; no reachable channel now → suppressed ``no_reachable_channel``; else send
-    on the first reachable channel of `channels` (the trigger's, in preference order).
+    In order: past ``expires_at`` → expired; opted out → suppressed ``opted_out``; past ``send_by`` (the contact's
+    time plus the trigger's ``max_lag``, fixed at the decision) → suppressed ``stale``; no reachable channel now →
+    suppressed ``no_reachable_channel``; else send on the first reachable channel of `channels` (the trigger's, in
+    preference order).
     """
     if is_expired(expires_at, now):
         return SendCheck(outcome="expired")
     if customer.opted_out:
         return SendCheck(outcome="suppressed", reason="opted_out")
-    if not is_fresh(occurred_at, now, max_lag):
+    if now > send_by:  # the end point itself is still fresh, as in `is_fresh`
         return SendCheck(outcome="suppressed", reason="stale")
     reachable = reachable_channels(channels, customer)
     if not reachable:

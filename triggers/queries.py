@@ -244,14 +244,18 @@ async def fail_stuck(conn: asyncpg.Connection, claimed_before: datetime, now: da
 
 
 async def prune_idempotency_keys(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
-    """Forget up to `limit` idempotency keys stored before `before` (all brands: the sweeper's); return how many."""
+    """Forget up to `limit` idempotency keys stored before `before` (all brands: the sweeper's); return how many.
+    Keys another sweeper is deleting at the same moment are skipped, not waited for."""
     return int(
         await conn.fetchval(
             """
             WITH old AS (
-                DELETE FROM idempotency_keys WHERE (brand_id, idempotency_key) IN (
-                    SELECT brand_id, idempotency_key FROM idempotency_keys WHERE created_at < $1 LIMIT $2
-                )
+                DELETE FROM idempotency_keys k
+                USING (
+                    SELECT brand_id, idempotency_key FROM idempotency_keys WHERE created_at < $1
+                    LIMIT $2 FOR UPDATE SKIP LOCKED
+                ) o
+                WHERE k.brand_id = o.brand_id AND k.idempotency_key = o.idempotency_key
                 RETURNING 1
             )
             SELECT count(*) FROM old

@@ -227,3 +227,19 @@ async def test_the_sweeper_forgets_idempotency_keys_after_their_retention(
     assert (await report(client, brand, event("old")))["event_id"] != (
         await conn.fetchval("SELECT event_id::text FROM events WHERE idempotency_key = 'old'")
     )
+
+
+async def test_the_sweeper_forgets_expired_keys_in_batches_until_none_is_left(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triggers.idempotency import RETENTION
+
+    monkeypatch.setattr(jobs, "SWEEP_LIMIT", 2)  # three batches for five keys
+    await survey_setup(client, brand)
+    for n in range(5):
+        await report(client, brand, event(f"old-{n}", customer=f"c-{n}"))
+    await conn.execute(
+        "UPDATE idempotency_keys SET created_at = now() - $1::interval - interval '1 minute'", RETENTION
+    )
+    await jobs.sweep(ctx)
+    assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0

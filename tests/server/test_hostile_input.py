@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import BrandFixture
-from tests.helpers import event, publish_example, survey_setup
+from tests.helpers import EXAMPLES, event, publish_example, survey_setup
 
 
 @pytest.mark.parametrize(
@@ -69,6 +69,23 @@ async def test_nul_outside_events_is_refused_naming_the_field(
         ),
         (client.patch("/v1/brand", json={"name": "x\u0000"}, headers=manage), "/name"),
         (client.post("/v1/keys", json={"scopes": ["ingest"], "name": "\u0000"}, headers=manage), "/name"),
+        # Questionnaires are read by their own decoder (JSON or YAML), which names the field all the same.
+        (
+            client.post(
+                "/v1/questionnaires",
+                content=(EXAMPLES / "store_visit_nps.yaml").read_text().replace("Your visit today", '"a\\0b"'),
+                headers={**manage, "content-type": "application/yaml"},
+            ),
+            "/title/en",
+        ),
+        (
+            client.post(
+                "/v1/questionnaires",
+                content=json.dumps({"key": "k", "title": "T\u0000", "questions": []}),
+                headers={**manage, "content-type": "application/json"},
+            ),
+            "/title",
+        ),
     ]
     for request, field in cases:
         response = await request
@@ -144,3 +161,18 @@ async def test_undecodable_yaml_questionnaires_are_400(client: AsyncTestClient, 
     )
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["pointer"] == ""
+
+
+async def test_a_path_that_is_not_utf_8_once_percent_decoded_is_refused(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    # %ED%A0%80 is a UTF-16 surrogate and %FF no UTF-8 at all: decoded leniently, both became U+FFFD, so that
+    # different byte sequences named the same customer.
+    for raw in ("%ED%A0%80", "c-%FF"):
+        response = await client.put(f"/v1/customers/{raw}", json={}, headers=brand.headers("manage"))
+        assert response.status_code == 400, response.text
+        assert [e["pointer"] for e in response.json()["errors"]] == ["path:external_id"]
+    response = await client.get("/v1/triggers?touchpoint=%FF", headers=brand.headers("manage"))
+    assert response.status_code == 400, response.text
+    assert [e["pointer"] for e in response.json()["errors"]] == ["query:touchpoint"]
+    assert await conn.fetchval("SELECT count(*) FROM customers") == 0

@@ -428,9 +428,8 @@ def recheck(cust: CustomerFacts, now: datetime = PLANNED, channels: list[Channel
     return check_before_send(
         channels=channels or ["push", "sms"],
         customer=cust,
-        occurred_at=OCCURRED,
+        send_by=OCCURRED + timedelta(hours=2),
         expires_at=PLANNED + timedelta(days=1),
-        max_lag=timedelta(hours=2),
         now=now,
     )
 
