@@ -1,4 +1,4 @@
-"""Fixtures of the server tests that race transactions (see tests/server/races.py)."""
+"""Fixtures of the server tests: transactions to race (see tests/server/races.py), an empty database."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+import pytest_asyncio
 from arq import create_pool as create_arq_pool
 
 from server import db
 from server.app import redis_settings
 from server.ingest import Ingestor
 from server.settings import Settings
+from tests.conftest import _with_database, database_name
 
 
 @pytest.fixture
@@ -29,3 +31,13 @@ async def holder(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await db.connect(database_url)
     yield connection
     await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def empty_database(admin_db: asyncpg.Connection, server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A database with no schema at all, for migration tests."""
+    name = database_name("empty")
+    await admin_db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin_db.execute(f"CREATE DATABASE {name}")
+    yield _with_database(server_urls[0], name)
+    await admin_db.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -1,23 +1,11 @@
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from server import db, migrate
-from tests.conftest import _with_database, database_name
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def empty_database(admin_db: asyncpg.Connection, server_urls: tuple[str, str]) -> AsyncIterator[str]:
-    name = database_name("empty")
-    await admin_db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin_db.execute(f"CREATE DATABASE {name}")
-    yield _with_database(server_urls[0], name)
-    await admin_db.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def write(directory: Path, name: str, sql: str) -> None:
