@@ -2,7 +2,7 @@
 -- ids, and the indexes the sweeper and trigger deactivation need.
 
 -- Ids: every row id is a UUIDv7 (RFC 9562: 48 bits of Unix milliseconds, then random bits), generated in bulk by
--- the application (triggers/ids.py) or by this default, so that new rows land at the right edge of each
+-- the application (plumbing/ids.py) or by this default, so that new rows land at the right edge of each
 -- primary-key index. PostgreSQL 18 has uuidv7() built in; this one also runs on 15-17.
 CREATE FUNCTION lxt_uuid7() RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
     -- A random (v4) UUID with its first 48 bits replaced by the time, and the version nibble 4 turned into 7.
@@ -58,9 +58,8 @@ CREATE TABLE invitation_status_transitions (
     PRIMARY KEY (from_status, to_status)
 );
 INSERT INTO invitation_status_transitions (from_status, to_status) VALUES
-    ('scheduled', 'sending'), ('scheduled', 'expired'), ('scheduled', 'suppressed'), ('scheduled', 'cancelled'),
-    ('sending', 'sent'), ('sending', 'failed'), ('sending', 'scheduled'), ('sending', 'expired'),
-    ('sending', 'suppressed');
+    ('scheduled', 'sending'), ('scheduled', 'cancelled'),
+    ('sending', 'sent'), ('sending', 'failed'), ('sending', 'expired'), ('sending', 'suppressed');
 
 CREATE FUNCTION invitation_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

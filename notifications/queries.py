@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from triggers.invitations import allowed_from
+from triggers.queries import sources_sql
 from triggers.schedule import InvitationJob
 
 
@@ -42,7 +42,7 @@ WITH due AS (
     FROM invitations i
     LEFT JOIN triggers t ON t.brand_id = i.brand_id AND t.trigger_id = i.trigger_id
     LEFT JOIN questionnaires q ON q.brand_id = i.brand_id AND q.key = i.questionnaire_key
-    WHERE i.brand_id = $1 AND i.invitation_id = $2 AND i.status IN ({", ".join(f"'{s}'" for s in sorted(allowed_from("sending")))})
+    WHERE i.brand_id = $1 AND i.invitation_id = $2 AND i.status IN ({sources_sql("sending")})
       -- A job may start a moment before its planned time (queue scores are whole milliseconds).
       AND i.planned_at <= $3::timestamptz + interval '1 second'
 )
@@ -50,7 +50,8 @@ UPDATE invitations i
 SET status = CASE WHEN d.withdrawn IS NULL THEN 'sending' ELSE 'cancelled' END, status_reason = d.withdrawn,
     attempts = i.attempts + (d.withdrawn IS NULL)::int, updated_at = $3
 FROM due d
-WHERE i.brand_id = d.brand_id AND i.invitation_id = d.invitation_id AND i.status = 'scheduled'
+WHERE i.brand_id = d.brand_id AND i.invitation_id = d.invitation_id
+  AND i.status IN ({sources_sql("sending")})
 RETURNING i.brand_id, i.invitation_id::text, i.customer_id::text, i.questionnaire_key, i.questionnaire_version,
           i.channels, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn
 """

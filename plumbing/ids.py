@@ -14,7 +14,8 @@ import time
 
 
 def new_ids(count: int) -> list[str]:
-    """`count` UUIDv7 strings, ordered by time; one read of the OS's random source serves them all."""
+    """`count` UUIDv7 strings of this millisecond (ids of one call share it, and sort in random order among
+    themselves); one read of the OS's random source serves them all."""
     millis = time.time_ns() // 1_000_000
     raw = os.urandom(10 * count)
     ids = []

@@ -56,8 +56,8 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     key: ClassVar[tuple[str, ...]] = ()
     """Columns that identify the row to update (update statements only)."""
     constants: ClassVar[dict[str, str]] = {}
-    """Column -> SQL the statement fills in on insert; ``$1`` is the transaction's time, ``$2`` the consent
-    source."""
+    """Column -> SQL the statement fills in on insert, e.g. ``$1`` or ``'scheduled'`` (the parameters before
+    the rows' own are the caller's, see `write_statement`)."""
     update_constants: ClassVar[dict[str, str]] = {}
     """Column -> SQL the statement fills in on update."""
 
@@ -97,7 +97,8 @@ def write_statement(parts: Sequence[Part], first_parameter: int = 3) -> str:
                 [sql.expression.format(name) for name, sql in columns] + list(row_type.constants.values())
             )
             sqls.append(f"INSERT INTO {row_type.table} ({all_names}) SELECT {values} FROM {source}")
-    ctes = ",\n".join(f"{part.name} AS ({sql})" for part, sql in zip(parts[:-1], sqls, strict=False))
+    # CTE names get a prefix: named like a table, a CTE would hide that table from the statement's later parts.
+    ctes = ",\n".join(f"written_{part.name} AS ({sql})" for part, sql in zip(parts[:-1], sqls, strict=False))
     return f"WITH {ctes}\n{sqls[-1]}" if ctes else sqls[-1]
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from plumbing.errors import DefinitionInvalid, FieldError, pointer
+from plumbing.errors import DefinitionInvalid
 
 
 class QuestionnaireInvalid(DefinitionInvalid):
     title = "Invalid questionnaire"
-
-
-__all__ = ["DefinitionInvalid", "FieldError", "QuestionnaireInvalid", "pointer"]

@@ -197,8 +197,13 @@ async def write(conn: asyncpg.Connection, writes: Writes, now: datetime) -> None
 # allowed one in invitation_transitions. No code writes that table itself.
 
 
+def sources_sql(target: InvitationStatus) -> str:
+    """The statuses an invitation may move to `target` from, as a SQL list for ``status IN (…)``."""
+    return ", ".join(f"'{s}'" for s in sorted(allowed_from(target)))
+
+
 def _move(target: InvitationStatus, where: str, also: str = "") -> str:
-    sources = ", ".join(f"'{s}'" for s in sorted(allowed_from(target)))
+    sources = sources_sql(target)
     return f"""
         WITH moved AS (
             UPDATE invitations SET status = '{target}', status_reason = $1, updated_at = $2{also}

@@ -22,9 +22,9 @@ async def test_every_status_change_is_recorded_and_a_forbidden_one_refused(
 ) -> None:
     await survey_setup(client, brand, delay="PT10M", max_lag="PT1H")
     await report(client, brand, event("e1"))
-    await conn.execute("UPDATE invitations SET status = 'expired', status_reason = 'stale'")
-    with pytest.raises(asyncpg.CheckViolationError, match="cannot go from expired to scheduled"):
+    await conn.execute("UPDATE invitations SET status = 'cancelled', status_reason = 'by hand'")
+    with pytest.raises(asyncpg.CheckViolationError, match="cannot go from cancelled to scheduled"):
         await conn.execute("UPDATE invitations SET status = 'scheduled'")
     await conn.execute("UPDATE invitations SET status_reason = 'not a status change'")
     transitions = await conn.fetch("SELECT from_status, to_status, reason FROM invitation_transitions")
-    assert [tuple(t) for t in transitions] == [("scheduled", "expired", "stale")]
+    assert [tuple(t) for t in transitions] == [("scheduled", "cancelled", "by hand")]
