@@ -1,9 +1,17 @@
-"""The asyncpg pool: JSON codecs and connection settings shared by the API and the worker."""
+"""The asyncpg pool: JSON codecs and connection settings shared by the API and the worker; transactions retried
+after a conflict with a concurrent one."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import asyncpg
 import msgspec
+
+log = logging.getLogger("lxt.db")
+T = TypeVar("T")
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
@@ -56,3 +64,25 @@ async def connect(dsn: str) -> asyncpg.Connection:
 async def ping(conn: asyncpg.Connection) -> None:
     """A round trip to the server (readiness checks)."""
     await conn.fetchval("SELECT 1")
+
+
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError)
+"""Conflicts a transaction may meet when it runs concurrently with another doing the same: a deadlock, a
+serialization failure, or a unique violation because the other created a row (a customer, an idempotency key)
+first. Run again, the transaction finds the other's rows."""
+
+
+async def with_retries(
+    conn: asyncpg.Connection, work: Callable[[asyncpg.Connection, int], Awaitable[T]], attempts: int = 4
+) -> T:
+    """Run ``work(conn, attempt)`` in a transaction of its own, again after a `RETRYABLE` conflict (at most
+    `attempts` times in all); the caller never holds a transaction of its own around this."""
+    for attempt in range(attempts):
+        try:
+            async with conn.transaction():
+                return await work(conn, attempt)
+        except RETRYABLE:
+            if attempt == attempts - 1:
+                raise
+            log.info("transaction conflicted with a concurrent one; retrying (attempt %d)", attempt + 2)
+    raise AssertionError("unreachable")

@@ -19,9 +19,8 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from notifications.queue import enqueue_invitations
-from triggers import queries, schedule
+from triggers import schedule
 from triggers.events import EventResult
-from triggers.idempotency import repeat_status
 from triggers.schedule import InvitationJob, Pending
 
 log = logging.getLogger("lxt.ingest")
@@ -54,15 +53,7 @@ class Ingestor:
     async def conflicts(self, pending: list[Pending]) -> list[int]:
         """Indexes of events whose idempotency key is already stored for a different event."""
         async with self.pool.acquire() as conn:
-            stored = await queries.existing_events(
-                conn, [(p.brand_id, p.item.event.idempotency_key) for p in pending]
-            )
-        return [
-            index
-            for index, p in enumerate(pending)
-            if (hit := stored.get((p.brand_id, p.item.event.idempotency_key)))
-            and repeat_status(hit.payload_hash, p.item.payload_hash) == "conflict"
-        ]
+            return await schedule.stored_conflicts(conn, pending)
 
     async def drain(self) -> None:
         """Wait for every queued and running group (shutdown)."""

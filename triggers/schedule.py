@@ -233,6 +233,18 @@ def decide_group(fresh: list[Pending], loaded: Loaded, now: datetime) -> Decided
     return Decided(results=[r for r in results if r is not None], writes=writes, jobs=jobs)
 
 
+async def stored_conflicts(conn: asyncpg.Connection, pending: list[Pending]) -> list[int]:
+    """Indexes of events whose idempotency key is already stored for a different event (a batch checks this
+    before it is ingested, to refuse the whole batch rather than store part of it)."""
+    stored = await queries.existing_events(conn, [(p.brand_id, p.item.event.idempotency_key) for p in pending])
+    return [
+        index
+        for index, p in enumerate(pending)
+        if (hit := stored.get((p.brand_id, p.item.event.idempotency_key)))
+        and repeat_status(hit.payload_hash, p.item.payload_hash) == "conflict"
+    ]
+
+
 def _replay(p: Pending, stored: queries.Existing) -> EventResult:
     return EventResult(
         idempotency_key=p.item.event.idempotency_key,

@@ -14,6 +14,7 @@ from litestar.params import JSONBody
 from customers import queries as customers
 from customers.contact import check_customer
 from customers.model import Customer, CustomerIn, CustomerInvalid
+from server import db
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
 from server.errors import ApiError, ProblemOperation, invalid, problems
@@ -155,17 +156,15 @@ async def put_customer(request: Req, conn: Conn, external_id: ExternalId, data: 
         raise CustomerInvalid(errors)
     if data.opted_out is False and "manage" not in request.auth.scopes:
         raise ApiError(403, "opting a customer back in (opted_out: false) needs the 'manage' scope")
-    for attempt in range(3):
-        try:
-            async with conn.transaction():
-                stored, _ = await customers.put_customer(
-                    conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
-                )
-            return stored
-        except asyncpg.UniqueViolationError:  # created concurrently: the next attempt finds and updates it
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+
+    async def put(conn: asyncpg.Connection, _: int) -> Customer:
+        # A customer created concurrently fails this with a unique violation: the retry finds and updates it.
+        stored, _changes = await customers.put_customer(
+            conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
+        )
+        return stored
+
+    return await db.with_retries(conn, put)
 
 
 ROUTES = [
