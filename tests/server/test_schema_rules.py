@@ -45,7 +45,11 @@ async def test_questionnaire_versions_can_be_neither_changed_nor_deleted(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
     await publish_example(client, brand)
-    for statement in ("UPDATE questionnaire_versions SET warnings = '[]'", "DELETE FROM questionnaire_versions"):
+    for statement in (
+        "UPDATE questionnaire_versions SET warnings = '[]'",
+        "DELETE FROM questionnaire_versions",
+        "TRUNCATE questionnaire_versions",
+    ):
         with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="immutable"):
             await conn.execute(statement)
     assert await conn.fetchval("SELECT count(*) FROM questionnaire_versions") == 1
