@@ -19,15 +19,12 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from notifications.queue import enqueue_invitations
+from server import db
 from triggers import schedule
 from triggers.events import EventResult
 from triggers.schedule import InvitationJob, Pending
 
 log = logging.getLogger("lxt.ingest")
-
-# Deadlocks and serialization failures, and unique violations: a concurrent transaction created a customer or
-# stored an idempotency key first (see triggers/schedule.py); the retry sees its rows.
-_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError)
 
 
 class Ingestor:
@@ -96,17 +93,13 @@ class Ingestor:
             offset += len(pending)
 
     async def _commit(self, items: list[Pending]) -> tuple[list[EventResult], list[InvitationJob]]:
-        for attempt in range(4):
-            try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    # Repeated keys are rare: the first attempt skips looking them up (one round trip less),
-                    # and a repeated key then fails the write, so the retry looks them up.
-                    return await schedule.ingest(conn, items, datetime.now(UTC), look_up_keys=attempt > 0)
-            except _RETRYABLE:
-                if attempt == 3:
-                    raise
-                log.info("ingestion transaction conflicted; retrying (attempt %d)", attempt + 2)
-        raise AssertionError("unreachable")
+        async def ingest(conn: asyncpg.Connection, attempt: int) -> tuple[list[EventResult], list[InvitationJob]]:
+            # Repeated keys are rare: the first attempt skips looking them up (one round trip less), and a
+            # repeated key then fails the write with a unique violation, so the retry looks them up.
+            return await schedule.ingest(conn, items, datetime.now(UTC), look_up_keys=attempt > 0)
+
+        async with self.pool.acquire() as conn:
+            return await db.with_retries(conn, ingest)
 
     async def _enqueue(self, jobs: list[InvitationJob]) -> None:
         if not jobs:
