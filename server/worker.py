@@ -19,10 +19,14 @@ from notifications import jobs, liveness
 from notifications.channels import channels_for
 from notifications.queue import SEND_INVITATION
 from server import db
-from server.app import redis_settings
+from server.app import queue_client
 from server.settings import Settings
 
 log = logging.getLogger("lxt.worker")
+
+QUEUE_TIMEOUT = 5.0
+"""Seconds a command to the queue may take before the worker takes the queue for lost and reconnects (its
+commands are all short; a stalled Valkey would otherwise hold it forever)."""
 
 
 async def open_resources(ctx: dict[str, Any]) -> None:
@@ -63,7 +67,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
             # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
             cron(jobs.sweep, second=30, run_at_startup=True),
         ],
-        "redis_settings": redis_settings(settings.redis_url),
+        "redis_pool": queue_client(settings.redis_url, settings.queue_name, timeout=QUEUE_TIMEOUT),
         "queue_name": settings.queue_name,
         "on_startup": open_resources,
         "on_shutdown": close_resources,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
-from server.app import redis_settings
 from server.backoff import Backoff
 from server.settings import Settings
 from server.worker import close_resources, create_worker, open_resources
@@ -45,15 +43,13 @@ async def run(settings: Settings, backoff: Backoff | None = None) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop, sig)
-    # Connection attempts are this loop's: arq's own retries would only delay the next log line.
-    queue = dataclasses.replace(redis_settings(settings.redis_url), conn_retries=0)
     ctx: dict[str, Any] = {"settings": settings}
     try:
         await open_resources(ctx)
         while not stopping.is_set():
-            worker = create_worker(
-                settings, redis_settings=queue, ctx=ctx, on_startup=None, on_shutdown=None, handle_signals=False
-            )
+            # A fresh connection pool per attempt (create_worker's), which connects on first use: connection
+            # attempts are this loop's, not arq's, whose retries would only delay the next log line.
+            worker = create_worker(settings, ctx=ctx, on_startup=None, on_shutdown=None, handle_signals=False)
             started = loop.time()
             worker.main_task = main = asyncio.create_task(worker.main())
             await asyncio.wait([main])
@@ -64,12 +60,14 @@ async def run(settings: Settings, backoff: Backoff | None = None) -> None:
                 if error is not None:
                     raise error
                 break
-            await _retire(worker)
-            worker = None
+            # Said at once: letting the jobs in flight end may take a while, and the queue may not even answer
+            # the goodbye (each command then waits for the pool's timeout).
             delay = backoff.delay(loop.time() - started)
             log.warning(
                 "the queue is unreachable (%s: %s); reconnecting in %.1f s", type(error).__name__, error, delay
             )
+            await _retire(worker)
+            worker = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
     finally:
