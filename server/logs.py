@@ -20,10 +20,29 @@ from server.settings import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-# E.164-looking numbers (+ or its URL encoding %2B, then 8-15 digits, optionally spaced), API keys, bearer and
-# basic credentials, secrets in query strings, and passwords in URLs.
+# A phone number in any form `customers.contact.normalize_phone` accepts, raw or percent-encoded (as a path may
+# show it): + (or %2B) or 00, then 7 to 18 digits — a country code, perhaps a trunk prefix "(0)", and the number
+# — each after up to three separators: spaces, dashes, dots, slashes, parentheses and brackets, and the Unicode
+# dashes and spaces the parser accepts as well; percent-encoded, or + for a space in a form-encoded body.
+# Digits may be any Unicode digits (the parser takes fullwidth ones too). The country code never starts with 0,
+# and 00 counts only where a number starts (not in 12:00, 0.005, a UUID's "-0012…" or a hex id), so that
+# timestamps, durations, ports and ids stay readable.
+_FULLWIDTH_DIGIT = r"(?i:%ef%bc%9[0-9])"
+_SEPARATOR = (
+    r"(?:[ .()\[\]/+\-\u00a0\u00ad\u200b\u2060\u2010-\u2015\u2212\u3000\u30fc\uff08\uff09\uff0d-\uff0f\uff3b\uff3d]"
+    r"|(?i:%(?:20|28|29|2d|2e|2f|5b|5d)))"
+    # Any other non-ASCII character, percent-encoded (the Unicode separators above), but a digit.
+    rf"|(?!{_FULLWIDTH_DIGIT})(?i:%[c-f][0-9a-f](?:%[89ab][0-9a-f]){{1,3}})"
+)
+_DIGIT = rf"(?:\d|{_FULLWIDTH_DIGIT})"
+_PHONE = (
+    r"(?:\+|%2[Bb]|(?:(?<![\w.:%-])|(?<=%20))00)"
+    rf"(?:{_SEPARATOR}){{0,3}}(?![0\uff10]|(?i:%ef%bc%90)){_DIGIT}(?:(?:{_SEPARATOR}){{0,3}}{_DIGIT}){{6,17}}"
+)
+
+# Phone numbers, API keys, bearer and basic credentials, secrets in query strings, and passwords in URLs.
 _PATTERNS = [
-    (re.compile(r"(?:\+|%2[Bb])\d[\d \-]{6,17}\d"), "+***"),
+    (re.compile(_PHONE), "+***"),
     (re.compile(r"lxt_[a-z0-9]{6,16}_[A-Za-z0-9_\-]{8,}"), "lxt_***"),
     (re.compile(r"(?i)\b((?:bearer|basic)\s+)\S+"), r"\1***"),
     (re.compile(r"(?i)((?:token|secret|password|auth_token)=)[^&\s]+"), r"\1***"),

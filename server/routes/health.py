@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Response, get
@@ -24,10 +24,31 @@ class Health(msgspec.Struct):
 
 
 class Readiness(msgspec.Struct):
-    status: str
-    database: str
-    migrations: str
-    queue: str
+    status: Annotated[
+        Literal["ok", "degraded", "unavailable"],
+        Meta(
+            description="`ok`: every part is. `degraded`: the database and migrations are, the queue is not; the "
+            "API still serves and takes events (their send jobs are queued once the queue is back), so it stays "
+            "ready (200). `unavailable`: the database does not answer or migrations are pending (503)."
+        ),
+    ]
+    database: Annotated[
+        Literal["ok", "unavailable"], Meta(description="`unavailable`: no connection or no answer within 2 s.")
+    ]
+    migrations: Annotated[
+        Literal["ok", "pending", "unavailable"],
+        Meta(
+            description="`pending`: this code expects migrations the database does not have (run `lxt migrate`); "
+            "`unavailable`: not known, the database does not answer."
+        ),
+    ]
+    queue: Annotated[
+        Literal["ok", "unavailable"],
+        Meta(
+            description="`unavailable`: Valkey/Redis does not answer a PING within 2 s. Not enough to make the API "
+            "unready (see `status`): alert on it separately."
+        ),
+    ]
     workers_alive: Annotated[
         int,
         Meta(
@@ -46,13 +67,23 @@ async def health() -> Health:
 @get(
     "/ready",
     tags=["operations"],
-    summary="Readiness: database, migrations and queue",
+    summary="Readiness: database and migrations; the queue and workers reported alongside",
+    description="200 while the API can serve requests: its database answers and its migrations are applied. A "
+    "queue (Valkey/Redis) that does not answer does not take the API out of service — events are still taken, "
+    "and their send jobs queued once it is back — so it shows as `degraded`, not as a 503. The body says which "
+    "part is not `ok`.",
     responses={
-        503: ResponseSpec(Readiness, description="Not ready: the body says which part", generate_examples=False)
+        503: ResponseSpec(
+            Readiness,
+            description="Not ready: the database does not answer or migrations are pending; the body says which",
+            generate_examples=False,
+        )
     },
 )
 async def ready(state: State) -> Response[Readiness]:
-    database = migrations = queue = "unavailable"
+    database: Literal["ok", "unavailable"] = "unavailable"
+    migrations: Literal["ok", "pending", "unavailable"] = "unavailable"
+    queue: Literal["ok", "unavailable"] = "unavailable"
     workers = 0
     try:
         async with asyncio.timeout(2):
@@ -70,12 +101,15 @@ async def ready(state: State) -> Response[Readiness]:
             queue = "ok"
     except Exception as exc:
         log.warning("readiness: queue check failed: %s", exc)
-    ok = database == migrations == queue == "ok"
+    serving = database == migrations == "ok"
+    status: Literal["ok", "degraded", "unavailable"] = (
+        "unavailable" if not serving else "ok" if queue == "ok" else "degraded"
+    )
     body = Readiness(
-        status="ok" if ok else "unavailable",
+        status=status,
         database=database,
         migrations=migrations,
         queue=queue,
         workers_alive=workers or 0,
     )
-    return Response(body, status_code=200 if ok else 503)
+    return Response(body, status_code=200 if serving else 503)

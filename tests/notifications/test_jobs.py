@@ -20,12 +20,10 @@ from tests.helpers import event, queued_job_ids, queued_jobs, report, survey_set
 @pytest.fixture
 async def ctx(settings: Settings):
     """A job context like the worker's: pool, redis, settings, channels."""
-    from arq import create_pool
-
-    from server.app import redis_settings
+    from server.app import queue_client
 
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
-    redis = await create_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
+    redis = queue_client(settings.redis_url, settings.queue_name)
     yield {"pool": pool, "redis": redis, "settings": settings, "channels": channels_for()}
     await redis.aclose()
     await pool.close()

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 import pytest_asyncio
-from arq import create_pool as create_arq_pool
 
 from server import db
-from server.app import redis_settings
+from server.app import queue_client
 from server.ingest import Ingestor
 from server.settings import Settings
 from tests.conftest import _with_database, database_name
@@ -19,7 +18,7 @@ from tests.conftest import _with_database, database_name
 @pytest.fixture
 async def ingestor(settings: Settings) -> AsyncIterator[Ingestor]:
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=4)
-    redis = await create_arq_pool(redis_settings(settings.redis_url), default_queue_name=settings.queue_name)
+    redis = queue_client(settings.redis_url, settings.queue_name)
     yield Ingestor(pool, redis, settings.queue_name)
     await redis.aclose()
     await pool.close()

@@ -139,3 +139,39 @@ def test_embedded_data_survives_a_restart(tmp_path: Path) -> None:
         asyncio.run(create(first.database_url))
     with embedded.owned_servers(local) as second:
         assert asyncio.run(read(second.database_url)) == "Kept"
+
+
+def test_the_embedded_postgresql_keeps_values_out_of_its_log(tmp_path: Path) -> None:
+    """Two requests creating one customer at once: one of them hits the unique key, whose error details the key's
+    values. The embedded server's log records the error, not the external id (which may be a phone number)."""
+    import asyncio
+    import random
+
+    import asyncpg
+
+    from server import db, migrate, tenants
+
+    external_id = f"+49151{random.randrange(10**8):08d}"
+
+    async def collide(url: str) -> None:
+        conn = await db.connect(url)
+        try:
+            await migrate.migrate(conn)
+            brand = await tenants.create_brand(conn, "acme", "Acme")
+            insert = (
+                "INSERT INTO customers (brand_id, customer_id, external_id) VALUES ($1, gen_random_uuid(), $2)"
+            )
+            await conn.execute(insert, brand.brand_id, external_id)
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute(insert, brand.brand_id, external_id)
+        finally:
+            await conn.close()
+
+    local = Settings(data_dir=str(tmp_path / "data"))
+    with embedded.servers(local, queue=False) as running:
+        asyncio.run(collide(running.database_url))
+    pgdata = tmp_path / "data" / "postgres"
+    logs = [path for path in [pgdata / "log", *pgdata.glob("log/*"), *pgdata.glob("*.log")] if path.is_file()]
+    text = "\n".join(path.read_text(errors="replace") for path in logs)
+    assert "duplicate key value violates unique constraint" in text, "the error is logged"
+    assert external_id not in text and external_id[1:] not in text
