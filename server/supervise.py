@@ -10,10 +10,12 @@ that ``runtime.json`` publishes) stay valid. Delays between restarts of one proc
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +47,8 @@ class Supervised(Protocol):
 class Child:
     """An lxt command (``lxt serve``, ``lxt worker``) run as a child process, in a process group of its own: when
     it dies, what it started (granian's worker processes) is killed with it, so that its successor finds the
-    port free. A Ctrl-C in the terminal reaches only `lxt up`, which stops its children in order."""
+    port free. A Ctrl-C in the terminal reaches only `lxt up`, which stops its children in order; if `lxt up` dies
+    without that chance (SIGKILL, the OOM killer), each child is sent SIGTERM by the kernel (on Linux)."""
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str]) -> None:
         self.name, self.argv, self.env = name, list(argv), env
@@ -56,7 +59,9 @@ class Child:
         return self._process.pid if self._process else 0
 
     def start(self) -> None:
-        self._process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)  # noqa: S603 (lxt's own commands)
+        self._process = subprocess.Popen(  # noqa: S603 (lxt's own commands)
+            self.argv, env=self.env, start_new_session=True, preexec_fn=_stop_with_parent(os.getpid())
+        )
 
     def exited(self) -> str | None:
         code = self._process.poll() if self._process else None
@@ -84,6 +89,28 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGKILL)
             self._process.wait()
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the calling process gets when its parent dies."""
+
+
+def _stop_with_parent(parent: int) -> Callable[[], None] | None:
+    """On Linux, what a child runs before lxt's command: it asks to be sent SIGTERM when `parent` dies. In a
+    session of its own, nothing else would stop it: it would go on serving, or sending, unsupervised. (The signal
+    comes when the parent's thread that started the child ends: `lxt up` starts its children from its main
+    thread.) Elsewhere, None: no such request exists."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork: the child only calls it
+
+    def stop_with_parent() -> None:
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return stop_with_parent
 
 
 def supervise(

@@ -5,16 +5,19 @@ the API) and keep the rest running; the worker must ride out the queue's outage;
 workers; and an event acknowledged while the queue was down must still be sent.
 """
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from pathlib import Path
 
 import asyncpg
 import httpx
 import psutil
+import pytest
 import yaml
 from litestar.testing import AsyncTestClient
 
@@ -191,6 +194,40 @@ async def test_events_are_acknowledged_while_the_queue_is_down_and_sent_after_it
         assert await sent(conn, [during["invitation_id"]])
     finally:
         valkey.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+async def test_the_children_of_lxt_up_stop_when_it_is_killed(settings: Settings, tmp_path: Path) -> None:
+    """`lxt up` killed with SIGKILL cannot stop its children, which run in sessions of their own: the kernel asks
+    them to stop instead, and they do (the API with its granian worker processes, and the worker)."""
+    port = free_port()
+    env = {  # no embedded servers: only the API and the worker are lxt up's children
+        "LXT_DATABASE_URL": settings.database_url,
+        "LXT_REDIS_URL": settings.redis_url,
+        "LXT_DATA_DIR": str(tmp_path / "data"),
+        "LXT_PORT": str(port),
+    }
+    with lxt("up", env, tmp_path / "output.log") as proc:
+        up = psutil.Process(proc.pid)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+
+            async def ready() -> dict | None:
+                body = await readiness(http)
+                return body if body and body["status"] == "ok" and body["workers_alive"] >= 1 else None
+
+            await eventually(ready, "lxt up to be ready, with its worker")
+        api, worker = child(up, "serve"), child(up, "worker")
+        assert api and worker
+        started = [api, *api.children(recursive=True), worker, *worker.children(recursive=True)]
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+            await eventually(
+                lambda: _true(all(gone(p.pid) for p in started)), "lxt up's children to stop", within=15
+            )
+        finally:
+            for orphan in started:  # if they did not stop, they must not outlive the test
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    orphan.kill()
 
 
 async def _true(value: bool) -> bool:
