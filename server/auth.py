@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from server import tenants
+from server import db, tenants
 from server.tenants import Principal
 
 
@@ -69,8 +68,7 @@ class ApiKeyAuth(AbstractAuthenticationMiddleware):
         key_hash = tenants.hash_key(token)
         principal = cache.get(key_hash)
         if principal is None:
-            pool: asyncpg.Pool = state.pool
-            async with pool.acquire() as conn:
+            async with db.acquire(state.pool) as conn:
                 principal = await tenants.verify_key(conn, token)
             if principal is None:
                 raise NotAuthorizedException("the API key is not valid or was revoked")

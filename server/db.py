@@ -3,8 +3,9 @@ after a conflict with a concurrent one."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
@@ -86,3 +87,22 @@ async def with_retries(
                 raise
             log.info("transaction conflicted with a concurrent one; retrying (attempt %d)", attempt + 2)
     raise AssertionError("unreachable")
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be had from the pool: the database is down, refuses connections or is unknown."""
+
+
+@contextlib.asynccontextmanager
+async def acquire(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection. Whatever fails while getting one (the server down, refusing new connections, not
+    accepting them yet …) is `DatabaseUnavailable`, which the API answers with 503; errors of the work done on
+    the connection pass through unchanged."""
+    try:
+        conn = await pool.acquire()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)

@@ -26,6 +26,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from plumbing.errors import DefinitionInvalid, FieldError, from_msgspec
 from questionnaires.load import DocumentUnreadable
+from server import db
 
 log = logging.getLogger("lxt.errors")
 
@@ -247,6 +248,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DocumentUnreadable: handle_unreadable,
     asyncpg.DataError: handle_unstorable,
     RecursionError: handle_too_deep,
+    db.DatabaseUnavailable: handle_unavailable,
     asyncpg.PostgresConnectionError: handle_unavailable,
     asyncpg.CannotConnectNowError: handle_unavailable,
     asyncpg.TooManyConnectionsError: handle_unavailable,

@@ -53,7 +53,7 @@ class Ingestor:
 
     async def conflicts(self, pending: list[Pending]) -> list[int]:
         """Indexes of events whose idempotency key is already stored for a different event."""
-        async with self.pool.acquire() as conn:
+        async with db.acquire(self.pool) as conn:
             return await schedule.stored_conflicts(conn, pending)
 
     async def drain(self) -> None:
@@ -102,7 +102,7 @@ class Ingestor:
             # repeated key then fails the write with a unique violation, so the retry looks them up.
             return await schedule.ingest(conn, items, datetime.now(UTC), look_up_keys=attempt > 0)
 
-        async with self.pool.acquire() as conn:
+        async with db.acquire(self.pool) as conn:
             return await db.with_retries(conn, ingest)
 
     async def _enqueue(self, jobs: list[InvitationJob]) -> None:
