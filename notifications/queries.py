@@ -26,7 +26,6 @@ class Claimed(msgspec.Struct, kw_only=True):
     questionnaire_key: str
     questionnaire_version: int
     channels: list[str]
-    occurred_at: datetime
     planned_at: datetime
     send_by: datetime
     expires_at: datetime
@@ -53,7 +52,7 @@ FROM due d
 WHERE i.brand_id = d.brand_id AND i.invitation_id = d.invitation_id
   AND i.status IN ({sources_sql("sending")})
 RETURNING i.brand_id, i.invitation_id::text, i.customer_id::text, i.questionnaire_key, i.questionnaire_version,
-          i.channels, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn
+          i.channels, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn
 """
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
@@ -89,3 +92,20 @@ async def queued_job_ids(settings: Settings) -> set[str]:
         return set(await redis.zrange(settings.queue_name, 0, -1))
     finally:
         await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def refusing_connections(admin_db: asyncpg.Connection, conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """While inside, `conn`'s database takes no new connections, and every other session of it was ended (the
+    API's pooled connections among them); `conn` itself stays open."""
+    database = await conn.fetchval("SELECT current_database()")
+    await admin_db.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+    try:
+        await admin_db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
+            database,
+            conn.get_server_pid(),
+        )
+        yield
+    finally:
+        await admin_db.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")

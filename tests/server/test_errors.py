@@ -4,6 +4,7 @@ from litestar.testing import AsyncTestClient
 
 from server.errors import EXCEPTION_HANDLERS
 from tests.conftest import BrandFixture
+from tests.helpers import refusing_connections
 
 PROBLEM = "application/problem+json"
 
@@ -100,15 +101,8 @@ async def test_bodies_are_held_to_their_documented_types(client: AsyncTestClient
 async def test_a_database_that_refuses_connections_is_a_503_not_a_500(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, admin_db: asyncpg.Connection
 ) -> None:
-    name = await conn.fetchval("SELECT current_database()")
-    await admin_db.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-    try:
-        # The API's pooled connections end; new ones are refused ("not currently accepting connections").
-        await admin_db.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
-            name,
-            conn.get_server_pid(),
-        )
+    # The API's pooled connections end; new ones are refused ("not currently accepting connections").
+    async with refusing_connections(admin_db, conn):
         for request in (
             client.put("/v1/customers/c-1", json={}, headers=brand.headers("manage")),
             client.get("/v1/touchpoints", headers=brand.headers("ingest")),
@@ -117,6 +111,4 @@ async def test_a_database_that_refuses_connections_is_a_503_not_a_500(
             assert response.status_code == 503, response.text
             assert response.headers["content-type"] == PROBLEM
             assert response.headers["retry-after"] == "5"
-    finally:
-        await admin_db.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
     assert (await client.put("/v1/customers/c-1", json={}, headers=brand.headers("manage"))).status_code == 200

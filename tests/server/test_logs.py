@@ -16,6 +16,7 @@ from customers.contact import normalize_phone
 from server.logs import RedactingFormatter, configure, redact
 from server.settings import Settings
 from tests.conftest import BrandFixture
+from tests.helpers import refusing_connections
 from tests.server.processes import eventually, free_port, lxt, readiness
 
 
@@ -178,7 +179,6 @@ async def test_no_process_lxt_starts_logs_phone_numbers_keys_or_tokens(
     output = tmp_path / "output.log"
     key = brand.keys["all"]
     auth = {"Authorization": f"Bearer {key}"}
-    database = await conn.fetchval("SELECT current_database()")
     with lxt("up", env, output):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             await eventually(lambda: readiness(http), "the API to answer")
@@ -217,18 +217,10 @@ async def test_no_process_lxt_starts_logs_phone_numbers_keys_or_tokens(
                 headers={"Authorization": f"Bearer {admin_token}"},
             )
             # The database stops taking connections: each request now fails, and the API logs why, with its path.
-            await admin_db.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
-            try:
-                await admin_db.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
-                    database,
-                    conn.get_server_pid(),
-                )
+            async with refusing_connections(admin_db, conn):
                 for shown in [*written, quote(written[0], safe=""), quote(written[3])]:
                     failed = await http.put(f"/v1/customers/{shown}", json={"locale": "de"}, headers=auth)
                     assert failed.status_code >= 500, failed.text
-            finally:
-                await admin_db.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
     text = output.read_text(errors="replace")
     searched = [*phones, phones[1][1:], key, key.split("_", 2)[2], stranger_key, stranger_token, admin_token]
     for number in written:
