@@ -24,6 +24,7 @@ import tempfile
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -232,6 +233,19 @@ async def brand(conn: asyncpg.Connection) -> BrandFixture:
 @pytest_asyncio.fixture(loop_scope="session")
 async def other_brand(conn: asyncpg.Connection) -> BrandFixture:
     return await make_brand(conn, "globex")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def ctx(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """A job context like the worker's (pool, redis, settings, channels), for calling job functions directly."""
+    from notifications.channels import channels_for
+    from server.app import queue_client
+
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+    redis = queue_client(settings.redis_url, settings.queue_name)
+    yield {"pool": pool, "redis": redis, "settings": settings, "channels": channels_for()}
+    await redis.aclose()
+    await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

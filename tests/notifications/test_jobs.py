@@ -11,22 +11,9 @@ from redis.asyncio import Redis
 from notifications import jobs
 from notifications.channels import channels_for
 from notifications.queue import job_id
-from server import db
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, queued_job_ids, queued_jobs, report, survey_setup
-
-
-@pytest.fixture
-async def ctx(settings: Settings):
-    """A job context like the worker's: pool, redis, settings, channels."""
-    from server.app import queue_client
-
-    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
-    redis = queue_client(settings.redis_url, settings.queue_name)
-    yield {"pool": pool, "redis": redis, "settings": settings, "channels": channels_for()}
-    await redis.aclose()
-    await pool.close()
 
 
 async def test_due_invitations_are_sent_once_through_the_sandbox(

@@ -7,6 +7,7 @@ The forced races hold one transaction open at the point that matters and show th
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -15,7 +16,6 @@ from litestar.testing import AsyncTestClient
 
 from server import db
 from server.ingest import Ingestor
-from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import event, report, survey_setup
 from tests.server.races import blocked_by, pending
@@ -28,23 +28,17 @@ def deactivated(trigger: dict) -> dict:
     return {k: v for k, v in trigger.items() if k not in ("id", "created_at", "updated_at")} | {"active": False}
 
 
-async def send_every_invitation_now(conn: asyncpg.Connection, settings: Settings) -> list[str]:
+async def send_every_invitation_now(conn: asyncpg.Connection, ctx: dict[str, Any]) -> list[str]:
     """Make every invitation due and run its send job (as the worker would once its time comes)."""
     from notifications import jobs
-    from notifications.channels import channels_for
 
     await conn.execute("UPDATE invitations SET planned_at = now() - interval '1 second'")
-    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        ctx = {"pool": pool, "settings": settings, "channels": channels_for()}
-        rows = await conn.fetch("SELECT brand_id, invitation_id::text FROM invitations")
-        return [await jobs.send_invitation(ctx, str(r["brand_id"]), r["invitation_id"]) for r in rows]
-    finally:
-        await pool.close()
+    rows = await conn.fetch("SELECT brand_id, invitation_id::text FROM invitations")
+    return [await jobs.send_invitation(ctx, str(r["brand_id"]), r["invitation_id"]) for r in rows]
 
 
 async def test_deactivation_cancels_what_is_scheduled_and_later_events_are_not_surveyed(
-    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, settings: Settings
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx: dict[str, Any]
 ) -> None:
     trigger = await survey_setup(client, brand, delay="PT10M", max_lag="PT1H")
     await report(client, brand, event("before"))
@@ -58,7 +52,7 @@ async def test_deactivation_cancels_what_is_scheduled_and_later_events_are_not_s
         "cancelled",
         "trigger_deactivated",
     )
-    assert not any(o.startswith("sent") for o in await send_every_invitation_now(conn, settings))
+    assert not any(o.startswith("sent") for o in await send_every_invitation_now(conn, ctx))
     assert await conn.fetchval("SELECT count(*) FROM messages") == 0
 
 
@@ -149,7 +143,7 @@ async def test_under_concurrent_ingestion_nothing_of_a_deactivated_trigger_stays
     conn: asyncpg.Connection,
     holder: asyncpg.Connection,
     ingestor: Ingestor,
-    settings: Settings,
+    ctx: dict[str, Any],
 ) -> None:
     stored = await survey_setup(client, brand, delay="PT1M", max_lag="PT1H")
     answered, started = asyncio.Event(), asyncio.Event()
@@ -178,5 +172,5 @@ async def test_under_concurrent_ingestion_nothing_of_a_deactivated_trigger_stays
     await asyncio.gather(*streams)
     statuses = dict(await conn.fetch("SELECT status, count(*) FROM invitations GROUP BY status"))
     assert set(statuses) == {"cancelled"}, statuses
-    assert not any(o.startswith("sent") for o in await send_every_invitation_now(conn, settings))
+    assert not any(o.startswith("sent") for o in await send_every_invitation_now(conn, ctx))
     assert await conn.fetchval("SELECT count(*) FROM messages") == 0
