@@ -2,8 +2,9 @@
 
 Redaction happens when a log record is created (a record factory), so whatever handler or formatter later writes
 the record, whichever library installed it, sees only the redacted text: the message, the traceback and the
-stack alike. The formatter lxt's own handlers use redacts the finished line once more, for anything a format
-string adds. `configure` sets up a process (the CLI, each API process, the worker); `dict_config` is the same
+stack alike. The formatter lxt's own handlers use redacts the finished line of a record that was not redacted
+when it was made (in a process where the factory is not installed, such as granian's main process); a format
+string adds only the time, level and logger name, so a redacted record is not searched twice. `configure` sets up a process (the CLI, each API process, the worker); `dict_config` is the same
 setup for servers that configure logging themselves (granian, in its main and worker processes).
 """
 
@@ -67,7 +68,7 @@ class Redactor:
         return text
 
     def record(self, record: logging.LogRecord) -> None:
-        """Replace the record's message, traceback and stack by their redacted text."""
+        """Replace the record's message, traceback and stack by their redacted text, and mark it redacted."""
         try:
             message = record.getMessage()
         except Exception:  # a malformed logging call: still logged, and still redacted
@@ -79,6 +80,7 @@ class Redactor:
             record.exc_text = self(record.exc_text)
         if record.stack_info:
             record.stack_info = self(record.stack_info)
+        record.redacted = True
 
 
 _plain = logging.Formatter()
@@ -91,14 +93,16 @@ def redact(text: str) -> str:
 
 
 class RedactingFormatter(logging.Formatter):
-    """Redacts the whole formatted line — message, traceback and the database's DETAIL lines alike."""
+    """Redacts the whole formatted line — message, traceback and the database's DETAIL lines alike — unless the
+    record was redacted when it was made."""
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None, *, secrets: Iterable[str] = ()) -> None:
         super().__init__(fmt, datefmt)
         self.redact = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.redact(super().format(record))
+        line = super().format(record)
+        return line if getattr(record, "redacted", False) else self.redact(line)
 
 
 def secrets_of(settings: Settings) -> list[str]:
