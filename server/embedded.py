@@ -104,7 +104,20 @@ def start_postgres(data_dir: Path) -> tuple[str, object]:
     return server.get_uri(DATABASE), server
 
 
-class EmbeddedPostgres:
+class _Watched:
+    """What `lxt up` watches of an embedded server: the process it started last."""
+
+    _process: psutil.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid if self._process else 0
+
+    def exited(self) -> str | None:
+        return None if self._process is not None and _alive(self._process) else "stopped"
+
+
+class EmbeddedPostgres(_Watched):
     """The embedded PostgreSQL, restartable on its data dir: its socket, and so its URL, stay the same."""
 
     name = "embedded PostgreSQL"
@@ -113,11 +126,6 @@ class EmbeddedPostgres:
         self.data_dir = data_dir
         self.url = ""
         self._server: Any = None
-        self._process: psutil.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid if self._process else 0
 
     def start(self) -> None:
         if self._server is None:
@@ -143,15 +151,12 @@ class EmbeddedPostgres:
         if url != self.url:
             raise RuntimeError(f"PostgreSQL came back at {url}, not at {self.url}")
 
-    def exited(self) -> str | None:
-        return None if self._process is not None and _alive(self._process) else "stopped"
-
     def stop(self) -> None:
         if self._server is not None:
             _stop_postgres(self._server)
 
 
-class EmbeddedValkey:
+class EmbeddedValkey(_Watched):
     """The embedded Valkey, with an append-only file so that scheduled jobs survive a restart, restartable on
     the same port and data dir (its URL stays valid)."""
 
@@ -169,11 +174,6 @@ class EmbeddedValkey:
             persist=True,
             config={"appendonly": "yes", "appendfsync": "everysec", "save": ["60 1"]},
         )
-        self._process: psutil.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid if self._process else 0
 
     def start(self) -> None:
         if self._process is not None:
@@ -181,9 +181,6 @@ class EmbeddedValkey:
             Path(self._server.pidfile).unlink(missing_ok=True)
         self._server.start()
         self._process = psutil.Process(self._server.pid)
-
-    def exited(self) -> str | None:
-        return None if self._process is not None and _alive(self._process) else "stopped"
 
     def stop(self) -> None:
         if self._process is not None and not _alive(self._process):

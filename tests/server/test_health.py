@@ -1,5 +1,3 @@
-import socket
-
 import asyncpg
 from litestar.testing import AsyncTestClient
 
@@ -7,6 +5,7 @@ from server.app import create_app
 from server.settings import Settings
 from tests.conftest import BrandFixture, _with_database, database_name
 from tests.helpers import event, queued_jobs, report, survey_setup
+from tests.server.processes import free_port
 
 
 async def test_health_answers(client: AsyncTestClient) -> None:
@@ -26,9 +25,7 @@ async def test_the_api_starts_and_takes_events_while_the_queue_is_down(
     settings: Settings, brand: BrandFixture
 ) -> None:
     """The queue alone down leaves the API ready (a probe must not take it out of service): `degraded`, 200."""
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # a port nothing listens on
     async with AsyncTestClient(create_app(settings.replace(redis_url=closed)), base_url="http://lxt.test") as down:
         ready = await down.get("/ready")
         body = ready.json()
