@@ -83,12 +83,7 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
     (422)."""
     undecodable = _undecodable_parameters(request)
     if undecodable:
-        message = "is not UTF-8 once percent-decoded"
-        raise ApiError(
-            400,
-            "; ".join(f"{name}: {message}" for name in undecodable),
-            errors=[FieldError(name, message) for name in undecodable],
-        )
+        raise ApiError.naming(400, [FieldError(name, "is not UTF-8 once percent-decoded") for name in undecodable])
     errors = [
         FieldError(f"path:{name}", NUL_MESSAGE)
         for name, value in request.path_params.items()
@@ -133,4 +128,4 @@ def _is_clean(text: str) -> bool:
 
 def refuse_nul(errors: list[FieldError]) -> None:
     if errors:
-        raise ApiError(422, "; ".join(f"{e.pointer}: {e.message}" for e in errors), errors=errors)
+        raise ApiError.naming(422, errors)

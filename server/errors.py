@@ -126,10 +126,20 @@ class ApiError(Exception):
         self.errors = errors
         self.headers = headers or {}
 
+    @classmethod
+    def naming(cls, status: int, errors: list[FieldError]) -> ApiError:
+        """A problem about these fields, its detail listing each one."""
+        return cls(status, fields_detail(errors), errors=errors)
+
+
+def fields_detail(errors: list[FieldError]) -> str:
+    """A problem's detail for field errors: ``/name: message; path:key: message``."""
+    return "; ".join(f"{e.pointer or 'body'}: {e.message}" for e in errors)
+
 
 def invalid(pointer: str, message: str) -> ApiError:
     """A 422 naming one field."""
-    return ApiError(422, f"{pointer}: {message}", errors=[FieldError(pointer, message)])
+    return ApiError.naming(422, [FieldError(pointer, message)])
 
 
 def problem_response(
@@ -172,8 +182,7 @@ def _field_error(item: dict[str, Any]) -> FieldError:
 
 def invalid_body(error: msgspec.ValidationError) -> ApiError:
     """A 422 naming the field of a body msgspec refused: "… - at `$.events[3].occurred_at`"."""
-    field = from_msgspec(error)
-    return ApiError(422, f"{field.pointer or 'body'}: {field.message}", errors=[field])
+    return ApiError.naming(422, [from_msgspec(error)])
 
 
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
@@ -184,8 +193,7 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
 
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
     errors = _validation_errors(exc)
-    detail = "; ".join(f"{e.pointer or 'body'}: {e.message}" for e in errors)
-    return problem_response(request, 422, detail, errors=errors)
+    return problem_response(request, 422, fields_detail(errors), errors=errors)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ProblemDetails]:
