@@ -103,6 +103,9 @@ async def test_a_database_that_refuses_connections_is_a_503_not_a_500(
 ) -> None:
     # The API's pooled connections end; new ones are refused ("not currently accepting connections").
     async with refusing_connections(admin_db, conn):
+        # Have the pool notice at once that its connections are gone (otherwise the first request may still
+        # find one that has not yet read the server's goodbye, and fail on it mid-request).
+        await client.app.state.pool.expire_connections()
         for request in (
             client.put("/v1/customers/c-1", json={}, headers=brand.headers("manage")),
             client.get("/v1/touchpoints", headers=brand.headers("ingest")),
