@@ -76,6 +76,9 @@ class Customer(msgspec.Struct, kw_only=True):
     consents: dict[str, bool] = {}
     opted_out_at: datetime | None = None
     attributes: dict[str, Any] = {}
+    phone_unreachable: str | None = None
+    """Why SMS cannot reach `phone`, as a provider reported it (``invalid_number``, ``not_mobile``, ``landline``,
+    ``unknown_number``); cleared when the phone changes."""
 
     def facts(self) -> CustomerFacts:
         return CustomerFacts(
@@ -87,6 +90,7 @@ class Customer(msgspec.Struct, kw_only=True):
             consents=self.consents,
             opted_out=self.opted_out_at is not None,
             attributes=self.attributes,
+            phone_unreachable=self.phone_unreachable is not None,
         )
 
 
@@ -102,6 +106,8 @@ class CustomerFacts(msgspec.Struct, kw_only=True, frozen=True):
     """Channel → consent; only an explicit True is consent (missing means no)."""
     opted_out: bool = False
     attributes: dict[str, Any] = {}
+    phone_unreachable: bool = False
+    """A provider reported that the phone cannot take messages (see `Customer.phone_unreachable`)."""
 
 
 class ConsentChange(msgspec.Struct, frozen=True):
@@ -124,6 +130,8 @@ def merge(
         value = getattr(update, name)
         if value is not UNSET:
             setattr(merged, name, [] if value is None and name == "push_tokens" else value)
+    if merged.phone != stored.phone:
+        merged.phone_unreachable = None  # what a provider said was about the old number
     if update.consents is not UNSET:
         consents = dict(stored.consents)
         for channel, granted in sorted(update.consents.items()):

@@ -17,7 +17,8 @@ from plumbing import rows
 from plumbing.ids import new_id
 
 CUSTOMER_COLUMNS = (
-    "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes"
+    "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes, "
+    "phone_unreachable"
 )
 
 
@@ -32,6 +33,7 @@ def customer_from_row(row: asyncpg.Record) -> Customer:
         consents=row["consents"],
         opted_out_at=row["opted_out_at"],
         attributes=row["attributes"],
+        phone_unreachable=row["phone_unreachable"],
     )
 
 

@@ -28,6 +28,7 @@ class CustomerRow(Row, frozen=True, kw_only=True):
     consents: Json
     opted_out_at: OptionalTime
     attributes: Json
+    phone_unreachable: OptionalText
 
 
 class ConsentChangeRow(Row, frozen=True, kw_only=True):
@@ -52,6 +53,7 @@ def customer_row(brand_id: UUID, customer: Customer) -> CustomerRow:
         consents=customer.consents,
         opted_out_at=customer.opted_out_at,
         attributes=customer.attributes,
+        phone_unreachable=customer.phone_unreachable,
     )
 
 

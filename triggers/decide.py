@@ -22,7 +22,7 @@ or unpublished ``questionnaire_unavailable``, and an opted-out customer ``opted_
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 import msgspec
@@ -31,7 +31,7 @@ from customers.model import CustomerFacts
 from triggers.conditions import condition_values, conditions_hold
 from triggers.frequency import ContactRecord, frequency_block
 from triggers.invitations import is_expired, is_fresh
-from triggers.model import Channel, EventFacts, FrequencyRules, Trigger
+from triggers.model import Channel, EventFacts, FrequencyRules, SendWindow, Trigger
 from triggers.sampling import sampled_in
 from triggers.window import customer_zone, place_in_window
 
@@ -75,10 +75,16 @@ REASONS: Final[dict[Reason, str]] = {
 }
 """Every reason code with its meaning, for the API documentation."""
 
-SuppressReason = Literal["opted_out", "stale", "no_reachable_channel"]
+SuppressReason = Literal["opted_out", "stale", "no_reachable_channel", "outside_window_dropped"]
 
-Detail = Literal["late_arrival", "deferred_past_max_lag", "brand_gap", "trigger_gap", "daily_cap"]
-"""Which check within a reason: for ``stale`` and ``frequency_capped``."""
+WINDOW_TOLERANCE: Final = timedelta(seconds=1)
+"""A job may start a moment before its planned time (queue scores are whole milliseconds): that is in window."""
+
+Detail = Literal[
+    "late_arrival", "deferred_past_max_lag", "brand_gap", "trigger_gap", "daily_cap", "phone_unreachable"
+]
+"""Which check within a reason: for ``stale`` and ``frequency_capped``, and ``phone_unreachable`` for a
+``no_reachable_channel`` that a provider's report on the customer's phone caused."""
 
 
 class Evaluation(msgspec.Struct, kw_only=True, frozen=True):
@@ -109,11 +115,13 @@ class Decision(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class SendCheck(msgspec.Struct, kw_only=True, frozen=True):
-    """The worker's verdict on a claimed invitation: send on ``channel``, or end it as expired / suppressed."""
+    """The worker's verdict on a claimed invitation: send on ``channel``, defer it to ``defer_until`` (outside
+    the customer's send window), or end it as expired / suppressed."""
 
-    outcome: Literal["send", "expired", "suppressed"]
+    outcome: Literal["send", "defer", "expired", "suppressed"]
     reason: SuppressReason | None = None
     channel: Channel | None = None
+    defer_until: datetime | None = None
 
 
 def reachable_channels(channels: Sequence[Channel], customer: CustomerFacts) -> list[Channel]:
@@ -121,16 +129,31 @@ def reachable_channels(channels: Sequence[Channel], customer: CustomerFacts) -> 
 
     push: a push token and ``push`` consent; sms: a phone and ``sms`` consent; whatsapp: a phone and
     ``whatsapp`` consent; web_link: a phone and ``sms`` consent — the link travels by SMS, and opening a web
-    page needs no consent beyond the one to be contacted. Consent is an explicit True; opt-out is checked apart.
+    page needs no consent beyond the one to be contacted; webhook: always — the brand's own backend reaches the
+    customer under its own consent rules. A phone a provider reported unreachable counts as no phone. Consent
+    is an explicit True; opt-out is checked apart.
     """
+    return [c for c in channels if _reaches(c, customer, customer.has_phone and not customer.phone_unreachable)]
+
+
+def _reaches(channel: Channel, customer: CustomerFacts, phone: bool) -> bool:
     consent = customer.consents
-    reachable = {
-        "push": customer.push_tokens > 0 and consent.get("push") is True,
-        "sms": customer.has_phone and consent.get("sms") is True,
-        "whatsapp": customer.has_phone and consent.get("whatsapp") is True,
-        "web_link": customer.has_phone and consent.get("sms") is True,
-    }
-    return [c for c in channels if reachable[c]]
+    match channel:
+        case "push":
+            return customer.push_tokens > 0 and consent.get("push") is True
+        case "sms" | "web_link":
+            return phone and consent.get("sms") is True
+        case "whatsapp":
+            return phone and consent.get("whatsapp") is True
+        case "webhook":
+            return True
+
+
+def _unreachable_detail(channels: Sequence[Channel], customer: CustomerFacts) -> Detail | None:
+    """``phone_unreachable`` when a provider's report on the phone is why no channel reaches the customer."""
+    if customer.phone_unreachable and any(_reaches(c, customer, customer.has_phone) for c in channels):
+        return "phone_unreachable"
+    return None
 
 
 def decide(
@@ -201,13 +224,17 @@ def check_before_send(
     send_by: datetime,
     expires_at: datetime,
     now: datetime,
+    send_window: SendWindow | None = None,
+    default_time_zone: str = "UTC",
 ) -> SendCheck:
     """Re-check a claimed invitation at send time: things change between the decision and the send.
 
     In order: past ``expires_at`` → expired; opted out → suppressed ``opted_out``; past ``send_by`` (the contact's
     time plus the trigger's ``max_lag``, fixed at the decision) → suppressed ``stale``; no reachable channel now →
-    suppressed ``no_reachable_channel``; else send on the first reachable channel of `channels` (the trigger's, in
-    preference order).
+    suppressed ``no_reachable_channel``; outside the trigger's `send_window` in the customer's *current* time
+    zone (it may have changed since the decision) → ``defer`` to the window's next opening, or suppressed
+    ``stale`` when that is past ``send_by`` (``outside_window_dropped`` for a window that drops); else send on the
+    first reachable channel of `channels` (the trigger's, in preference order).
     """
     if is_expired(expires_at, now):
         return SendCheck(outcome="expired")
@@ -218,6 +245,14 @@ def check_before_send(
     reachable = reachable_channels(channels, customer)
     if not reachable:
         return SendCheck(outcome="suppressed", reason="no_reachable_channel")
+    if send_window is not None:
+        opens = place_in_window(now, send_window, customer_zone(customer.time_zone, default_time_zone))
+        if opens is None:
+            return SendCheck(outcome="suppressed", reason="outside_window_dropped")
+        if opens > now + WINDOW_TOLERANCE:
+            if opens > send_by:
+                return SendCheck(outcome="suppressed", reason="stale")
+            return SendCheck(outcome="defer", defer_until=opens)
     return SendCheck(outcome="send", channel=reachable[0])
 
 
@@ -241,7 +276,7 @@ def _evaluate(
         return skipped("sampled_out")
     channels = reachable_channels(trigger.channels, customer)
     if not channels:
-        return skipped("no_reachable_channel")
+        return skipped("no_reachable_channel", _unreachable_detail(trigger.channels, customer))
 
     zone = customer_zone(customer.time_zone, trigger.default_time_zone)
     earliest = max(event.occurred_at + trigger.delay, now).astimezone(UTC)

@@ -2,8 +2,10 @@
 
 ```
 scheduled ──► sending ──► sent
-   │             ├──► failed       (the provider refused it, with its code; `interrupted` when a worker died
-   │             │                  mid-send, since whether the provider got it is unknown)
+   ▲             ├──► failed       (the provider refused it, with its code; `interrupted` when a worker died
+   │             │                  mid-send and the provider cannot tell whether it got the message)
+   └─────────────┼──  scheduled    (retried: a transient provider error, or an attempt the provider certainly
+   │             │                  never received; deferred: no rate budget, or outside the customer's window)
    │             ├──► expired      (the re-check after the claim finds it past expires_at)
    │             └──► suppressed   (the re-check finds: opted out, stale, no reachable channel)
    └──► cancelled  (withdrawn on purpose: its trigger was deactivated, or the claim found its trigger inactive
@@ -16,7 +18,7 @@ is terminal. Answers and message delivery receipts are rows of their own, not in
 The database holds the same table (``invitation_status_transitions``, migrations/0005) and a trigger on
 ``invitations`` that refuses any other change and records each allowed one in ``invitation_transitions``;
 `triggers.queries` derives the ``WHERE status IN (…)`` guard of every status update from `allowed_from`. A new
-move (e.g. back to scheduled, to retry a transient provider error) is added here and in a migration together.
+move is added here and in a migration together (sending → scheduled came with migrations/0006).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ STATUSES: Final[frozenset[InvitationStatus]] = frozenset(get_args(InvitationStat
 
 TRANSITIONS: Final[dict[InvitationStatus, frozenset[InvitationStatus]]] = {
     "scheduled": frozenset({"sending", "cancelled"}),
-    "sending": frozenset({"sent", "failed", "expired", "suppressed"}),
+    "sending": frozenset({"sent", "failed", "expired", "suppressed", "scheduled"}),
     "sent": frozenset(),
     "failed": frozenset(),
     "expired": frozenset(),

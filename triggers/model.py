@@ -21,7 +21,9 @@ field                default                    bounds
                      ``trigger_gap`` ``P7D``,    ``daily_cap`` 1 … 100 or null (= no cap)
                      ``daily_cap`` null
 ``max_lag``          ``PT2H``                   more than ``PT0S``, at most ``P30D``, and ≥ ``delay``
-``channels``         ``["sms"]``                1–4 distinct of push, sms, whatsapp, web_link
+``channels``         ``["sms"]``                1–5 distinct of push, sms, whatsapp, web_link, webhook
+``style``            ``conversation``           ``conversation`` or ``link`` (SMS and WhatsApp)
+``whatsapp_template`` none                      required when ``channels`` has whatsapp
 ``expires_after``    ``P1D``                    ``PT5M`` … ``P30D``
 ``priority``         ``0``                      -1000 … 1000 (higher wins)
 ``active``           ``true``
@@ -53,8 +55,13 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: Final[tuple[Weekday, ...]] = get_args(Weekday)
 """In `datetime.weekday()` order: ``WEEKDAYS[d.weekday()]`` is the name of date ``d``'s day."""
 
-Channel = Literal["push", "sms", "whatsapp", "web_link"]
-"""How an invitation reaches the customer. ``web_link`` is a link to the mobile web survey, sent by SMS."""
+Channel = Literal["push", "sms", "whatsapp", "web_link", "webhook"]
+"""How an invitation reaches the customer. ``web_link`` is a link to the mobile web survey, sent by SMS;
+``webhook`` hands the invitation to the brand's own backend (which reaches the customer in its app)."""
+
+Style = Literal["conversation", "link"]
+"""How an SMS or WhatsApp invitation reads: ``conversation`` sends the intro and the first question, and the
+customer answers by reply; ``link`` sends a short text with the invitation's web survey link."""
 
 Outside = Literal["defer", "drop"]
 
@@ -83,7 +90,7 @@ EndClock = Annotated[
 Days = Annotated[list[Weekday], Meta(min_length=1, max_length=7, description="Days on which the window opens.")]
 Channels = Annotated[
     list[Channel],
-    Meta(min_length=1, max_length=4, description="In order of preference; the first reachable one is used."),
+    Meta(min_length=1, max_length=5, description="In order of preference; the first reachable one is used."),
 ]
 SampleRate = Annotated[float, Meta(ge=0.0, le=1.0, description="Share of matching events surveyed, 0–1.")]
 DailyCap = Annotated[int, Meta(ge=1, le=100, description="Invitations per customer per local calendar day.")]
@@ -149,6 +156,22 @@ class FrequencyRules(Base, kw_only=True):
     daily_cap: DailyCap | None = None
 
 
+class WhatsAppTemplate(Base, kw_only=True):
+    """An approved WhatsApp message template (Twilio Content API): WhatsApp delivers a message that opens a
+    conversation only as a template. Variable values may use the placeholders ``{link}`` (the invitation's web
+    survey link), ``{title}`` (the questionnaire's title) and ``{question}`` (its first question), in the
+    customer's locale."""
+
+    content_sid: Annotated[
+        str,
+        Meta(pattern=r"^HX[0-9a-f]{32}$", description="The template's Content SID.", examples=["HX" + "0" * 32]),
+    ]
+    variables: Annotated[
+        dict[Annotated[str, Meta(pattern=r"^[0-9]{1,2}$")], Annotated[str, Meta(max_length=1024)]],
+        Meta(max_length=20, description="Template variable number → value.", examples=[{"1": "{title}"}]),
+    ] = {}
+
+
 class TriggerIn(Base, kw_only=True):
     """A trigger as a brand submits it (``POST /v1/triggers``)."""
 
@@ -166,6 +189,8 @@ class TriggerIn(Base, kw_only=True):
     max_lag: timedelta = timedelta(hours=2)
     """Latest send after the contact: an invitation that cannot go out by ``occurred_at + max_lag`` is stale."""
     channels: Channels = field(default_factory=_sms_only)
+    style: Style = "conversation"
+    whatsapp_template: WhatsAppTemplate | None = None
     expires_after: timedelta = timedelta(days=1)
     """Invitation lifetime from its planned send time; later sends and answers are refused."""
     priority: Priority = 0
@@ -222,6 +247,14 @@ def validate_trigger(trigger: TriggerIn) -> None:
         gap: timedelta = getattr(trigger.frequency, name)
         errors += check_duration(gap, pointer("frequency", name), minimum=timedelta(0), maximum=GAP_MAX)
     errors += _repeated(trigger.channels, "channels")
+    if "whatsapp" in trigger.channels and trigger.whatsapp_template is None:
+        errors.append(
+            FieldError(
+                "/whatsapp_template",
+                "is required when channels include whatsapp: WhatsApp delivers a message that opens a "
+                "conversation only as an approved template",
+            )
+        )
     errors += _repeated(trigger.send_window.days, "send_window", "days")
     start, end = parse_clock(trigger.send_window.start), parse_clock(trigger.send_window.end)
     if start is not None and start == end:

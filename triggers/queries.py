@@ -220,6 +220,11 @@ _MOVE_ONE = {
     if allowed_from(target)
 }
 _CANCEL_SCHEDULED = _move("cancelled", "brand_id = $3 AND trigger_id = $4")
+_RESCHEDULE = _move(
+    "scheduled",
+    "brand_id = $3 AND invitation_id = $4",
+    ", planned_at = $5, attempts = attempts - (NOT $6::boolean)::int",
+)
 _FAIL_STUCK = _move("failed", "updated_at < $3")
 
 
@@ -234,6 +239,23 @@ async def move_invitation(
 ) -> bool:
     """Move one invitation to `target` if the machine allows it from its current status; True if it moved."""
     return bool(await conn.fetchval(_MOVE_ONE[target], reason, now, brand_id, invitation_id, channel))
+
+
+async def reschedule_invitation(
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    invitation_id: str,
+    planned_at: datetime,
+    reason: str,
+    now: datetime,
+    *,
+    counts_as_attempt: bool,
+) -> bool:
+    """Put a claimed invitation back (sending → scheduled) for `planned_at`: a retry (`counts_as_attempt`) or a
+    deferral that gives its claim back (no rate budget, outside the customer's window); True if it moved."""
+    return bool(
+        await conn.fetchval(_RESCHEDULE, reason, now, brand_id, invitation_id, planned_at, counts_as_attempt)
+    )
 
 
 async def cancel_scheduled(

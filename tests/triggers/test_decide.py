@@ -23,7 +23,7 @@ from triggers.decide import (
 )
 from triggers.frequency import ContactRecord
 from triggers.invitations import InvitationStatus
-from triggers.model import Channel, FrequencyRules, SendWindow, Trigger, validate_trigger
+from triggers.model import Channel, FrequencyRules, SendWindow, Trigger, WhatsAppTemplate, validate_trigger
 from triggers.sampling import sample_point
 
 OCCURRED = datetime(2026, 5, 6, 10, 0, tzinfo=UTC)  # Wednesday 12:00 in Berlin
@@ -32,6 +32,8 @@ NOW = OCCURRED + timedelta(seconds=3)
 
 def trigger(key: str = "visit", **changes: Any) -> Trigger:
     base = {"id": f"id-{key}", "key": key, "name": key, "touchpoint": "store", "questionnaire": "nps"}
+    if "whatsapp" in changes.get("channels", []):
+        changes.setdefault("whatsapp_template", WhatsAppTemplate(content_sid="HX" + "0" * 32))
     built = msgspec.structs.replace(msgspec.convert(base, Trigger), **changes)
     validate_trigger(built)
     return built

@@ -24,6 +24,7 @@ ALLOWED: set[tuple[InvitationStatus, InvitationStatus]] = {
     ("sending", "failed"),
     ("sending", "expired"),  # the re-check after the claim
     ("sending", "suppressed"),
+    ("sending", "scheduled"),  # a retry or a deferral
 }
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
@@ -68,7 +69,7 @@ def test_every_status_is_reachable_from_scheduled() -> None:
         ("expired", {"sending"}),
         ("suppressed", {"sending"}),
         ("sent", {"sending"}),
-        ("scheduled", set()),
+        ("scheduled", {"sending"}),
         ("cancelled", {"scheduled"}),
     ],
 )
