@@ -106,3 +106,75 @@ async def put_customer(
     writes.add_customer(brand_id, stored, customer)
     await conn.execute(_WRITE, now, "api", *rows.arguments(CUSTOMER_PARTS, writes))
     return customer, changes
+
+
+# -- what providers report about a customer's contact data -------------------------------------------------------
+# Each of these only changes what the report is about, and only while the data is still the one reported on (a
+# brand that gave a new phone meanwhile keeps it usable).
+
+
+async def mark_phone_unreachable(
+    conn: asyncpg.Connection, brand_id: UUID, customer_id: str, phone: str, reason: str, now: datetime
+) -> bool:
+    """Record that `phone` cannot take messages (`reason` as the provider gave it), if it is still the
+    customer's phone; later decisions skip the phone's channels. True if recorded."""
+    return (
+        await conn.execute(
+            """
+            UPDATE customers SET phone_unreachable = $4, updated_at = $5
+            WHERE brand_id = $1 AND customer_id = $2 AND phone = $3
+            """,
+            brand_id,
+            customer_id,
+            phone,
+            reason,
+            now,
+        )
+        != "UPDATE 0"
+    )
+
+
+async def withdraw_consent(
+    conn: asyncpg.Connection, brand_id: UUID, customer_id: str, channel: str, source: str, now: datetime
+) -> bool:
+    """Set the customer's consent for `channel` to false (e.g. the carrier reports an unsubscribed number) and
+    record the change with its `source`; True if the consent was not already withdrawn."""
+    changed = await conn.fetchval(
+        """
+        WITH changed AS (
+            UPDATE customers SET consents = consents || jsonb_build_object($3::text, false), updated_at = $5
+            WHERE brand_id = $1 AND customer_id = $2 AND consents -> $3::text IS DISTINCT FROM 'false'::jsonb
+            RETURNING brand_id, customer_id
+        ), recorded AS (
+            INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
+            SELECT brand_id, customer_id, $3, false, $4, $5 FROM changed
+            RETURNING 1
+        )
+        SELECT count(*) FROM recorded
+        """,
+        brand_id,
+        customer_id,
+        channel,
+        source,
+        now,
+    )
+    return bool(changed)
+
+
+async def remove_push_token(
+    conn: asyncpg.Connection, brand_id: UUID, customer_id: str, token: str, now: datetime
+) -> bool:
+    """Forget a push token the push service no longer knows (the app was uninstalled); True if it was there."""
+    return (
+        await conn.execute(
+            """
+            UPDATE customers SET push_tokens = array_remove(push_tokens, $3), updated_at = $4
+            WHERE brand_id = $1 AND customer_id = $2 AND $3 = ANY(push_tokens)
+            """,
+            brand_id,
+            customer_id,
+            token,
+            now,
+        )
+        != "UPDATE 0"
+    )

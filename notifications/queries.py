@@ -6,6 +6,7 @@ Other status changes go through `triggers.queries` (`move_invitation`, `fail_stu
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -31,11 +32,12 @@ class Claimed(msgspec.Struct, kw_only=True):
     expires_at: datetime
     attempts: int
     withdrawn: str | None
+    trigger_definition: dict[str, Any] | None
 
 
 _CLAIM = f"""
 WITH due AS (
-    SELECT i.brand_id, i.invitation_id,
+    SELECT i.brand_id, i.invitation_id, t.definition AS trigger_definition,
            CASE WHEN NOT coalesce(t.active, false) THEN 'trigger_deactivated'
                 WHEN q.archived_at IS NOT NULL OR q.key IS NULL THEN 'questionnaire_archived' END AS withdrawn
     FROM invitations i
@@ -52,7 +54,7 @@ FROM due d
 WHERE i.brand_id = d.brand_id AND i.invitation_id = d.invitation_id
   AND i.status IN ({sources_sql("sending")})
 RETURNING i.brand_id, i.invitation_id::text, i.customer_id::text, i.questionnaire_key, i.questionnaire_version,
-          i.channels, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn
+          i.channels, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn, d.trigger_definition
 """
 
 
@@ -78,37 +80,123 @@ async def definition_json(conn: asyncpg.Connection, brand_id: UUID, key: str, ve
     return str(text)
 
 
-async def record_message(
+async def record_attempt(
     conn: asyncpg.Connection,
     brand_id: UUID,
     invitation_id: str,
+    message_id: str,
     *,
+    attempt: int,
     channel: str,
     provider: str,
-    status: str,
+    style: str | None,
+    recipient: str,
+    sender: str | None,
     body: str,
-    segments: int | None,
+    segments: int,
+    link_token_hash: bytes | None,
+    now: datetime,
+) -> None:
+    """Record an attempt *before* the provider is called (status ``pending``): if this worker dies after the
+    provider accepted the message, the row is what lets the sweeper find it there (and the id travels in the
+    status callback URL)."""
+    await conn.execute(
+        """
+        INSERT INTO messages (brand_id, message_id, invitation_id, attempt, channel, provider, style, recipient,
+                              sender, status, body, segments, link_token_hash, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13, $13)
+        """,
+        brand_id,
+        message_id,
+        invitation_id,
+        attempt,
+        channel,
+        provider,
+        style,
+        recipient,
+        sender,
+        body,
+        segments,
+        link_token_hash,
+        now,
+    )
+
+
+async def settle_attempt(
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    message_id: str,
+    status: str,
+    now: datetime,
+    *,
     provider_message_id: str | None = None,
     error_code: str | None = None,
-) -> str:
-    return str(
-        await conn.fetchval(
+    delivery_status: str | None = None,
+) -> bool:
+    """The outcome of a ``pending`` (or ``unknown``) attempt: ``accepted``, ``failed``, ``not_sent`` (the provider
+    certainly has nothing) or ``unknown``. An attempt a status callback settled first keeps that outcome;
+    returns whether this call settled it."""
+    return (
+        await conn.execute(
             """
-            INSERT INTO messages (brand_id, invitation_id, channel, provider, provider_message_id, status,
-                                  error_code, body, segments)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING message_id::text
+            UPDATE messages
+            SET status = $3, provider_message_id = coalesce(provider_message_id, $4), error_code = $5,
+                accepted_at = CASE WHEN $3 = 'accepted' THEN coalesce(accepted_at, $6) END,
+                delivery_status = coalesce(delivery_status, $7), updated_at = $6,
+                reconcile_attempts = reconcile_attempts + ($3 = 'unknown')::int
+            WHERE brand_id = $1 AND message_id = $2 AND status IN ('pending', 'unknown')
             """,
             brand_id,
-            invitation_id,
-            channel,
-            provider,
-            provider_message_id,
+            message_id,
             status,
+            provider_message_id,
             error_code,
-            body,
-            segments,
+            now,
+            delivery_status,
         )
+        != "UPDATE 0"
     )
+
+
+class Stuck(msgspec.Struct, kw_only=True, frozen=True):
+    """An invitation left in ``sending`` by a worker that died, with its latest attempt (if one was recorded)."""
+
+    brand_id: UUID
+    invitation_id: str
+    attempts: int
+    send_by: datetime
+    message_id: str | None
+    channel: str | None
+    provider: str | None
+    message_status: str | None
+    recipient: str | None
+    body: str | None
+    link_token_hash: bytes | None
+    attempted_at: datetime | None
+    reconcile_attempts: int
+
+
+async def stuck_invitations(conn: asyncpg.Connection, claimed_before: datetime, limit: int) -> list[Stuck]:
+    """Invitations in ``sending`` since before `claimed_before` (across brands: the sweeper's), each with the
+    message of its current attempt, oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT i.brand_id, i.invitation_id::text, i.attempts, i.send_by, m.message_id::text, m.channel, m.provider,
+               m.status AS message_status, m.recipient, m.body, m.link_token_hash, m.created_at AS attempted_at,
+               coalesce(m.reconcile_attempts, 0) AS reconcile_attempts
+        FROM invitations i
+        LEFT JOIN LATERAL (
+            SELECT * FROM messages m
+            WHERE m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id AND m.attempt = i.attempts
+            ORDER BY m.created_at DESC LIMIT 1
+        ) m ON true
+        WHERE i.status = 'sending' AND i.updated_at < $1
+        ORDER BY i.updated_at LIMIT $2
+        """,
+        claimed_before,
+        limit,
+    )
+    return [Stuck(**dict(r)) for r in rows]
 
 
 async def due_invitations(conn: asyncpg.Connection, until: datetime, limit: int) -> list[InvitationJob]:

@@ -46,6 +46,10 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
     thank_you: str
     skip_word: str
     """The SMS keyword to skip an optional question in this language (any language's word is accepted)."""
+    link_invite: str
+    """The ``link`` style's SMS: the questionnaire's title and the survey link."""
+    push_invite: str
+    """A push notification's body under the questionnaire's title."""
 
 
 EN = Catalog(
@@ -78,6 +82,8 @@ EN = Catalog(
     skip="Skip",
     thank_you="Thank you!",
     skip_word="SKIP",
+    link_invite="{title}: how did it go? Tell us in a minute: {link}",
+    push_invite="How did it go? Tell us in a minute.",
 )
 
 DE = Catalog(
@@ -110,6 +116,8 @@ DE = Catalog(
     skip="Überspringen",
     thank_you="Vielen Dank!",
     skip_word="WEITER",
+    link_invite="{title}: Wie war es? Sagen Sie es uns in einer Minute: {link}",
+    push_invite="Wie war es? Sagen Sie es uns in einer Minute.",
 )
 
 FR = Catalog(
@@ -142,6 +150,8 @@ FR = Catalog(
     skip="Passer",
     thank_you="Merci !",
     skip_word="PASSER",
+    link_invite="{title} : comment cela s'est-il passé ? Dites-le-nous en une minute : {link}",
+    push_invite="Comment cela s'est-il passé ? Dites-le-nous en une minute.",
 )
 
 ES = Catalog(
@@ -174,6 +184,8 @@ ES = Catalog(
     skip="Saltar",
     thank_you="¡Gracias!",
     skip_word="SALTAR",
+    link_invite="{title}: ¿qué tal fue? Cuéntenoslo en un minuto: {link}",
+    push_invite="¿Qué tal fue? Cuéntenoslo en un minuto.",
 )
 
 NL = Catalog(
@@ -206,6 +218,8 @@ NL = Catalog(
     skip="Overslaan",
     thank_you="Bedankt!",
     skip_word="OVERSLAAN",
+    link_invite="{title}: hoe ging het? Vertel het ons in een minuut: {link}",
+    push_invite="Hoe ging het? Vertel het ons in een minuut.",
 )
 
 CATALOGS: dict[str, Catalog] = {"en": EN, "de": DE, "fr": FR, "es": ES, "nl": NL}

@@ -180,6 +180,21 @@ def render_sms_thank_you(definition: Definition, wanted: Wanted) -> SmsMessage:
     return sms_message(thank_you_text(definition, locale), locale)
 
 
+def render_link_sms(definition: Definition, wanted: Wanted, link: str) -> SmsMessage:
+    """The ``link`` style's SMS: a short localized invitation carrying the web survey `link`."""
+    locale = pick_locale(definition, wanted)
+    text = catalog(locale).link_invite.format(
+        title=resolve(definition.title, locale, definition.default_locale), link=link
+    )
+    return sms_message(text, locale)
+
+
+def render_push(definition: Definition, wanted: Wanted) -> tuple[str, str, str]:
+    """A push notification's (title, body, locale)."""
+    locale = pick_locale(definition, wanted)
+    return resolve(definition.title, locale, definition.default_locale), catalog(locale).push_invite, locale
+
+
 def sms_message(text: str, locale: str) -> SmsMessage:
     """Any text lxt sends by SMS (e.g. a re-prompt), made GSM-7-friendly and measured."""
     text = to_gsm(text)

@@ -60,7 +60,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     twilio_auth_token: Annotated[
         str, _doc("Twilio auth token: signs API calls and verifies Twilio's webhooks.")
     ] = ""
-    twilio_from_number: Annotated[str, _doc("Sender number (E.164) for SMS.")] = ""
+    twilio_api_key: Annotated[
+        str, _doc("Twilio API key SID (`SK…`): with its secret, used for API calls instead of the auth token.")
+    ] = ""
+    twilio_api_secret: Annotated[str, _doc("Secret of the Twilio API key.")] = ""
+    twilio_from_number: Annotated[str, _doc("Default SMS sender number (E.164) for brands without their own.")] = (
+        ""
+    )
     twilio_messaging_service_sid: Annotated[
         str, _doc("Twilio Messaging Service SID; used instead of the from number when set.")
     ] = ""
@@ -68,6 +74,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     fcm_project_id: Annotated[str, _doc("Firebase project id for push notifications.")] = ""
     fcm_credentials_file: Annotated[str, _doc("Path to the Firebase service-account JSON file.")] = ""
     fcm_api_base: Annotated[str, _doc("Firebase Cloud Messaging API base URL.")] = "https://fcm.googleapis.com"
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Whether real SMS/WhatsApp can be sent: an account SID with its auth token or an API key and secret."""
+        return bool(
+            self.twilio_account_sid
+            and (self.twilio_auth_token or (self.twilio_api_key and self.twilio_api_secret))
+        )
 
     @property
     def base_url(self) -> str:

@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
 from arq import cron, func
 from arq.worker import Worker
 
-from notifications import jobs, liveness
-from notifications.channels import channels_for
+from notifications import jobs, liveness, senders
+from notifications.fcm import Fcm
+from notifications.providers import Providers
+from notifications.ratelimit import BrandSlots
+from notifications.twilio import Twilio
 from notifications.queue import SEND_INVITATION
 from server import db
 from server.app import queue_client
 from server.settings import Settings
 
 log = logging.getLogger("lxt.worker")
+
+MAX_JOBS = 50
+"""Jobs one worker process runs at once; one brand gets at most half of them (`notifications.ratelimit`)."""
+PROVIDER_TIMEOUT = 10.0
+"""Seconds a provider call may take (Twilio answers in well under a second)."""
 
 QUEUE_TIMEOUT = 5.0
 """Seconds a command to the queue may take before the worker takes the queue for lost and reconnects (its
@@ -35,8 +45,12 @@ async def open_resources(ctx: dict[str, Any]) -> None:
     ctx["pool"] = await db.create_pool(
         settings.database_url, min_size=1, max_size=max(2, settings.db_pool_max // 2)
     )
-    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-    ctx["channels"] = channels_for()
+    ctx["http"] = http = httpx.AsyncClient(
+        timeout=httpx.Timeout(PROVIDER_TIMEOUT, connect=5.0),
+        limits=httpx.Limits(max_connections=MAX_JOBS * 2, max_keepalive_connections=MAX_JOBS),
+    )
+    ctx["providers"] = providers(settings, http, ctx["redis"])
+    ctx["slots"] = BrandSlots(ctx.get("max_jobs", MAX_JOBS))
     ctx["me"] = me = liveness.Worker.this_process()
     await liveness.register(ctx["pool"], me)
     ctx["heartbeat"] = asyncio.create_task(liveness.keep_beating(ctx["pool"], me))
@@ -59,10 +73,44 @@ async def close_resources(ctx: dict[str, Any]) -> None:
         await pool.close()
 
 
+def providers(settings: Settings, http: httpx.AsyncClient, redis: Any) -> Providers:
+    """The providers `settings` configure; channels without theirs go to the sandbox."""
+    twilio = (
+        Twilio(
+            http,
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            api_key=settings.twilio_api_key,
+            api_secret=settings.twilio_api_secret,
+            api_base=settings.twilio_api_base,
+            timeout=PROVIDER_TIMEOUT,
+        )
+        if settings.twilio_configured
+        else None
+    )
+    fcm = None
+    if settings.fcm_project_id and settings.fcm_credentials_file:
+        credentials = json.loads(Path(settings.fcm_credentials_file).read_text())
+        fcm = Fcm(
+            http, project_id=settings.fcm_project_id, credentials=credentials, api_base=settings.fcm_api_base
+        )
+    return Providers(
+        base_url=settings.base_url,
+        redis=redis,
+        twilio=twilio,
+        fcm=fcm,
+        fcm_project=settings.fcm_project_id or None,
+        http=http,
+        defaults=senders.defaults(settings),
+        signing_key=settings.signing_key,
+    )
+
+
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """An arq Worker for `settings`; tests pass ``burst=True, poll_delay=0``."""
     options: dict[str, Any] = {
-        "functions": [func(jobs.send_invitation, name=SEND_INVITATION)],
+        # Deferrals for a brand at its share of the slots count as tries: allow plenty.
+        "functions": [func(jobs.send_invitation, name=SEND_INVITATION, max_tries=10_000)],
         "cron_jobs": [
             # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
             cron(jobs.sweep, second=30, run_at_startup=True),
@@ -72,10 +120,11 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "on_startup": open_resources,
         "on_shutdown": close_resources,
         "ctx": {"settings": settings},
-        "max_jobs": 50,
+        "max_jobs": MAX_JOBS,
         "job_timeout": 60,
         "keep_result": 60,
         "handle_signals": True,
     }
     options.update(overrides)
+    options["ctx"] = {**options["ctx"], "max_jobs": options["max_jobs"]}
     return Worker(**options)

@@ -1,0 +1,203 @@
+"""Which provider carries each channel, from which sender, at what rate — and the calls to them.
+
+A worker builds one `Providers` at start from its settings: Twilio when an account SID and credentials are set,
+FCM when a project and its service-account file are, the brand's own webhook when the server has a signing key
+and the brand a URL. A channel without its provider goes to the **sandbox**: rendered exactly as it would be
+sent and recorded in ``messages`` with provider ``sandbox``, so a brand can build and test its integration end
+to end without texting real phones (`GET /v1/sandbox/messages`, `lxt sandbox outbox`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from notifications import ratelimit, senders, webhook
+from notifications.channels import MASK, Message, link_token_hash
+from notifications.fcm import Fcm
+from notifications.outcome import Found, Outcome
+from notifications.receipts import status_callback_url
+from notifications.twilio import Twilio, TwilioSender
+from plumbing.ids import new_id
+from triggers.model import Channel
+
+SANDBOX: Final = "sandbox"
+FIND_SKEW: Final = timedelta(seconds=30)
+"""How much earlier than the attempt's record the provider's timestamp of the message may be (clocks differ)."""
+_LINK_TOKEN = re.compile(r"/s/([A-Za-z0-9_-]{43})")
+
+
+class Route(msgspec.Struct, frozen=True, kw_only=True):
+    """How one message travels: the provider, its sender, and the rate budget it draws from."""
+
+    channel: Channel
+    provider: str
+    sender: str | None = None
+    """From number / Messaging Service SID / FCM project / webhook URL, as recorded on the message."""
+    twilio_sender: TwilioSender | None = None
+    rate_key: str | None = None
+    rate_per_second: float | None = None
+    webhook_url: str | None = None
+    webhook_secret: bytes | None = None
+
+
+class Providers:
+    """The worker's providers, shared by its jobs (one per process, in the job ``ctx``)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        redis: Any,
+        twilio: Twilio | None = None,
+        fcm: Fcm | None = None,
+        fcm_project: str | None = None,
+        http: Any = None,
+        defaults: senders.Defaults,
+        signing_key: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.redis = redis
+        self.twilio = twilio
+        self.fcm = fcm
+        self.fcm_project = fcm_project
+        self.http = http
+        self.defaults = defaults
+        self.signing_key = signing_key
+
+    async def brand_senders(self, conn: asyncpg.Connection, brand_id: UUID) -> dict[str, senders.BrandSender]:
+        return await senders.senders_for(conn, brand_id)
+
+    def route(self, channel: Channel, brand: Mapping[str, senders.BrandSender]) -> Route:
+        """The route of `channel` for a brand with sender rows `brand`: brand's sender first, then the default."""
+        if channel in ("sms", "web_link", "whatsapp"):
+            kind = "whatsapp" if channel == "whatsapp" else "sms"
+            sender = senders.effective_sender(kind, brand.get(kind), self.defaults)
+            if self.twilio is None or sender is None:
+                return Route(channel=channel, provider=SANDBOX, sender=sender.address if sender else None)
+            twilio_sender = (
+                TwilioSender(messaging_service_sid=sender.address)
+                if sender.address.startswith("MG")
+                else TwilioSender(from_=f"whatsapp:{sender.address}" if kind == "whatsapp" else sender.address)
+            )
+            return Route(
+                channel=channel,
+                provider="twilio",
+                sender=sender.address,
+                twilio_sender=twilio_sender,
+                rate_key=f"{kind}:{sender.address}",
+                rate_per_second=sender.rate_per_second,
+            )
+        if channel == "push":
+            sender = senders.effective_sender("push", brand.get("push"), self.defaults)
+            if self.fcm is None or sender is None:
+                return Route(channel=channel, provider=SANDBOX)
+            return Route(
+                channel=channel,
+                provider="fcm",
+                sender=self.fcm_project,
+                rate_key=f"push:{self.fcm_project}",
+                rate_per_second=sender.rate_per_second,
+            )
+        configured = brand.get("webhook")
+        sender = senders.effective_sender("webhook", configured, self.defaults)
+        if configured is None or sender is None or not self.signing_key:
+            return Route(channel=channel, provider=SANDBOX, webhook_url=sender.address if sender else None)
+        return Route(
+            channel=channel,
+            provider="webhook",
+            sender=sender.address,
+            rate_key=f"webhook:{configured.brand_id}",
+            rate_per_second=sender.rate_per_second,
+            webhook_url=sender.address,
+            webhook_secret=senders.webhook_secret(
+                self.signing_key, configured.brand_id, configured.secret_version
+            ),
+        )
+
+    async def take_budget(self, route: Route, cost: int) -> float:
+        """Seconds to wait before `route` has budget for `cost` units (0: taken)."""
+        if route.rate_key is None or route.rate_per_second is None:
+            return 0.0
+        return await ratelimit.take(self.redis, route.rate_key, route.rate_per_second, cost)
+
+    async def send(
+        self, route: Route, message: Message, *, brand_id: UUID, invitation_id: str, message_id: str, validity: int
+    ) -> Outcome:
+        if route.provider == "twilio":
+            assert self.twilio is not None and route.twilio_sender is not None
+            return await self.twilio.send(
+                to=message.recipient,
+                sender=route.twilio_sender,
+                body=None if message.content_sid else message.text,
+                content_sid=message.content_sid,
+                content_variables=message.content_variables,
+                status_callback=status_callback_url(self.base_url, brand_id, message_id),
+                validity_period=validity,
+            )
+        if route.provider == "fcm":
+            assert self.fcm is not None
+            return await self.fcm.send(
+                token=message.recipient,
+                title=message.push_title or "",
+                body=message.text,
+                data=message.push_data or {},
+            )
+        if route.provider == "webhook":
+            assert route.webhook_url is not None and route.webhook_secret is not None
+            return await webhook.post(
+                self.http,
+                url=route.webhook_url,
+                secret=route.webhook_secret,
+                payload=message.text.encode(),
+                # The invitation, not the attempt: a retried delivery carries the same id, so the brand can drop
+                # a duplicate.
+                delivery_id=invitation_id,
+                now=datetime.now(UTC),
+            )
+        return Outcome(kind="accepted", provider_message_id=f"SB{new_id().replace('-', '')}", status="accepted")
+
+    async def find(
+        self,
+        provider: str,
+        *,
+        recipient: str,
+        stored_body: str,
+        token_hash: bytes | None,
+        attempted_at: datetime,
+    ) -> Found:
+        """Whether `provider` has the message of an attempt whose outcome lxt does not know (the worker died, or
+        the provider's answer never came): found, certainly none, or unknown (it cannot be asked, or did not
+        answer)."""
+        if provider == SANDBOX:
+            return Found(kind="none")  # the sandbox is lxt itself: an attempt it took is never left pending
+        if provider == "webhook":
+            # The brand's endpoint cannot be asked, but a delivery again carries the same delivery id (the
+            # invitation's), which the brand deduplicates on: sending again is safe.
+            return Found(kind="none")
+        if provider == "twilio" and self.twilio is not None:
+            return await self.twilio.find(
+                to=recipient,
+                sent_after=attempted_at - FIND_SKEW,
+                matches=lambda body: body_matches(stored_body, token_hash, body),
+            )
+        return Found(kind="unknown")  # FCM has no way to look a message up
+
+
+def body_matches(stored_body: str, token_hash: bytes | None, sent_body: str) -> bool:
+    """Whether a message the provider has (`sent_body`) is the one stored as `stored_body`, whose link token is
+    masked and known only by its hash."""
+    if token_hash is None:
+        return sent_body == stored_body
+    found = _LINK_TOKEN.search(sent_body)
+    return (
+        found is not None
+        and link_token_hash(found.group(1)) == token_hash
+        and sent_body.replace(found.group(1), MASK) == stored_body
+    )
