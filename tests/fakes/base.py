@@ -85,8 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._write(Reply(411, b"chunked request bodies are not supported", "text/plain"))
             self.close_connection = True
+            self._write(Reply(411, b"chunked request bodies are not supported", "text/plain"))
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         url = urlsplit(self.path)
@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.server.fake._record(request)
         reply = self.server.fake.answer(request)
-        if isinstance(reply, _Drop):
+        if isinstance(reply, _Drop) or self.server.fake.stopping:
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -196,6 +196,11 @@ class FakeServer:
         """Forget what was received and every planned failure or delay; subclasses extend this."""
         with self.lock:
             self._requests.clear()
+
+    @property
+    def stopping(self) -> bool:
+        """Set by `stop()`: answers still being prepared are not sent (the connection just closes)."""
+        return self._stopping.is_set()
 
     def answer(self, request: ReceivedRequest) -> Reply | _Drop:
         raise NotImplementedError

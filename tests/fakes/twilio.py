@@ -338,7 +338,7 @@ class FakeTwilio(FakeServer):
     def answer(self, request: ReceivedRequest) -> Reply | _Drop:
         match = _PATH.match(request.path)
         if match is None:
-            return _error(404, 20404, f"The requested resource {request.path} was not found", ())
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
         if not self._authenticated(request, match["account"]):
             return _error(401, 20003, "Authenticate", (("WWW-Authenticate", 'Basic realm="Twilio API"'),))
         if match["sid"] is not None:
