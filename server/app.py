@@ -25,7 +25,7 @@ from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
 from server.openapi import ClosedStructs
-from server.routes import admin, brand, catalog, events, health, questionnaires
+from server.routes import admin, brand, catalog, events, health, invitations, questionnaires, sandbox, webhooks
 from server.settings import Settings
 
 log = logging.getLogger("lxt.app")
@@ -74,7 +74,14 @@ def create_app(settings: Settings) -> Litestar:
 
     v1 = Router(
         path="/v1",
-        route_handlers=[*brand.ROUTES, *catalog.ROUTES, *events.ROUTES, *questionnaires.ROUTES],
+        route_handlers=[
+            *brand.ROUTES,
+            *catalog.ROUTES,
+            *events.ROUTES,
+            *questionnaires.ROUTES,
+            *invitations.ROUTES,
+            *sandbox.ROUTES,
+        ],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],
     )
@@ -82,7 +89,7 @@ def create_app(settings: Settings) -> Litestar:
         path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only], security=[{"adminToken": []}]
     )
     return Litestar(
-        route_handlers=[health.health, health.ready, v1, admin_router],
+        route_handlers=[health.health, health.ready, v1, admin_router, *webhooks.ROUTES],
         lifespan=[lifespan],
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,

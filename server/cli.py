@@ -1,4 +1,4 @@
-"""The ``lxt`` command: run the service, migrate, and manage brands and keys from a shell."""
+"""The ``lxt`` command: run the service, migrate, manage brands and keys, and use the sandbox from a shell."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import os
 import re
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -261,6 +263,86 @@ def cmd_questionnaire_push(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the sandbox -------------------------------------------------------------------------------------------
+
+
+def _phone(raw: str) -> str:
+    from customers.contact import normalize_phone
+
+    phone = normalize_phone(raw)
+    if phone is None:
+        raise CliError(f"{raw!r} is not an international phone number (E.164, e.g. +4915112345678)")
+    return phone
+
+
+def _count(text: str) -> int:
+    number = int(text)
+    if not 1 <= number <= 1000:
+        raise argparse.ArgumentTypeError("must be from 1 to 1000")
+    return number
+
+
+def cmd_sandbox_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the newest messages the sandbox recorded instead of sending them (of every brand, or one)."""
+    from notifications import sandbox
+
+    phone = _phone(args.phone) if args.phone else None
+
+    async def work(conn: asyncpg.Connection) -> list[sandbox.OutboxEntry]:
+        brand = await _brand(conn, args.brand) if args.brand else None
+        return await sandbox.outbox(
+            conn, brand_id=brand.brand_id if brand else None, phone=phone, limit=args.limit
+        )
+
+    entries = _with_conn(settings, work)
+    if not entries:
+        print("the sandbox outbox is empty" + (" for that phone" if phone else ""), file=sys.stderr)
+    for entry in reversed(entries):  # oldest first: the newest ends up next to the prompt
+        print(
+            f"{entry.created_at:%Y-%m-%d %H:%M:%S} UTC  {entry.brand}  to {entry.recipient or '?'} ({entry.channel})"
+        )
+        print(textwrap.indent(entry.body, "    "))
+    return 0
+
+
+def cmd_sandbox_reply(settings: Settings, args: argparse.Namespace) -> int:
+    """Answer the newest sandbox message to PHONE as its customer would by SMS."""
+    from notifications import sandbox
+    from plumbing.ids import new_id
+    from responses import inbound
+
+    phone = _phone(args.phone)
+
+    async def work(conn: asyncpg.Connection) -> tuple[sandbox.OutboxEntry, inbound.Inbound | None]:
+        brand = await _brand(conn, args.brand) if args.brand else None
+        latest = await sandbox.latest_to(conn, phone, brand_id=brand.brand_id if brand else None)
+        if latest is None:
+            by = f" by {args.brand}" if args.brand else ""
+            raise CliError(
+                f"no sandbox message was sent to {phone}{by}: nothing to reply to (see `lxt sandbox outbox`)"
+            )
+        to_address = latest.sender or sandbox.PROVIDER
+        async with conn.transaction():
+            stored = await inbound.receive(
+                conn,
+                provider=sandbox.PROVIDER,
+                channel="whatsapp" if latest.channel == "whatsapp" else "sms",
+                provider_message_id=f"sandbox-{new_id()}",
+                from_phone=phone,
+                to_address=to_address,
+                body=args.text,
+                payload={"From": phone, "To": to_address, "Body": args.text},
+                now=datetime.now(UTC),
+                brand_id=latest.brand_id,
+            )
+        return latest, stored
+
+    latest, stored = _with_conn(settings, work)
+    assert stored is not None  # the brand is given, so the message is stored
+    print(f"reply from {phone} to {latest.brand} stored (inbound message {stored.inbound_id})")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 
 
@@ -325,6 +407,26 @@ def build_parser() -> argparse.ArgumentParser:
     qp.add_argument("file", help="e.g. questionnaires/examples/store_visit_nps.yaml")
     qp.add_argument("--brand", required=True, help="brand slug")
     qp.set_defaults(func=cmd_questionnaire_push)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="Read and answer what the sandbox sent",
+        description="Until a provider is configured, messages go to the sandbox: read them, and answer them as "
+        "the customer would.",
+    )
+    s_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
+    so = add("outbox", cmd_sandbox_outbox, parent=s_sub)
+    so.add_argument("--brand", help="brand slug (default: every brand)")
+    so.add_argument("--phone", help="only messages to this phone")
+    so.add_argument("--limit", type=_count, default=20, help="how many of the newest (default 20, at most 1000)")
+    sr = add("reply", cmd_sandbox_reply, parent=s_sub)
+    sr.description = (
+        "Answer the newest sandbox message to PHONE as its customer would by SMS: the reply takes the path of a "
+        "real inbound message and is stored for the brand that sent it (or --brand's newest message to PHONE)."
+    )
+    sr.add_argument("phone", help="the customer's phone, e.g. +4915112345678")
+    sr.add_argument("text", help="the reply, e.g. 9")
+    sr.add_argument("--brand", help="brand slug (default: the brand that last messaged PHONE)")
     return parser
 
 

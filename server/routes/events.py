@@ -1,20 +1,26 @@
-"""Event ingestion: brand systems report customer contacts (scope ``ingest``)."""
+"""Events: brand systems report customer contacts (scope ``ingest``); brand engineers read back what was decided."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from plumbing.errors import FieldError
 from server.auth import requires
+from server.deps import Conn
 from server.errors import ApiError, ProblemOperation, problems
+from server.routes.params import IdempotencyKeyPath
 from server.tenants import Principal
+from triggers import history
 from triggers.decide import REASONS
 from triggers.events import MAX_BATCH, BatchResult, EventBatch, EventIn, EventResult, check_events
+from triggers.history import StoredEvent
 from triggers.idempotency import clashes
 from triggers.schedule import Pending
 
@@ -113,6 +119,29 @@ async def validate_event(data: JSONBody[EventIn]) -> Validated:
     return Validated(valid=True, idempotency_key=data.idempotency_key, occurred_at=valid.occurred_at)
 
 
+@get(
+    "/events/{idempotency_key:path}",
+    tags=["events"],
+    opt=requires("manage", "export"),
+    summary="An event as stored, with its decision and each trigger's evaluation",
+    description="Why a customer was (or was not) surveyed: the event as lxt stored it, the one decision made "
+    "about it (`scheduled` with its invitation, or `not_surveyed` with the reason), and what each trigger of its "
+    "touchpoint made of it (`evaluations`, in the order they were looked at). Events are found by their "
+    "idempotency key while it is remembered (30 days); keys that are exactly `batch` or `validate` name the "
+    "reporting routes here and cannot be read back this way.",
+    responses=problems(401, 403, 404, 422, 503),
+    operation_class=ProblemOperation,
+)
+async def read_event(
+    request: Request[Principal, Principal, State], conn: Conn, idempotency_key: IdempotencyKeyPath
+) -> StoredEvent:
+    idempotency_key = idempotency_key.removeprefix("/")
+    found = await history.get_event(conn, request.auth.brand_id, idempotency_key)
+    if found is None:
+        raise NotFoundException(f"no event with idempotency key {idempotency_key!r}")
+    return found
+
+
 def _conflict(pointers: list[str]) -> ApiError:
     message = "this idempotency key was already used for a different event"
     return ApiError(
@@ -122,4 +151,4 @@ def _conflict(pointers: list[str]) -> ApiError:
     )
 
 
-ROUTES = [report_event, report_events, validate_event]
+ROUTES = [report_event, report_events, validate_event, read_event]

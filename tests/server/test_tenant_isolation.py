@@ -6,6 +6,7 @@ of brand "acme" (the victim); each attack checks the victim's data is neither re
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -190,6 +191,53 @@ async def report_events(client, victim, attacker, conn) -> None:
     checked = await client.post("/v1/events/validate", json=body, headers=attacker.headers())
     assert checked.json()["valid"] is True
     assert await victim_rows(conn, victim) == before
+
+
+async def victim_sent(client: AsyncTestClient, victim: BrandFixture, conn: asyncpg.Connection) -> str:
+    """The victim's invitation, sent through the sandbox, with a delivery receipt: its id."""
+    from notifications.queries import claim
+    from notifications.receipts import record_receipt
+
+    invitation_id = (await victim_world(client, victim))["invitation_id"]
+    now = datetime.now(UTC)
+    assert await claim(conn, victim.brand.brand_id, invitation_id, now)
+    message_id = await conn.fetchval(
+        "INSERT INTO messages (brand_id, invitation_id, channel, provider, status, body, recipient) "
+        "VALUES ($1, $2, 'sms', 'sandbox', 'accepted', 'secret survey', '+4915112345678') RETURNING message_id",
+        victim.brand.brand_id,
+        invitation_id,
+    )
+    async with conn.transaction():
+        await record_receipt(conn, victim.brand.brand_id, message_id, "delivered", None, "SM1", now)
+    return invitation_id
+
+
+@attack("GET", "/v1/invitations")
+@attack("GET", "/v1/invitations/{invitation_id:str}")
+async def read_invitations(client, victim, attacker, conn) -> None:
+    invitation_id = await victim_sent(client, victim, conn)
+    listed = await client.get("/v1/invitations?customer=c-1", headers=attacker.headers())
+    assert listed.json() == {"items": [], "next_cursor": None}
+    assert (await client.get("/v1/invitations", headers=attacker.headers())).json()["items"] == []
+    response = await client.get(f"/v1/invitations/{invitation_id}", headers=attacker.headers())
+    assert response.status_code == 404
+    assert (await client.get(f"/v1/invitations/{invitation_id}", headers=victim.headers())).status_code == 200
+
+
+@attack("GET", "/v1/events/{idempotency_key:path}")
+async def read_event(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    assert (await client.get("/v1/events/victim-event", headers=attacker.headers())).status_code == 404
+    assert (await client.get("/v1/events/victim-event", headers=victim.headers())).status_code == 200
+
+
+@attack("GET", "/v1/sandbox/messages")
+async def read_sandbox(client, victim, attacker, conn) -> None:
+    invitation_id = await victim_sent(client, victim, conn)
+    for query in ("", "?phone=%2B4915112345678", f"?invitation={invitation_id}"):
+        response = await client.get(f"/v1/sandbox/messages{query}", headers=attacker.headers())
+        assert response.json() == {"items": [], "next_cursor": None}, query
+    assert len((await client.get("/v1/sandbox/messages", headers=victim.headers())).json()["items"]) == 1
 
 
 def authenticated_routes(app: Litestar) -> set[tuple[str, str]]:

@@ -1,0 +1,186 @@
+"""Messages customers send to a brand's sender: SMS and WhatsApp replies, and replies typed into the sandbox.
+
+Every inbound message is stored first (`inbound_messages`), before anything else is done with it, once per
+provider message id: providers retry webhooks. What a reply means (an answer, STOP, HELP …) is decided later,
+from the stored row.
+
+Which brand a message belongs to is found from where it was sent to:
+1. a brand's own sender (`brand_senders`): its configured ``from`` number is the message's To, or its Messaging
+   Service is the one the message came through;
+2. otherwise To is a sender brands share (the default number), and the message belongs to the brand that last
+   messaged that phone from it.
+A message no brand can be found for is not stored: it cannot be attributed without risking another brand's
+customer's words landing with the wrong tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+Channel = Literal["sms", "whatsapp"]
+
+WHATSAPP_PREFIX: Final = "whatsapp:"
+
+
+class Inbound(msgspec.Struct, frozen=True, kw_only=True):
+    """An inbound message as stored."""
+
+    inbound_id: UUID
+    brand_id: UUID
+    channel: str
+    provider: str
+    provider_message_id: str
+    from_phone: str
+    to_address: str
+    body: str
+    customer_id: UUID | None
+    received_at: datetime
+    duplicate: bool = False
+    """The provider sent this message before (a retried webhook): the stored row, nothing new was written."""
+
+
+def phone_of(address: str) -> str:
+    """The phone number of a provider address: ``whatsapp:+4915…`` → ``+4915…``; a plain number unchanged."""
+    return address.removeprefix(WHATSAPP_PREFIX)
+
+
+def _addresses(address: str) -> list[str]:
+    """An address in both of the forms lxt may have recorded it in (plain, and WhatsApp's)."""
+    phone = phone_of(address)
+    return [phone, WHATSAPP_PREFIX + phone]
+
+
+# brand_senders holds one row per brand and channel: a scan of it is cheaper than an index on a jsonb member.
+_BRANDS_BY_SENDER = """
+SELECT DISTINCT brand_id FROM brand_senders
+WHERE channel = $1
+  AND (config->>'from' = ANY($2::text[]) OR ($3::text IS NOT NULL AND config->>'messaging_service_sid' = $3))
+"""
+
+# Across brands: the brand is what this look-up finds (index messages_by_recipient).
+_LAST_TO_PHONE = """
+SELECT brand_id FROM messages
+WHERE recipient = ANY($1::text[]) AND ($2::text[] IS NULL OR sender = ANY($2::text[]))
+  AND ($3::uuid[] IS NULL OR brand_id = ANY($3::uuid[]))
+ORDER BY created_at DESC
+LIMIT 1
+"""
+
+# Of the brand's customers with this phone (a household may share one), the one it last messaged there.
+_CUSTOMER_LAST_MESSAGED = """
+SELECT c.customer_id
+FROM messages m
+JOIN invitations i ON i.brand_id = m.brand_id AND i.invitation_id = m.invitation_id
+JOIN customers c ON c.brand_id = i.brand_id AND c.customer_id = i.customer_id AND c.phone = $2
+WHERE m.brand_id = $1 AND m.recipient = ANY($3::text[])
+ORDER BY m.created_at DESC
+LIMIT 1
+"""
+
+_CUSTOMER_WITH_PHONE = """
+SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $2 ORDER BY updated_at DESC LIMIT 1
+"""
+
+_COLUMNS = (
+    "inbound_id, brand_id, channel, provider, provider_message_id, from_phone, to_address, body, customer_id, "
+    "received_at"
+)
+
+_INSERT = f"""
+INSERT INTO inbound_messages (brand_id, channel, provider, provider_message_id, from_phone, to_address, body,
+                              customer_id, payload, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (brand_id, provider, provider_message_id) DO NOTHING
+RETURNING {_COLUMNS}
+"""
+
+_STORED = f"""
+SELECT {_COLUMNS} FROM inbound_messages WHERE brand_id = $1 AND provider = $2 AND provider_message_id = $3
+"""
+
+
+async def find_brand(
+    conn: asyncpg.Connection,
+    *,
+    channel: Channel,
+    from_phone: str,
+    to_address: str,
+    messaging_service_sid: str | None = None,
+) -> UUID | None:
+    """The brand an inbound message to `to_address` belongs to (see the module's docstring), or None."""
+    recipients = _addresses(from_phone)
+    owners = [
+        r["brand_id"]
+        for r in await conn.fetch(_BRANDS_BY_SENDER, channel, _addresses(to_address), messaging_service_sid)
+    ]
+    if len(owners) == 1:
+        return owners[0]
+    if owners:
+        # Several brands configured the same sender (a shared Messaging Service): the one that last wrote to
+        # this phone through it. None of them did: no brand can be told.
+        return await conn.fetchval(_LAST_TO_PHONE, recipients, None, owners)
+    senders = _addresses(to_address) + ([messaging_service_sid] if messaging_service_sid else [])
+    return await conn.fetchval(_LAST_TO_PHONE, recipients, senders, None)
+
+
+async def customer_with_phone(conn: asyncpg.Connection, brand_id: UUID, phone: str) -> UUID | None:
+    """The brand's customer with this phone: the one last messaged at it, else the one last updated."""
+    found = await conn.fetchval(_CUSTOMER_LAST_MESSAGED, brand_id, phone, _addresses(phone))
+    return found or await conn.fetchval(_CUSTOMER_WITH_PHONE, brand_id, phone)
+
+
+async def receive(
+    conn: asyncpg.Connection,
+    *,
+    provider: str,
+    channel: Channel,
+    provider_message_id: str,
+    from_phone: str,
+    to_address: str,
+    body: str,
+    payload: dict[str, Any],
+    messaging_service_sid: str | None = None,
+    now: datetime,
+    brand_id: UUID | None = None,
+) -> Inbound | None:
+    """Store an inbound message for the brand it belongs to; None (nothing stored) if no brand can be found.
+
+    `from_phone` and `to_address` as the provider gives them (WhatsApp's ``whatsapp:`` prefix is understood);
+    the sender's phone is stored without it. `brand_id` is for callers that know the brand already (the
+    sandbox, where the operator names it); otherwise it is found from `to_address`. A message the provider
+    sent before is not stored twice: the stored one is returned with ``duplicate=True``.
+    """
+    phone = phone_of(from_phone)
+    if brand_id is None:
+        brand_id = await find_brand(
+            conn,
+            channel=channel,
+            from_phone=phone,
+            to_address=to_address,
+            messaging_service_sid=messaging_service_sid,
+        )
+        if brand_id is None:
+            return None
+    customer_id = await customer_with_phone(conn, brand_id, phone)
+    row = await conn.fetchrow(
+        _INSERT,
+        brand_id,
+        channel,
+        provider,
+        provider_message_id,
+        phone,
+        to_address,
+        body,
+        customer_id,
+        payload,
+        now,
+    )
+    if row is not None:
+        return Inbound(**dict(row))
+    stored = await conn.fetchrow(_STORED, brand_id, provider, provider_message_id)
+    return Inbound(**dict(stored), duplicate=True)
