@@ -25,7 +25,7 @@ from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
 from server.openapi import ClosedStructs
-from server.routes import admin, brand, catalog, events, health, questionnaires
+from server.routes import admin, brand, catalog, events, health, questionnaires, senders
 from server.settings import Settings
 
 log = logging.getLogger("lxt.app")
@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> Litestar:
 
     v1 = Router(
         path="/v1",
-        route_handlers=[*brand.ROUTES, *catalog.ROUTES, *events.ROUTES, *questionnaires.ROUTES],
+        route_handlers=[*brand.ROUTES, *catalog.ROUTES, *events.ROUTES, *questionnaires.ROUTES, *senders.ROUTES],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],
     )
