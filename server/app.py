@@ -18,6 +18,8 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import ConnectionPool
 
+from notifications.queue import Pacing
+from notifications.senders import SenderDefaults
 from server import db, migrate
 from server.auth import ApiKeyAuth, KeyCache
 from server.boundary import BoundaryRequest, check_parameters
@@ -25,7 +27,18 @@ from server.deps import provide_conn
 from server.errors import EXCEPTION_HANDLERS
 from server.ingest import Ingestor
 from server.openapi import ClosedStructs
-from server.routes import admin, brand, catalog, events, health, invitations, questionnaires, sandbox, webhooks
+from server.routes import (
+    admin,
+    brand,
+    catalog,
+    events,
+    health,
+    invitations,
+    questionnaires,
+    sandbox,
+    senders,
+    webhooks,
+)
 from server.settings import Settings
 
 log = logging.getLogger("lxt.app")
@@ -65,7 +78,8 @@ def create_app(settings: Settings) -> Litestar:
             stack.push_async_callback(state.redis.aclose)
             state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
             stack.push_async_callback(state.http.aclose)
-            state.ingestor = Ingestor(state.pool, state.redis, settings.queue_name)
+            pacing = Pacing(state.pool, SenderDefaults.from_settings(settings))
+            state.ingestor = Ingestor(state.pool, state.redis, settings.queue_name, pacing=pacing)
             stack.push_async_callback(state.ingestor.drain)
             listener: asyncpg.Connection = await db.connect(settings.database_url)
             await listener.add_listener("lxt_key_revoked", state.key_cache.on_revoked)
@@ -81,6 +95,7 @@ def create_app(settings: Settings) -> Litestar:
             *questionnaires.ROUTES,
             *invitations.ROUTES,
             *sandbox.ROUTES,
+            *senders.ROUTES,
         ],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],

@@ -5,8 +5,9 @@ committed, new requests queue up; when a group finishes, the next one takes ever
 (up to `max_group` events, never splitting a request). At low load a request is committed alone and at once —
 there is no timer — and under load the groups grow, so the fsync per commit is shared instead of paid per
 request. A response is sent only after its group committed, and the invitations' send jobs are enqueued after
-that commit, for at most `ENQUEUE_WITHIN` seconds: if the queue is unreachable or does not answer, the events
-stay committed, the requests are answered all the same, and the sweeper enqueues the jobs later.
+that commit (paced per brand at its sender's rate, see `notifications.queue`), for at most `ENQUEUE_WITHIN`
+seconds: if the queue is unreachable or does not answer, the events stay committed, the requests are answered
+all the same, and the sweeper enqueues the jobs later.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 import asyncpg
 from arq.connections import ArqRedis
 
-from notifications.queue import enqueue_invitations
+from notifications.queue import Pacing, enqueue_invitations
 from server import db
 from triggers import schedule
 from triggers.events import EventResult
@@ -33,11 +34,19 @@ ENQUEUE_WITHIN = 2.0
 
 class Ingestor:
     def __init__(
-        self, pool: asyncpg.Pool, redis: ArqRedis, queue_name: str, *, max_group: int = 1000, max_inflight: int = 2
+        self,
+        pool: asyncpg.Pool,
+        redis: ArqRedis,
+        queue_name: str,
+        *,
+        pacing: Pacing | None = None,
+        max_group: int = 1000,
+        max_inflight: int = 2,
     ) -> None:
         self.pool = pool
         self.redis = redis
         self.queue_name = queue_name
+        self.pacing = pacing
         self.max_group = max_group
         self.max_inflight = max_inflight
         self._waiting: deque[tuple[list[Pending], asyncio.Future[list[EventResult]]]] = deque()
@@ -111,7 +120,7 @@ class Ingestor:
         # The invitations are committed: whatever does not reach the queue now, the sweeper enqueues later.
         try:
             async with asyncio.timeout(ENQUEUE_WITHIN):
-                await enqueue_invitations(self.redis, jobs, self.queue_name)
+                await enqueue_invitations(self.redis, jobs, self.queue_name, self.pacing)
         except TimeoutError:
             log.error(
                 "could not enqueue %d invitation jobs (the sweeper will): no answer from the queue within %.0f s",

@@ -74,6 +74,23 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     fcm_project_id: Annotated[str, _doc("Firebase project id for push notifications.")] = ""
     fcm_credentials_file: Annotated[str, _doc("Path to the Firebase service-account JSON file.")] = ""
     fcm_api_base: Annotated[str, _doc("Firebase Cloud Messaging API base URL.")] = "https://fcm.googleapis.com"
+    twilio_whatsapp_from: Annotated[
+        str, _doc("WhatsApp sender number (E.164, without `whatsapp:`) for brands without a sender of their own.")
+    ] = ""
+    signing_key: Annotated[
+        str,
+        _doc("Key the brand webhook signing secrets are derived from; required for the webhook channel."),
+    ] = ""
+    rate_messaging_service: Annotated[
+        float,
+        _doc("Messages per second sent through a Twilio Messaging Service, unless the brand sets its own.", gt=0),
+    ] = 10.0
+    rate_push: Annotated[
+        float, _doc("Push notifications per second per Firebase project, unless the brand sets its own.", gt=0)
+    ] = 500.0
+    rate_webhook: Annotated[
+        float, _doc("Requests per second to a brand's webhook, unless the brand sets its own.", gt=0)
+    ] = 50.0
 
     @property
     def twilio_configured(self) -> bool:

@@ -119,9 +119,9 @@ async def test_the_sweeper_restores_a_lost_queue_exactly_once(
     assert await queued_jobs(settings) == 0
 
     rows = await conn.fetch(
-        "SELECT invitation_id FROM invitations WHERE invitation_id <> $1", future["invitation_id"]
+        "SELECT invitation_id, planned_at FROM invitations WHERE invitation_id <> $1", future["invitation_id"]
     )
-    due = {job_id(str(row["invitation_id"])) for row in rows}
+    due = {job_id(str(row["invitation_id"]), row["planned_at"]) for row in rows}
     assert len(due) == 30
     await jobs.sweep(ctx)
     assert await queued_job_ids(settings) == due
