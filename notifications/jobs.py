@@ -69,7 +69,7 @@ def _enqueuer(ctx: dict[str, Any]) -> Enqueue:
         try:
             await enqueue_invitations(
                 ctx["redis"], [InvitationJob(brand_id, invitation_id, planned_at)], ctx["settings"].queue_name
-            )
+            )  # unpaced: the rate limit at send time holds a retried or deferred send
         except Exception as exc:
             log.warning("could not queue invitation %s again (%s); the sweeper will", invitation_id, exc)
 
@@ -96,7 +96,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
                 break
     if not due:
         return 0
-    added = await enqueue_invitations(ctx["redis"], due, ctx["settings"].queue_name)
+    added = await enqueue_invitations(ctx["redis"], due, ctx["settings"].queue_name, ctx.get("pacing"))
     if added:
         log.warning("sweeper re-enqueued %d of %d due invitations", added, len(due))
     return added

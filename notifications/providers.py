@@ -10,7 +10,6 @@ to end without texting real phones (`GET /v1/sandbox/messages`, `lxt sandbox out
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -47,6 +46,14 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     webhook_secret: bytes | None = None
 
 
+class BrandSenders(msgspec.Struct, frozen=True, kw_only=True):
+    """A brand's own senders by channel, and its webhook secret's version."""
+
+    brand_id: UUID
+    configs: dict[str, senders.SenderConfig]
+    webhook_version: int | None = None
+
+
 class Providers:
     """The worker's providers, shared by its jobs (one per process, in the job ``ctx``)."""
 
@@ -55,70 +62,67 @@ class Providers:
         *,
         base_url: str,
         redis: Any,
+        defaults: senders.SenderDefaults,
         twilio: Twilio | None = None,
         fcm: Fcm | None = None,
-        fcm_project: str | None = None,
         http: Any = None,
-        defaults: senders.Defaults,
         signing_key: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.redis = redis
+        self.defaults = defaults
         self.twilio = twilio
         self.fcm = fcm
-        self.fcm_project = fcm_project
         self.http = http
-        self.defaults = defaults
         self.signing_key = signing_key
 
-    async def brand_senders(self, conn: asyncpg.Connection, brand_id: UUID) -> dict[str, senders.BrandSender]:
-        return await senders.senders_for(conn, brand_id)
+    async def brand_senders(self, conn: asyncpg.Connection, brand_id: UUID) -> BrandSenders:
+        configs = await senders.senders_for(conn, brand_id)
+        version = None
+        if "webhook" in configs and (found := await senders.webhook_for(conn, brand_id)) is not None:
+            version = found[1]
+        return BrandSenders(brand_id=brand_id, configs=configs, webhook_version=version)
 
-    def route(self, channel: Channel, brand: Mapping[str, senders.BrandSender]) -> Route:
-        """The route of `channel` for a brand with sender rows `brand`: brand's sender first, then the default."""
+    def route(self, channel: Channel, brand: BrandSenders) -> Route:
+        """The route of `channel` for `brand`: the brand's own sender, else the global default, else the
+        sandbox."""
         if channel in ("sms", "web_link", "whatsapp"):
-            kind = "whatsapp" if channel == "whatsapp" else "sms"
-            sender = senders.effective_sender(kind, brand.get(kind), self.defaults)
-            if self.twilio is None or sender is None:
-                return Route(channel=channel, provider=SANDBOX, sender=sender.address if sender else None)
-            twilio_sender = (
-                TwilioSender(messaging_service_sid=sender.address)
-                if sender.address.startswith("MG")
-                else TwilioSender(from_=f"whatsapp:{sender.address}" if kind == "whatsapp" else sender.address)
-            )
-            return Route(
-                channel=channel,
-                provider="twilio",
-                sender=sender.address,
-                twilio_sender=twilio_sender,
-                rate_key=f"{kind}:{sender.address}",
-                rate_per_second=sender.rate_per_second,
-            )
+            kind: senders.SenderChannel = "whatsapp" if channel == "whatsapp" else "sms"
+            sender = senders.effective_sender(kind, brand.configs.get(kind), self.defaults)
+            if self.twilio is None or not sender.address:
+                return Route(channel=channel, provider=SANDBOX, sender=sender.address or None)
+            if sender.messaging_service:
+                twilio_sender = TwilioSender(messaging_service_sid=sender.address)
+            else:
+                twilio_sender = TwilioSender(
+                    from_=f"whatsapp:{sender.address}" if kind == "whatsapp" else sender.address
+                )
+            return self._limited(channel, "twilio", sender, twilio_sender=twilio_sender)
         if channel == "push":
-            sender = senders.effective_sender("push", brand.get("push"), self.defaults)
-            if self.fcm is None or sender is None:
-                return Route(channel=channel, provider=SANDBOX)
-            return Route(
-                channel=channel,
-                provider="fcm",
-                sender=self.fcm_project,
-                rate_key=f"push:{self.fcm_project}",
-                rate_per_second=sender.rate_per_second,
-            )
-        configured = brand.get("webhook")
-        sender = senders.effective_sender("webhook", configured, self.defaults)
-        if configured is None or sender is None or not self.signing_key:
-            return Route(channel=channel, provider=SANDBOX, webhook_url=sender.address if sender else None)
+            sender = senders.effective_sender("push", brand.configs.get("push"), self.defaults)
+            if self.fcm is None or not sender.address:
+                return Route(channel=channel, provider=SANDBOX, sender=sender.address or None)
+            return self._limited(channel, "fcm", sender)
+        sender = senders.effective_sender("webhook", brand.configs.get("webhook"), self.defaults)
+        if not sender.address or brand.webhook_version is None or not self.signing_key:
+            return Route(channel=channel, provider=SANDBOX, sender=sender.address or None)
+        return self._limited(
+            channel,
+            "webhook",
+            sender,
+            webhook_url=sender.address,
+            webhook_secret=senders.webhook_secret(self.signing_key, brand.brand_id, brand.webhook_version),
+        )
+
+    @staticmethod
+    def _limited(channel: Channel, provider: str, sender: senders.Sender, **more: Any) -> Route:
         return Route(
             channel=channel,
-            provider="webhook",
+            provider=provider,
             sender=sender.address,
-            rate_key=f"webhook:{configured.brand_id}",
+            rate_key=ratelimit.rate_key(sender.channel, sender.address),
             rate_per_second=sender.rate_per_second,
-            webhook_url=sender.address,
-            webhook_secret=senders.webhook_secret(
-                self.signing_key, configured.brand_id, configured.secret_version
-            ),
+            **more,
         )
 
     async def take_budget(self, route: Route, cost: int) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -179,16 +180,24 @@ class Twilio:
             return Outcome(kind="unknown", error_code="twilio:unreadable_response")
         return Outcome(kind="accepted", provider_message_id=message.sid, status=message.status)
 
-    async def find(self, *, to: str, sent_after: datetime, body: str | None) -> Found:
+    async def find(
+        self,
+        *,
+        to: str,
+        sent_after: datetime,
+        body: str | None = None,
+        matches: Callable[[str], bool] | None = None,
+    ) -> Found:
         """The newest message to `to` created since `sent_after` (less `CLOCK_SKEW`) whose body is exactly `body`
-        (any body when None): found, none, or unknown when Twilio could not be asked."""
+        or satisfies `matches` (any body when neither is given): found, none, or unknown when Twilio could not
+        be asked.
+
+        Not filtered by DateSent: a message still queued at Twilio has none yet, and would be missed. Twilio
+        lists newest first, so the newest `FIND_LIMIT` messages to the recipient cover the attempt."""
         since = (sent_after - CLOCK_SKEW).astimezone(UTC)
         client, transport = self._client()
         try:
-            # Twilio filters DateSent by day only: the exact bound is applied below, on DateCreated.
-            messages = await client.messages.list_async(
-                to=to, date_sent_after=since, limit=FIND_LIMIT, page_size=min(FIND_LIMIT, 100)
-            )
+            messages = await client.messages.list_async(to=to, limit=FIND_LIMIT, page_size=min(FIND_LIMIT, 100))
         except (TwilioRestException, TwilioServiceException) as exc:
             log.warning("twilio: listing messages failed: HTTP %s, code %s", exc.status, exc.code)
             return Found(kind="unknown")
@@ -205,7 +214,10 @@ class Twilio:
         matches = [
             m
             for m in messages
-            if m.date_created is not None and m.date_created >= since and (body is None or m.body == body)
+            if m.date_created is not None
+            and m.date_created >= since
+            and (body is None or m.body == body)
+            and (matches is None or matches(m.body or ""))
         ]
         if not matches:
             return Found(kind="none")

@@ -20,9 +20,9 @@ from arq.worker import Worker
 from notifications import jobs, liveness, senders
 from notifications.fcm import Fcm
 from notifications.providers import Providers
+from notifications.queue import SEND_INVITATION, Pacing
 from notifications.ratelimit import BrandSlots
 from notifications.twilio import Twilio
-from notifications.queue import SEND_INVITATION
 from server import db
 from server.app import queue_client
 from server.settings import Settings
@@ -50,6 +50,7 @@ async def open_resources(ctx: dict[str, Any]) -> None:
         limits=httpx.Limits(max_connections=MAX_JOBS * 2, max_keepalive_connections=MAX_JOBS),
     )
     ctx["providers"] = providers(settings, http, ctx["redis"])
+    ctx["pacing"] = Pacing(ctx["pool"], ctx["providers"].defaults)
     ctx["slots"] = BrandSlots(ctx.get("max_jobs", MAX_JOBS))
     ctx["me"] = me = liveness.Worker.this_process()
     await liveness.register(ctx["pool"], me)
@@ -99,9 +100,8 @@ def providers(settings: Settings, http: httpx.AsyncClient, redis: Any) -> Provid
         redis=redis,
         twilio=twilio,
         fcm=fcm,
-        fcm_project=settings.fcm_project_id or None,
         http=http,
-        defaults=senders.defaults(settings),
+        defaults=senders.SenderDefaults.from_settings(settings),
         signing_key=settings.signing_key,
     )
 

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 import pytest_asyncio
@@ -39,6 +40,7 @@ from server import db, migrate, tenants
 from server.app import create_app
 from server.settings import Settings
 from server.worker import create_worker
+from tests.fakes.fixtures import fake_fcm, fake_twilio, fake_webhook  # noqa: F401 (fixtures)
 
 _counter = itertools.count()
 VALKEY_DATABASES = 64
@@ -237,13 +239,27 @@ async def other_brand(conn: asyncpg.Connection) -> BrandFixture:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def ctx(settings: Settings) -> AsyncIterator[dict[str, Any]]:
-    """A job context like the worker's (pool, redis, settings, channels), for calling job functions directly."""
-    from notifications.channels import channels_for
+    """A job context like the worker's (pool, redis, settings, http, providers, pacing, slots), for calling job
+    functions directly."""
+    from notifications.queue import Pacing
+    from notifications.ratelimit import BrandSlots
     from server.app import queue_client
+    from server.worker import MAX_JOBS, providers
 
-    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=4)
     redis = queue_client(settings.redis_url, settings.queue_name)
-    yield {"pool": pool, "redis": redis, "settings": settings, "channels": channels_for()}
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    sending = providers(settings, http, redis)
+    yield {
+        "pool": pool,
+        "redis": redis,
+        "settings": settings,
+        "http": http,
+        "providers": sending,
+        "pacing": Pacing(pool, sending.defaults),
+        "slots": BrandSlots(MAX_JOBS),
+    }
+    await http.aclose()
     await redis.aclose()
     await pool.close()
 

@@ -162,6 +162,7 @@ class FakeTwilio(FakeServer):
         self._plan: collections.deque[_Failure | _ConnectionDrop] = collections.deque()
         self._list_failures = 0
         self._delay = 0.0
+        self._hold = 0.0
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._max_in_flight: dict[str, int] = {}
 
@@ -201,6 +202,12 @@ class FakeTwilio(FakeServer):
         with self.lock:
             self._delay = seconds
 
+    def hold_after_accepting(self, seconds: float) -> None:
+        """Store each create at once but answer it `seconds` late (0: at once again): Twilio has the message
+        while the client still waits — the moment a worker may die in."""
+        with self.lock:
+            self._hold = seconds
+
     def fail_list(self, n: int = 1) -> None:
         """The next `n` list requests answer 503: Twilio cannot tell what it sent."""
         with self.lock:
@@ -218,6 +225,7 @@ class FakeTwilio(FakeServer):
             self._plan.clear()
             self._list_failures = 0
             self._delay = 0.0
+            self._hold = 0.0
             self._max_in_flight.clear()
 
     def status_callback(
@@ -372,7 +380,7 @@ class FakeTwilio(FakeServer):
             self._in_flight[sender] += 1
             self._max_in_flight[sender] = max(self._max_in_flight.get(sender, 0), self._in_flight[sender])
             planned = self._plan.popleft() if self._plan else None
-            delay = self._delay
+            delay, hold = self._delay, self._hold
         try:
             self.sleep(delay)
             if isinstance(planned, _Failure):
@@ -382,6 +390,7 @@ class FakeTwilio(FakeServer):
             if isinstance(planned, _ConnectionDrop) and not planned.after_accepting:
                 return DROP
             reply = self._refusal(form) or self._accept(form, request)
+            self.sleep(hold)
             return DROP if isinstance(planned, _ConnectionDrop) else reply
         finally:
             with self.lock:
