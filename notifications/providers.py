@@ -61,7 +61,6 @@ class Providers:
         self,
         *,
         base_url: str,
-        redis: Any,
         defaults: senders.SenderDefaults,
         twilio: Twilio | None = None,
         fcm: Fcm | None = None,
@@ -69,7 +68,6 @@ class Providers:
         signing_key: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.redis = redis
         self.defaults = defaults
         self.twilio = twilio
         self.fcm = fcm
@@ -125,11 +123,13 @@ class Providers:
             **more,
         )
 
-    async def take_budget(self, route: Route, cost: int) -> float:
-        """Seconds to wait before `route` has budget for `cost` units (0: taken)."""
+    @staticmethod
+    async def take_budget(redis: Any, route: Route, cost: int) -> float:
+        """Seconds to wait before `route` has budget for `cost` units (0: taken), shared by every worker through
+        the queue's Valkey (`redis`)."""
         if route.rate_key is None or route.rate_per_second is None:
             return 0.0
-        return await ratelimit.take(self.redis, route.rate_key, route.rate_per_second, cost)
+        return await ratelimit.take(redis, route.rate_key, route.rate_per_second, cost)
 
     async def send(
         self, route: Route, message: Message, *, brand_id: UUID, invitation_id: str, message_id: str, validity: int

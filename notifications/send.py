@@ -124,7 +124,7 @@ async def send_claimed(ctx: dict[str, Any], claimed: queries.Claimed, now: datet
             base_url=providers.base_url,
             webhook_url=route.webhook_url,
         )
-        wait = await providers.take_budget(route, message.segments)
+        wait = await providers.take_budget(ctx["redis"], route, message.segments)
         if wait > 0:
             return await _defer(pool, claimed, now + timedelta(seconds=wait), "rate_limited", now, enqueue)
 

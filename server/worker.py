@@ -49,9 +49,9 @@ async def open_resources(ctx: dict[str, Any]) -> None:
         timeout=httpx.Timeout(PROVIDER_TIMEOUT, connect=5.0),
         limits=httpx.Limits(max_connections=MAX_JOBS * 2, max_keepalive_connections=MAX_JOBS),
     )
-    ctx["providers"] = providers(settings, http, ctx["redis"])
+    ctx["providers"] = providers(settings, http)
     ctx["pacing"] = Pacing(ctx["pool"], ctx["providers"].defaults)
-    ctx["slots"] = BrandSlots(ctx.get("max_jobs", MAX_JOBS))
+    ctx["slots"] = BrandSlots(MAX_JOBS)
     ctx["me"] = me = liveness.Worker.this_process()
     await liveness.register(ctx["pool"], me)
     ctx["heartbeat"] = asyncio.create_task(liveness.keep_beating(ctx["pool"], me))
@@ -74,7 +74,7 @@ async def close_resources(ctx: dict[str, Any]) -> None:
         await pool.close()
 
 
-def providers(settings: Settings, http: httpx.AsyncClient, redis: Any) -> Providers:
+def providers(settings: Settings, http: httpx.AsyncClient) -> Providers:
     """The providers `settings` configure; channels without theirs go to the sandbox."""
     twilio = (
         Twilio(
@@ -97,7 +97,6 @@ def providers(settings: Settings, http: httpx.AsyncClient, redis: Any) -> Provid
         )
     return Providers(
         base_url=settings.base_url,
-        redis=redis,
         twilio=twilio,
         fcm=fcm,
         http=http,
@@ -126,5 +125,4 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "handle_signals": True,
     }
     options.update(overrides)
-    options["ctx"] = {**options["ctx"], "max_jobs": options["max_jobs"]}
     return Worker(**options)

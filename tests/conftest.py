@@ -249,7 +249,7 @@ async def ctx(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=4)
     redis = queue_client(settings.redis_url, settings.queue_name)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-    sending = providers(settings, http, redis)
+    sending = providers(settings, http)
     yield {
         "pool": pool,
         "redis": redis,

@@ -177,7 +177,9 @@ async def test_the_webhook_channel_posts_a_signed_invitation_and_retries_a_5xx_w
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_webhook: FakeWebhook
 ) -> None:
     response = await client.put(
-        "/v1/senders/webhook", json={"url": f"{fake_webhook.url}/lxt"}, headers=brand.headers("manage")
+        "/v1/senders/webhook",
+        json={"url": f"{fake_webhook.url}/lxt", "rate_per_second": 1000},
+        headers=brand.headers("manage"),
     )
     assert response.status_code in (200, 201), response.text
     secret = bytes.fromhex(response.json()["secret"])

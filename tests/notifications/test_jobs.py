@@ -9,7 +9,6 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from notifications import jobs
-from notifications.channels import channels_for
 from notifications.queue import job_id
 from server.settings import Settings
 from tests.conftest import BrandFixture
@@ -136,60 +135,6 @@ async def test_the_sweeper_restores_a_lost_queue_exactly_once(
     assert await conn.fetchval("SELECT count(DISTINCT invitation_id) = count(*) FROM messages"), (
         "an invitation was sent twice"
     )
-
-
-class BrokenProvider:
-    """A provider that fails mid-call, so nobody knows whether the message left."""
-
-    async def send(self, definition, customer, invitation_id):
-        raise ConnectionResetError("provider hung up")
-
-
-async def test_a_failing_send_ends_the_invitation_explained(
-    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
-) -> None:
-    await survey_setup(client, brand)
-    result = await report(client, brand, event("e1"))
-    ctx["channels"] = {**ctx["channels"], "sms": BrokenProvider()}
-    await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
-    row = await conn.fetchrow("SELECT status, status_reason, channel FROM invitations")
-    assert tuple(row) == ("failed", "send_error", "sms")
-    message = await conn.fetchrow("SELECT channel, provider, status, error_code FROM messages")
-    assert tuple(message) == ("sms", "unknown", "failed", "send_error")
-    story = [("scheduled", "sending", None), ("sending", "failed", "send_error")]
-    assert await transitions(conn) == story
-    # Never retried blindly: the provider may have delivered it.
-    ctx["channels"] = channels_for()
-    await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
-    assert await conn.fetchval("SELECT status FROM invitations") == "failed"
-    assert await conn.fetchval("SELECT count(*) FROM messages") == 1
-    assert await transitions(conn) == story
-
-
-async def test_the_sweeper_ends_sends_interrupted_by_a_dead_worker(
-    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
-) -> None:
-    await survey_setup(client, brand)
-    await report(client, brand, event("e1", customer="c-1"))
-    await report(client, brand, event("e2", customer="c-2"))
-    # Both claimed by a worker that then died; one claim is old enough to count as lost.
-    await conn.execute("UPDATE invitations SET status = 'sending'")
-    await conn.execute(
-        "UPDATE invitations SET updated_at = now() - interval '10 minutes' WHERE customer_id = "
-        "(SELECT customer_id FROM customers WHERE external_id = 'c-1')"
-    )
-    await jobs.sweep(ctx)
-    rows = await conn.fetch(
-        "SELECT c.external_id, i.status, i.status_reason FROM invitations i JOIN customers c USING (brand_id, "
-        "customer_id) ORDER BY c.external_id"
-    )
-    assert [tuple(r) for r in rows] == [("c-1", "failed", "interrupted"), ("c-2", "sending", None)]
-    # The test's own claims are recorded too: every status change is, whichever statement makes it.
-    assert await transitions(conn) == [
-        ("scheduled", "sending", None),
-        ("scheduled", "sending", None),
-        ("sending", "failed", "interrupted"),
-    ]
 
 
 async def test_the_sweeper_forgets_idempotency_keys_after_their_retention(
