@@ -24,6 +24,7 @@ the queue; each send still takes its sender's rate limit (`notifications.ratelim
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import pickle
@@ -38,6 +39,7 @@ import msgspec
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
+from redis.exceptions import NoScriptError
 
 from notifications.senders import CHANNELS, SenderConfig, SenderDefaults, effective_sender, pacing_inputs
 from triggers.schedule import InvitationJob
@@ -98,6 +100,9 @@ for _, pace in ipairs(clocks) do
 end
 return added
 """
+_ENQUEUE_SHA: Final = hashlib.sha1(_ENQUEUE.encode(), usedforsecurity=False).hexdigest()
+_GRACE_MS: Final = int(JOB_GRACE.total_seconds() * 1000)
+_BUCKET_MS: Final = int(PACE_BUCKET.total_seconds() * 1000)
 
 
 def job_id(invitation_id: str, planned_at: datetime) -> str:
@@ -199,21 +204,22 @@ async def enqueue_invitations(
             )
             payloads.append(payload)
         # Job and clock keys are derived inside the script (standalone Valkey/Redis, not cluster).
-        added += int(
-            await redis.eval(  # type: ignore[misc]
-                _ENQUEUE,
-                2,
-                job_key_prefix,
-                result_key_prefix,
-                queue_name,
-                "".join(index),
-                b"".join(payloads),
-                now_ms,
-                int(JOB_GRACE.total_seconds() * 1000),
-                int(PACE_BUCKET.total_seconds() * 1000),
-                "".join(clock_lines),
-            )
+        args = (
+            2,
+            job_key_prefix,
+            result_key_prefix,
+            queue_name,
+            "".join(index),
+            b"".join(payloads),
+            now_ms,
+            _GRACE_MS,
+            _BUCKET_MS,
+            "".join(clock_lines),
         )
+        try:
+            added += int(await redis.evalsha(_ENQUEUE_SHA, *args))  # type: ignore[misc]
+        except NoScriptError:  # first use on this server, or after SCRIPT FLUSH / a restart
+            added += int(await redis.eval(_ENQUEUE, *args))  # type: ignore[misc]
     return added
 
 

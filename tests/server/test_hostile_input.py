@@ -126,6 +126,10 @@ JSON_BODY_ROUTES = [
     ("PUT", "/v1/customers/c-1"),
     ("POST", "/v1/questionnaires"),
     ("POST", "/v1/admin/brands"),
+    ("PUT", "/v1/senders/sms"),
+    ("PUT", "/v1/senders/whatsapp"),
+    ("PUT", "/v1/senders/push"),
+    ("PUT", "/v1/senders/webhook"),
 ]
 
 

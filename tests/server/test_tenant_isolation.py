@@ -13,6 +13,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from notifications import senders
+from notifications.senders import PushSender, SmsSender, WebhookSender, WhatsAppSender
 from tests.conftest import BrandFixture
 from tests.helpers import event, publish_example, report, survey_setup
 
@@ -238,6 +240,41 @@ async def read_sandbox(client, victim, attacker, conn) -> None:
         response = await client.get(f"/v1/sandbox/messages{query}", headers=attacker.headers())
         assert response.json() == {"items": [], "next_cursor": None}, query
     assert len((await client.get("/v1/sandbox/messages", headers=victim.headers())).json()["items"]) == 1
+
+
+@attack("GET", "/v1/senders")
+@attack("PUT", "/v1/senders/sms")
+@attack("PUT", "/v1/senders/whatsapp")
+@attack("PUT", "/v1/senders/push")
+@attack("PUT", "/v1/senders/webhook")
+@attack("DELETE", "/v1/senders/sms")
+@attack("DELETE", "/v1/senders/whatsapp")
+@attack("DELETE", "/v1/senders/push")
+@attack("DELETE", "/v1/senders/webhook")
+@attack("POST", "/v1/senders/webhook/rotate-secret")
+async def senders_of_another_brand(client, victim, attacker, conn) -> None:
+    for config in (SmsSender(from_="12345"), WhatsAppSender(from_="+14155550100"), PushSender(rate_per_second=5),
+                   WebhookSender(url="https://victim.example/lxt")):  # fmt: skip
+        await senders.put_sender(conn, victim.brand.brand_id, config)
+    before = await conn.fetch("SELECT * FROM brand_senders ORDER BY channel")
+    assert (await client.get("/v1/senders", headers=attacker.headers())).json() == []
+    for channel in ("sms", "whatsapp", "push", "webhook"):
+        response = await client.delete(f"/v1/senders/{channel}", headers=attacker.headers())
+        assert response.status_code == 404, channel
+    # Without a signing key the server makes no webhook secrets, for anyone; with one, rotating another
+    # brand's is a 404 (tests/server/test_senders_api.py).
+    assert (await client.post("/v1/senders/webhook/rotate-secret", headers=attacker.headers())).status_code == 409
+    assert (
+        await client.put("/v1/senders/webhook", json={"url": "https://a.example"}, headers=attacker.headers())
+    ).status_code == 409
+    assert await conn.fetch("SELECT * FROM brand_senders ORDER BY channel") == before
+    for channel, body in (("sms", {"from": "54321"}), ("whatsapp", {"from": "+14155550111"}), ("push", {})):
+        response = await client.put(f"/v1/senders/{channel}", json=body, headers=attacker.headers())
+        assert response.status_code == 201, channel  # the attacker's own, not the victim's replaced
+    victims = await conn.fetch(
+        "SELECT * FROM brand_senders WHERE brand_id = $1 ORDER BY channel", victim.brand.brand_id
+    )
+    assert victims == before
 
 
 def authenticated_routes(app: Litestar) -> set[tuple[str, str]]:
