@@ -20,6 +20,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from customers.queries import mark_phone_unreachable
 from triggers.queries import move_invitation
 
 STATUS_CALLBACK_PATH: Final = "/webhooks/twilio/status"
@@ -151,9 +152,11 @@ class Recorded(msgspec.Struct, frozen=True, kw_only=True):
 
 _LOCK_MESSAGE = """
 SELECT m.invitation_id::text, m.channel, m.provider, m.recipient, m.status, m.provider_message_id, m.accepted_at,
-       m.delivery_status, m.delivery_error_code, m.delivered_at
-FROM messages m WHERE m.brand_id = $1 AND m.message_id = $2
-FOR UPDATE
+       m.delivery_status, m.delivery_error_code, m.delivered_at, i.customer_id::text
+FROM messages m
+LEFT JOIN invitations i ON i.brand_id = m.brand_id AND i.invitation_id = m.invitation_id
+WHERE m.brand_id = $1 AND m.message_id = $2
+FOR UPDATE OF m
 """
 
 _INSERT_RECEIPT = """
@@ -167,16 +170,6 @@ UPDATE messages
 SET status = $3, provider_message_id = $4, accepted_at = $5, delivery_status = $6, delivery_error_code = $7,
     delivered_at = $8, updated_at = $9
 WHERE brand_id = $1 AND message_id = $2
-"""
-
-# The customer the invitation went to, while the phone the message went to is still theirs: a brand that gives
-# another number has answered what the provider said about the old one.
-_MARK_PHONE = """
-UPDATE customers c SET phone_unreachable = $3, updated_at = $4
-FROM invitations i
-WHERE i.brand_id = $1 AND i.invitation_id = $2
-  AND c.brand_id = i.brand_id AND c.customer_id = i.customer_id
-  AND c.phone = $5 AND c.phone_unreachable IS DISTINCT FROM $3
 """
 
 
@@ -227,8 +220,11 @@ async def record_receipt(
         # Moves only from `sending`: an invitation the sweeper already ended stays as it is.
         await move_invitation(conn, brand_id, row["invitation_id"], "sent", None, now, row["channel"])
     unreachable = phone_unreachable(row["provider"], row["channel"], error_code)
-    if unreachable is not None and row["recipient"]:
-        await conn.execute(_MARK_PHONE, brand_id, row["invitation_id"], unreachable, now, row["recipient"])
+    if unreachable is not None and row["recipient"] and row["customer_id"]:
+        # Only while the phone the message went to is still theirs: a brand that gave another number has
+        # answered what the provider said about the old one.
+        phone = row["recipient"].removeprefix("whatsapp:")
+        await mark_phone_unreachable(conn, brand_id, row["customer_id"], phone, unreachable, now)
     return Recorded(
         outcome="recorded", delivery_status=after.delivery_status, settled=settled, phone_unreachable=unreachable
     )

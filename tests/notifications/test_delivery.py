@@ -476,3 +476,28 @@ async def test_a_customer_whose_zone_changed_is_deferred_to_their_window(
     assert (state["status"], state["status_reason"], state["attempts"]) == ("scheduled", "outside_window", 0)
     assert state["planned_at"] > now + timedelta(hours=1)
     assert fake_twilio.messages == []
+
+
+# -- delivery receipts from the provider ------------------------------------------------------------------------
+
+
+async def test_twilio_status_callbacks_settle_delivery_and_a_late_sent_does_not_undo_it(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    await survey_setup(client, brand)
+    result = await report(client, brand, event("e1"))
+    await send(ctx, brand, result["invitation_id"])
+    [sent] = fake_twilio.messages
+
+    assert await fake_twilio.status_callback(sent["sid"], "delivered").post_async(client) in (200, 204)
+    assert await fake_twilio.status_callback(sent["sid"], "sent").post_async(client) in (200, 204)
+    forged = fake_twilio.status_callback(sent["sid"], "failed", error_code=30003, signature="forged")
+    assert await forged.post_async(client) == 403
+    [stored] = await messages(conn)
+    assert stored["delivery_status"] == "delivered"
+    receipts = await conn.fetch("SELECT status FROM message_receipts ORDER BY received_at")
+    assert [r["status"] for r in receipts] == ["delivered", "sent"]
+
+    found = await client.get(f"/v1/invitations/{result['invitation_id']}", headers=brand.headers("export"))
+    latency = found.json()["latency"]
+    assert latency["accepted"]["at"] is not None and latency["delivered"]["at"] is not None
