@@ -28,6 +28,8 @@ log = logging.getLogger("lxt.jobs")
 SWEEP_AHEAD: Final = timedelta(minutes=2)
 """The sweeper also enqueues invitations due this soon, so a lost job never makes one late."""
 SWEEP_LIMIT: Final = 10_000
+SWEEP_BATCHES: Final = 30
+"""Batches of `SWEEP_LIMIT` due invitations one sweep enqueues at most (300,000 a minute)."""
 PRUNE_BATCHES: Final = 30
 """Batches of `SWEEP_LIMIT` expired idempotency keys one sweep deletes at most (300,000 a minute)."""
 BUSY_DEFER: Final = timedelta(milliseconds=100)
@@ -87,16 +89,24 @@ async def sweep(ctx: dict[str, Any]) -> int:
     """
     now = datetime.now(UTC)
     await reconcile(ctx["pool"], ctx["providers"], now, _enqueuer(ctx))
+    added = found = 0
+    last = None
+    # Batch by batch, each queued before the next is read: after a lost queue, the first jobs are back at once.
+    for _ in range(SWEEP_BATCHES):
+        async with ctx["pool"].acquire() as conn:
+            due = await queries.due_invitations(conn, now + SWEEP_AHEAD, SWEEP_LIMIT, last)
+        if due:
+            found += len(due)
+            added += await enqueue_invitations(ctx["redis"], due, ctx["settings"].queue_name, ctx.get("pacing"))
+            last = due[-1]
+        if len(due) < SWEEP_LIMIT:
+            break
     async with ctx["pool"].acquire() as conn:
-        due = await queries.due_invitations(conn, now + SWEEP_AHEAD, SWEEP_LIMIT)
         # In batches (each its own short transaction), until the old keys are gone or this sweep has done its
         # share: PRUNE_BATCHES x SWEEP_LIMIT a minute outpaces any sustained event rate one database takes.
         for _ in range(PRUNE_BATCHES):
             if await prune_idempotency_keys(conn, now - idempotency.RETENTION, SWEEP_LIMIT) < SWEEP_LIMIT:
                 break
-    if not due:
-        return 0
-    added = await enqueue_invitations(ctx["redis"], due, ctx["settings"].queue_name, ctx.get("pacing"))
     if added:
-        log.warning("sweeper re-enqueued %d of %d due invitations", added, len(due))
+        log.warning("sweeper re-enqueued %d of %d due invitations", added, found)
     return added

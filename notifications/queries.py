@@ -199,14 +199,21 @@ async def stuck_invitations(conn: asyncpg.Connection, claimed_before: datetime, 
     return [Stuck(**dict(r)) for r in rows]
 
 
-async def due_invitations(conn: asyncpg.Connection, until: datetime, limit: int) -> list[InvitationJob]:
-    """Scheduled invitations planned up to `until`, oldest first — across brands: the sweeper is the system's."""
+async def due_invitations(
+    conn: asyncpg.Connection, until: datetime, limit: int, after: InvitationJob | None = None
+) -> list[InvitationJob]:
+    """Scheduled invitations planned up to `until`, oldest first, from just after `after` (the last of the
+    previous batch) — across brands: the sweeper is the system's."""
     rows = await conn.fetch(
         """
         SELECT brand_id, invitation_id::text, planned_at FROM invitations
-        WHERE status = 'scheduled' AND planned_at <= $1 ORDER BY planned_at LIMIT $2
+        WHERE status = 'scheduled' AND planned_at <= $1
+          AND ($3::timestamptz IS NULL OR (planned_at, invitation_id) > ($3, $4::uuid))
+        ORDER BY planned_at, invitation_id LIMIT $2
         """,
         until,
         limit,
+        after.planned_at if after else None,
+        after.invitation_id if after else None,
     )
     return [InvitationJob(r["brand_id"], r["invitation_id"], r["planned_at"]) for r in rows]
