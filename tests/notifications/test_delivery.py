@@ -501,3 +501,23 @@ async def test_twilio_status_callbacks_settle_delivery_and_a_late_sent_does_not_
     found = await client.get(f"/v1/invitations/{result['invitation_id']}", headers=brand.headers("export"))
     latency = found.json()["latency"]
     assert latency["accepted"]["at"] is not None and latency["delivered"]["at"] is not None
+
+
+def test_the_readme_s_webhook_verification_snippet_accepts_a_real_delivery_and_nothing_else() -> None:
+    from notifications.webhook import signature_headers
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("**Brand webhooks** are signed") :]
+    code = section[
+        section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)
+    ]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 (the README's own example, run as a brand would)
+    secret = bytes(range(32))
+    body = b'{"type": "invitation"}'
+    headers = signature_headers(secret, body, datetime.now(UTC), "inv-1")
+    assert namespace["verify"](secret.hex(), headers, body)
+    assert not namespace["verify"](secret.hex(), headers, body + b" ")
+    assert not namespace["verify"]((b"x" * 32).hex(), headers, body)
+    old = signature_headers(secret, body, datetime.now(UTC) - timedelta(minutes=10), "inv-1")
+    assert not namespace["verify"](secret.hex(), old, body)
