@@ -152,6 +152,8 @@ class Providers:
                 title=message.push_title or "",
                 body=message.text,
                 data=message.push_data or {},
+                # A push retried after an answer that never came replaces the first on the phone, if it arrived.
+                collapse_key=invitation_id,
             )
         if route.provider == "webhook":
             assert route.webhook_url is not None and route.webhook_secret is not None
