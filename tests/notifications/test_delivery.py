@@ -32,16 +32,9 @@ SIGNING_KEY = "test-signing-key-0123456789abcdef"
 
 
 @pytest.fixture
-def settings(
-    database_url: str, redis_url: str, tmp_path: Path, fake_twilio: FakeTwilio, fake_fcm: FakeFcm
-) -> Settings:
-    return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        data_dir=str(tmp_path / "data"),
-        public_base_url="http://lxt.test",
-        db_pool_min=1,
-        db_pool_max=5,
+def settings(settings: Settings, tmp_path: Path, fake_twilio: FakeTwilio, fake_fcm: FakeFcm) -> Settings:
+    """The tests' settings with Twilio, FCM and webhook signing configured against the fakes."""
+    return settings.replace(
         twilio_account_sid=fake_twilio.account_sid,
         twilio_auth_token=fake_twilio.auth_token,
         twilio_api_base=fake_twilio.url,

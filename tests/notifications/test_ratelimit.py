@@ -139,7 +139,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]
 async def test_processes_sharing_a_sender_stay_within_its_rate_together(redis_url: str) -> None:
     rate, duration = 50.0, 2.0
     key = rate_key("sms", f"+1415555{uuid.uuid4().int % 10_000:04d}")
-    until = time.time() + 3.0 + duration  # both start together once the interpreters are up (even on a busy machine)
+    until = (
+        time.time() + 3.0 + duration
+    )  # both start together once the interpreters are up (even on a busy machine)
     start = until - duration
 
     def run() -> list[subprocess.Popen[str]]:

@@ -27,14 +27,9 @@ FROM = "+447911123456"  # a UK long code: 10 messages/s unless the brand says ot
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Settings:
-    return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        data_dir=str(tmp_path / "data"),
-        public_base_url="http://lxt.test",
-        db_pool_min=1,
-        db_pool_max=5,
+def settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
+    """The tests' settings with Twilio configured against the fake."""
+    return settings.replace(
         twilio_account_sid=fake_twilio.account_sid,
         twilio_auth_token=fake_twilio.auth_token,
         twilio_api_base=fake_twilio.url,
