@@ -57,6 +57,17 @@ async def survey_setup(client: AsyncTestClient, brand: BrandFixture, **trigger: 
     return await setup_survey(client, brand, **trigger)
 
 
+def reachable_everywhere(key: str, push_token: str) -> dict[str, Any]:
+    """An event of a customer reachable by SMS and push, with consent to both."""
+    customer = {
+        "external_id": "c-1",
+        "phone": PHONE,
+        "push_tokens": [push_token],
+        "consents": {"push": True, "sms": True},
+    }
+    return {**event(key), "customer": customer}
+
+
 async def send(ctx: dict[str, Any], brand: BrandFixture, invitation_id: str) -> str:
     return await jobs.send_invitation(ctx, str(brand.brand.brand_id), invitation_id)
 
@@ -290,13 +301,7 @@ async def test_a_phone_that_cannot_take_sms_falls_through_to_the_next_channel(
     fake_fcm: FakeFcm,
 ) -> None:
     await survey_setup(client, brand, channels=["sms", "push"])
-    customer = {
-        "external_id": "c-1",
-        "phone": PHONE,
-        "push_tokens": ["device-1"],
-        "consents": {"push": True, "sms": True},
-    }
-    result = await report(client, brand, {**event("e1"), "customer": customer})
+    result = await report(client, brand, reachable_everywhere("e1", "device-1"))
     fake_twilio.fail_next(status=400, code=21614)
     assert await send(ctx, brand, result["invitation_id"]) == "sent via push (fcm)"
     assert [(m["channel"], m["status"], m["error_code"]) for m in await messages(conn)] == [
@@ -315,13 +320,7 @@ async def test_an_unregistered_push_token_is_removed_and_the_next_channel_tried(
     fake_fcm: FakeFcm,
 ) -> None:
     await survey_setup(client, brand, channels=["push", "sms"])
-    customer = {
-        "external_id": "c-1",
-        "phone": PHONE,
-        "push_tokens": ["gone"],
-        "consents": {"push": True, "sms": True},
-    }
-    result = await report(client, brand, {**event("e1"), "customer": customer})
+    result = await report(client, brand, reachable_everywhere("e1", "gone"))
     fake_fcm.unregister("gone")
     assert await send(ctx, brand, result["invitation_id"]) == "sent via sms (twilio)"
     assert await conn.fetchval("SELECT push_tokens FROM customers") == []
