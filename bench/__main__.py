@@ -25,6 +25,9 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=6000, help="send: events of the backlog drained at once")
     parser.add_argument("--noop-jobs", type=int, default=20_000, help="send: jobs of the no-op ceiling")
     parser.add_argument(
+        "--profile", type=Path, help="send: run the backlog's workers under cProfile, their profiles written here"
+    )
+    parser.add_argument(
         "--json", type=Path, help="send: write its results here (default: bench/results/send-<time>.json)"
     )
     args = parser.parse_args()
@@ -49,6 +52,7 @@ def main() -> None:
                 workers=args.workers,
                 backlog=args.backlog,
                 noop_jobs=args.noop_jobs,
+                profile=args.profile,
             )
             report_send(results)
             path = args.json or Path("bench/results") / time.strftime("send-%Y%m%dT%H%M%S.json")
@@ -94,11 +98,11 @@ def report_send(r: send.SendResults) -> None:
     lat = s.latency
     print(f"{'':<26} {lat.p50_ms:>8.0f} {lat.p95_ms:>8.0f} {lat.p99_ms:>8.0f} {lat.max_ms:>8.0f}")
     print(
-        f"\n{'drained at once':<28} {'jobs':>7} {'per s':>8} {'per s/worker':>13} {'10–90 % s':>10} {'all s':>7}"
+        f"\n{'drained at once':<28} {'jobs':>7} {'tries':>7} {'per s':>8} {'per s/worker':>13} {'10–90 % s':>10} {'all s':>7}"
     )
     for name, d in (("no-op job (ceiling)", n), ("send (backlog)", b)):
         print(
-            f"{name:<28} {d.jobs:>7} {d.per_second:>8.0f} {d.per_second_per_worker:>13.0f} "
+            f"{name:<28} {d.jobs:>7} {d.tries:>7} {d.per_second:>8.0f} {d.per_second_per_worker:>13.0f} "
             f"{d.seconds:>10.2f} {d.total_seconds:>7.2f}"
         )
     print(

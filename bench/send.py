@@ -31,13 +31,14 @@ import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
 import httpx
 import msgspec
-from arq.constants import job_key_prefix
-from arq.jobs import serialize_job
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import deserialize_result, serialize_job
 from redis.asyncio import Redis
 
 from bench import load
@@ -86,6 +87,9 @@ class Sustained(msgspec.Struct):
 
 class Drain(msgspec.Struct):
     jobs: int
+    tries: int
+    """Job runs arq made for them: a send job of a brand at its share of a worker's slots is deferred (a try)
+    and runs again."""
     seconds: float
     """From 10 % to 90 % of the jobs done."""
     per_second: float
@@ -179,12 +183,22 @@ async def _release(redis: Redis, queue: str, ids: list[bytes]) -> float:
     return time.monotonic()
 
 
+async def _tries(redis: Redis, ids: list[bytes]) -> int:
+    """How many times arq ran the jobs `ids`, from their kept results."""
+    tries = 0
+    for chunk in _chunks(ids, 5000):
+        for raw in await redis.mget([result_key_prefix + job_id.decode() for job_id in chunk]):
+            if raw is not None:
+                tries += deserialize_result(raw, deserializer=pickle.loads).job_try
+    return tries
+
+
 def _chunks(items: list[bytes], size: int) -> Iterator[list[bytes]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _drain(done_at: list[float], due_at: float, workers: int) -> Drain:
+def _drain(done_at: list[float], due_at: float, workers: int, tries: int) -> Drain:
     """The rate between 10 % and 90 % of `done_at` (monotonic completion times, any order)."""
     done_at = sorted(done_at)
     n = len(done_at)
@@ -193,6 +207,7 @@ def _drain(done_at: list[float], due_at: float, workers: int) -> Drain:
     per_second = ((9 * n) // 10 - 1 - n // 10) / seconds
     return Drain(
         jobs=n,
+        tries=tries,
         seconds=round(seconds, 3),
         per_second=round(per_second, 1),
         per_second_per_worker=round(per_second / workers, 1),
@@ -238,7 +253,7 @@ async def _noop(env: Env, workers: int, jobs: int) -> Drain:
         for at, left in samples:
             done_at += [at] * (previous - left)
             previous = left
-        return _drain(done_at, due_at, workers)
+        return _drain(done_at, due_at, workers, await _tries(redis, ids))
     finally:
         await redis.aclose()
 
@@ -360,22 +375,23 @@ async def _store_backlog(port: int, key: str, run: str, count: int) -> set[str]:
 
 
 async def _backlog(
-    env: Env, fake: CountingTwilio, port: int, run: str, count: int, workers: int, worker_env: dict[str, str]
-) -> Drain:
+    env: Env, fake: CountingTwilio, port: int, run: str, count: int, workers: int, worker_env: dict[str, str],
+    profile: Path | None,
+) -> Drain:  # fmt: skip
     redis = Redis.from_url(env.settings.redis_url)
     try:
         phones = await _store_backlog(port, env.keys["ingest"], run, count)
         # Nothing runs them yet; hold them back all the same, so that they become due at one moment.
         await _until(lambda: _queued(redis, count), 30, "the backlog's jobs")
         ids = await _hold(redis, QUEUE)
-        with _lxt_workers(workers, worker_env):
+        with _lxt_workers(workers, worker_env, profile):
             await _until(lambda: _workers_alive(env.settings.database_url, workers), 60, "the workers to start")
             await asyncio.sleep(SETTLE)
             due_at = await _release(redis, QUEUE, ids)
             received = await _collect(fake, phones, quiet=30)
         if len(received) < count:
             raise RuntimeError(f"backlog: only {len(received)} of {count} messages arrived")
-        return _drain(list(received.values()), due_at, workers)
+        return _drain(list(received.values()), due_at, workers, await _tries(redis, ids))
     finally:
         await redis.aclose()
 
@@ -384,13 +400,23 @@ async def _queued(redis: Redis, count: int) -> bool:
     return int(await redis.zcard(QUEUE)) >= count
 
 
-def _lxt_workers(workers: int, worker_env: dict[str, str]) -> Any:
-    return processes([[sys.executable, "-m", "server.cli", "worker"]] * workers, worker_env, "lxt worker")
+def _lxt_workers(workers: int, worker_env: dict[str, str], profile: Path | None = None) -> Any:
+    """`workers` ``lxt worker`` processes; with `profile` (a directory), each under cProfile, its CPU profile
+    written there as ``worker-<n>.pstats``."""
+    if profile is None:
+        commands = [[sys.executable, "-m", "server.cli", "worker"]] * workers
+    else:
+        profile.mkdir(parents=True, exist_ok=True)
+        commands = [
+            [sys.executable, "-m", "bench.profiled_worker", str(profile / f"worker-{n}.pstats")]
+            for n in range(workers)
+        ]
+    return processes(commands, worker_env, "lxt worker")
 
 
 async def _measure(
     env: Env, fake: CountingTwilio, port: int, worker_env: dict[str, str], *, rate: float, seconds: float,
-    workers: int, backlog: int, noop_jobs: int,
+    workers: int, backlog: int, noop_jobs: int, profile: Path | None,
 ) -> SendResults:  # fmt: skip
     run = datetime.now(UTC).strftime("%H%M%S") + secrets.token_hex(2)
     noop = await _noop(env, workers, noop_jobs)
@@ -398,7 +424,7 @@ async def _measure(
         await _until(lambda: _workers_alive(env.settings.database_url, workers), 60, "the workers to start")
         await asyncio.sleep(SETTLE)
         sustained = await _sustained(fake, port, env.keys["ingest"], run, rate, seconds, workers)
-    sends = await _backlog(env, fake, port, run, backlog, workers, worker_env)
+    sends = await _backlog(env, fake, port, run, backlog, workers, worker_env, profile)
     return SendResults(
         workers=workers,
         max_jobs=MAX_JOBS,
@@ -410,7 +436,18 @@ async def _measure(
     )
 
 
-def measure(env: Env, *, rate: float, seconds: float, workers: int, backlog: int, noop_jobs: int) -> SendResults:
+def measure(
+    env: Env,
+    *,
+    rate: float,
+    seconds: float,
+    workers: int,
+    backlog: int,
+    noop_jobs: int,
+    profile: Path | None = None,
+) -> SendResults:
+    """The three phases; with `profile` (a directory), the backlog's workers run under cProfile (CPU time) and
+    leave their profiles there — their rate is then not comparable."""
     with CountingTwilio() as fake:
         lxt_env = {
             "LXT_TWILIO_ACCOUNT_SID": fake.account_sid,
@@ -423,6 +460,6 @@ def measure(env: Env, *, rate: float, seconds: float, workers: int, backlog: int
             return asyncio.run(
                 _measure(
                     env, fake, port, worker_env, rate=rate, seconds=seconds, workers=workers, backlog=backlog,
-                    noop_jobs=noop_jobs,
+                    noop_jobs=noop_jobs, profile=profile,
                 )
             )  # fmt: skip
