@@ -29,7 +29,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)  ## ingestion and server benchmarks, see bench/README.md
+bench: $(STAMP)  ## server, ingestion and send benchmarks, see bench/README.md
 	$(BIN)/python -m bench
 
 clean:

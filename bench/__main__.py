@@ -1,23 +1,38 @@
-"""``python -m bench [servers|ingest ...] [--seconds N]`` (``make bench`` runs them all)."""
+"""``python -m bench [servers|ingest|send ...] [--seconds N]`` (``make bench`` runs them all)."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
+import msgspec
 import uvloop
 
-from bench import ingest, load, servers
+from bench import ingest, load, send, servers
 from bench.harness import environment
+
+SUITES = ("servers", "ingest", "send")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suites", nargs="*", help="servers, ingest (default: both)")
+    parser.add_argument("suites", nargs="*", help=f"{', '.join(SUITES)} (default: all)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per scenario")
     parser.add_argument("--api-workers", type=int, default=1, help="API processes for the ingest suite")
+    parser.add_argument("--rate", type=float, default=300.0, help="send: events per second, sustained")
+    parser.add_argument("--workers", type=int, default=1, help="send: lxt worker processes")
+    parser.add_argument("--backlog", type=int, default=6000, help="send: events of the backlog drained at once")
+    parser.add_argument("--noop-jobs", type=int, default=20_000, help="send: jobs of the no-op ceiling")
+    parser.add_argument(
+        "--profile", type=Path, help="send: run the backlog's workers under cProfile, their profiles written here"
+    )
+    parser.add_argument(
+        "--json", type=Path, help="send: write its results here (default: bench/results/send-<time>.json)"
+    )
     args = parser.parse_args()
-    args.suites = args.suites or ["servers", "ingest"]
-    unknown = set(args.suites) - {"servers", "ingest"}
+    args.suites = args.suites or list(SUITES)
+    unknown = set(args.suites) - set(SUITES)
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
     uvloop.install()
@@ -29,6 +44,21 @@ def main() -> None:
                 print(f"{server:<9} {r.name:<32} {r.rps:>9.0f} {r.p50_ms:>8} {r.p99_ms:>8} {r.errors:>6}")
         if "ingest" in args.suites:
             report_ingest(ingest.measure(env, args.seconds, args.api_workers), args.api_workers)
+        if "send" in args.suites:
+            results = send.measure(
+                env,
+                rate=args.rate,
+                seconds=args.seconds,
+                workers=args.workers,
+                backlog=args.backlog,
+                noop_jobs=args.noop_jobs,
+                profile=args.profile,
+            )
+            report_send(results)
+            path = args.json or Path("bench/results") / time.strftime("send-%Y%m%dT%H%M%S.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(msgspec.json.format(msgspec.json.encode(results)) + b"\n")
+            print(f"\nresults: {path}")
 
 
 def report_ingest(results: dict[str, load.Result], workers: int) -> None:
@@ -52,6 +82,34 @@ def report_ingest(results: dict[str, load.Result], workers: int) -> None:
     )
     best_batch = max(results["batch100"].rps * 100, results["batch1000"].rps * 1000)
     print(f"batches: {best_batch:,.0f} events/s (target >= 50,000)")
+
+
+def report_send(r: send.SendResults) -> None:
+    s, b, n = r.sustained, r.backlog, r.noop
+    print(
+        f"\n## Invitations at once (delay PT0S) through the fake Twilio, {r.workers} worker process(es), "
+        f"max_jobs {r.max_jobs}, sender rate {r.sender_rate:.0f}/s"
+    )
+    print(
+        f"sustained {s.rate:.0f} events/s for {s.seconds:.0f} s: {s.events} events, {s.received} messages, "
+        f"{s.errors} errors; {s.sends_per_second:.0f} sends/s ({s.sends_per_second_per_worker:.0f} per worker)"
+    )
+    print(f"{'event → provider latency':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    lat = s.latency
+    print(f"{'':<26} {lat.p50_ms:>8.0f} {lat.p95_ms:>8.0f} {lat.p99_ms:>8.0f} {lat.max_ms:>8.0f}")
+    print(
+        f"\n{'drained at once':<28} {'jobs':>7} {'tries':>7} {'per s':>8} {'per s/worker':>13} {'10–90 % s':>10} {'all s':>7}"
+    )
+    for name, d in (("no-op job (ceiling)", n), ("send (backlog)", b)):
+        print(
+            f"{name:<28} {d.jobs:>7} {d.tries:>7} {d.per_second:>8.0f} {d.per_second_per_worker:>13.0f} "
+            f"{d.seconds:>10.2f} {d.total_seconds:>7.2f}"
+        )
+    print(
+        f"\np99 {lat.p99_ms / 1000:.2f} s (target < 2 s: {'met' if lat.p99_ms < 2000 else 'MISSED'}); "
+        f"sends {r.ratio:.0%} of the no-op job rate per worker (target >= 50%: "
+        f"{'met' if r.ratio >= 0.5 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

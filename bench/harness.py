@@ -54,18 +54,24 @@ def environment() -> Iterator[Env]:
             yield Env(settings, keys)
 
 
-@contextlib.contextmanager
-def api(env: Env, server: str = "granian", workers: int = 1) -> Iterator[int]:
-    """Run the API in a child process (so the load generator gets the other core); yield its port."""
-    port = free_port()
-    child_env = {
+def child_environment(env: Env, **extra: str) -> dict[str, str]:
+    """The environment of an lxt child process: this run's servers, warnings only, and `extra` settings."""
+    return {
         **os.environ,
         "LXT_DATABASE_URL": env.settings.database_url,
         "LXT_REDIS_URL": env.settings.redis_url,
-        "LXT_PORT": str(port),
         "LXT_LOG_LEVEL": "WARNING",
-        "LXT_API_WORKERS": str(workers),
+        **extra,
     }
+
+
+@contextlib.contextmanager
+def api(
+    env: Env, server: str = "granian", workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Run the API in a child process (so the load generator gets the other core); yield its port."""
+    port = free_port()
+    child_env = child_environment(env, LXT_PORT=str(port), LXT_API_WORKERS=str(workers), **(extra_env or {}))
     if server == "granian":
         cmd = [sys.executable, "-m", "server.cli", "serve"]
     else:
@@ -93,3 +99,33 @@ def api(env: Env, server: str = "granian", workers: int = 1) -> Iterator[int]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def processes(
+    commands: list[list[str]], child_env: dict[str, str], name: str, *, may_end: bool = False
+) -> Iterator[list[subprocess.Popen]]:
+    """Run `commands` as child processes (stderr kept in a temporary file, shown if something fails); stop them
+    with SIGINT, as an operator would, when done. Unless they `may_end` by themselves, one that ended early
+    is an error."""
+    with tempfile.TemporaryFile() as log:
+        procs = [subprocess.Popen(cmd, env=child_env, stdout=subprocess.DEVNULL, stderr=log) for cmd in commands]
+        try:
+            yield procs
+            for proc in procs:
+                if proc.poll() not in ((None, 0) if may_end else (None,)):
+                    raise RuntimeError(f"{name} ended early ({proc.returncode})")
+        except BaseException:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -36,7 +36,7 @@ def build_request(method: str, path: str, host: str, headers: dict[str, str], bo
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -79,7 +79,7 @@ async def run(
                     return
                 counter += 1
                 writer.write(make_request(counter))
-                status = await _read_response(reader)
+                status = await read_response(reader)
                 done = time.perf_counter()
                 if sent >= measure_from:
                     latencies.append(done - sent)
@@ -96,13 +96,13 @@ async def run(
         requests=len(latencies),
         seconds=seconds,
         errors=errors,
-        p50_ms=_percentile(latencies, 0.50),
-        p99_ms=_percentile(latencies, 0.99),
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
         statuses=statuses,
     )
 
 
-def _percentile(ordered: list[float], q: float) -> float:
+def percentile(ordered: list[float], q: float) -> float:
     """Nearest-rank percentile in milliseconds (0 when nothing was measured)."""
     if not ordered:
         return 0.0
