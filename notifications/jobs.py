@@ -18,7 +18,7 @@ from notifications import queries
 from notifications.queue import enqueue_invitations
 from notifications.ratelimit import BrandSlots
 from notifications.reconcile import reconcile
-from notifications.send import Enqueue, send_claimed
+from notifications.send import Enqueue, load, send_claimed
 from triggers import idempotency
 from triggers.queries import prune_idempotency_keys
 from triggers.schedule import InvitationJob
@@ -56,11 +56,14 @@ async def send_invitation(ctx: dict[str, Any], brand_id: str, invitation_id: str
         now = datetime.now(UTC)
         async with ctx["pool"].acquire() as conn:
             claimed = await queries.claim(conn, brand, invitation_id, now)
-        if claimed is None:
-            return "not claimed (already handled, or not due)"
-        if claimed.withdrawn:
-            return f"cancelled ({claimed.withdrawn})"
-        return await send_claimed(ctx, claimed, now, _enqueuer(ctx))
+            if claimed is None:
+                return "not claimed (already handled, or not due)"
+            if claimed.withdrawn:
+                return f"cancelled ({claimed.withdrawn})"
+            loaded = await load(conn, ctx["providers"], claimed, now)
+        if isinstance(loaded, str):
+            return loaded
+        return await send_claimed(ctx, claimed, loaded, now, _enqueuer(ctx))
     finally:
         slots.leave(brand)
 

@@ -10,6 +10,7 @@ to end without texting real phones (`GET /v1/sandbox/messages`, `lxt sandbox out
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -27,6 +28,8 @@ from plumbing.ids import new_id
 from triggers.model import Channel
 
 SANDBOX: Final = "sandbox"
+SENDERS_CACHED: Final = 5.0
+"""Seconds a worker keeps a brand's senders: a changed sender is used from this long after the change on."""
 FIND_SKEW: Final = timedelta(seconds=30)
 """How much earlier than the attempt's record the provider's timestamp of the message may be (clocks differ)."""
 _LINK_TOKEN = re.compile(r"/s/([A-Za-z0-9_-]{43})")
@@ -73,13 +76,22 @@ class Providers:
         self.fcm = fcm
         self.http = http
         self.signing_key = signing_key
+        self._senders: dict[UUID, tuple[BrandSenders, float]] = {}
 
     async def brand_senders(self, conn: asyncpg.Connection, brand_id: UUID) -> BrandSenders:
+        """The brand's own senders, read at most every `SENDERS_CACHED` seconds per worker process."""
+        cached = self._senders.get(brand_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         configs = await senders.senders_for(conn, brand_id)
         version = None
         if "webhook" in configs and (found := await senders.webhook_for(conn, brand_id)) is not None:
             version = found[1]
-        return BrandSenders(brand_id=brand_id, configs=configs, webhook_version=version)
+        found_senders = BrandSenders(brand_id=brand_id, configs=configs, webhook_version=version)
+        if len(self._senders) >= 10_000:
+            self._senders.clear()
+        self._senders[brand_id] = (found_senders, time.monotonic() + SENDERS_CACHED)
+        return found_senders
 
     def route(self, channel: Channel, brand: BrandSenders) -> Route:
         """The route of `channel` for `brand`: the brand's own sender, else the global default, else the

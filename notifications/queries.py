@@ -158,6 +158,36 @@ async def settle_attempt(
     )
 
 
+_ACCEPT = f"""
+WITH settled AS (
+    UPDATE messages
+    SET status = 'accepted', provider_message_id = coalesce(provider_message_id, $4),
+        accepted_at = coalesce(accepted_at, $6), delivery_status = coalesce(delivery_status, $5), updated_at = $6
+    WHERE brand_id = $1 AND message_id = $2 AND status IN ('pending', 'unknown')
+)
+UPDATE invitations SET status = 'sent', status_reason = NULL, updated_at = $6, channel = $7
+WHERE brand_id = $1 AND invitation_id = $3 AND status IN ({sources_sql("sent")})
+"""
+
+
+async def accept_attempt(
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    message_id: str,
+    invitation_id: str,
+    *,
+    provider_message_id: str | None,
+    delivery_status: str | None,
+    channel: str,
+    now: datetime,
+) -> None:
+    """The provider accepted the attempt: the message is ``accepted`` and the invitation ``sent``, in one
+    statement (one round trip on the hot path). A status callback that settled either first is left as it is."""
+    await conn.execute(
+        _ACCEPT, brand_id, message_id, invitation_id, provider_message_id, delivery_status, now, channel
+    )
+
+
 class Stuck(msgspec.Struct, kw_only=True, frozen=True):
     """An invitation left in ``sending`` by a worker that died, with its latest attempt (if one was recorded)."""
 

@@ -33,7 +33,7 @@ from customers.queries import customer_by_id, mark_phone_unreachable, remove_pus
 from notifications import queries
 from notifications.channels import Invitation, Message, compose, send_rules
 from notifications.outcome import Found, Outcome
-from notifications.providers import Providers
+from notifications.providers import BrandSenders, Providers
 from plumbing.ids import new_id
 from questionnaires.model import Definition
 from triggers.decide import check_before_send, reachable_channels
@@ -53,6 +53,9 @@ VALIDITY_MAX: Final = 36_000
 """Twilio's ValidityPeriod bounds, in seconds: a message still queued at the provider after this is dropped."""
 
 _definitions = msgspec.json.Decoder(Definition)
+DEFINITIONS_CACHED: Final = 1000
+_DEFINITIONS: dict[tuple[UUID, str, int], Definition] = {}
+"""Questionnaire versions are immutable: each worker process decodes one once."""
 
 Enqueue = Callable[[UUID, str, datetime], Awaitable[None]]
 """Queues the send job of an invitation for its new planned time (the caller's queue)."""
@@ -73,21 +76,43 @@ def validity_seconds(send_by: datetime, now: datetime) -> int:
     return max(1, min(VALIDITY_MAX, int((send_by - now).total_seconds())))
 
 
-async def send_claimed(ctx: dict[str, Any], claimed: queries.Claimed, now: datetime, enqueue: Enqueue) -> str:
+class Loaded(msgspec.Struct, frozen=True, kw_only=True):
+    """What a claimed invitation is sent with, read in the claim's own database round trips."""
+
+    customer: Customer
+    definition: Definition
+    senders: BrandSenders
+
+
+async def load(
+    conn: asyncpg.Connection, providers: Providers, claimed: queries.Claimed, now: datetime
+) -> Loaded | str:
+    """The customer, the pinned questionnaire version and the brand's senders of a claimed invitation; or what
+    happened instead (the customer is gone: the invitation fails)."""
+    brand = claimed.brand_id
+    customer = await customer_by_id(conn, brand, claimed.customer_id)
+    if customer is None:  # deleted since the decision (invitations carry no foreign keys)
+        await move_invitation(conn, brand, claimed.invitation_id, "failed", "customer_missing", now)
+        return "failed (customer_missing)"
+    key = (brand, claimed.questionnaire_key, claimed.questionnaire_version)
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        definition = _definitions.decode(await queries.definition_json(conn, *key))
+        if len(_DEFINITIONS) >= DEFINITIONS_CACHED:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[key] = definition
+    return Loaded(customer=customer, definition=definition, senders=await providers.brand_senders(conn, brand))
+
+
+async def send_claimed(
+    ctx: dict[str, Any], claimed: queries.Claimed, loaded: Loaded, now: datetime, enqueue: Enqueue
+) -> str:
     """Send a claimed invitation (status ``sending``); return what happened, for the job's result."""
     brand, invitation_id = claimed.brand_id, claimed.invitation_id
     pool: asyncpg.Pool = ctx["pool"]
     providers: Providers = ctx["providers"]
     rules = send_rules(claimed.trigger_definition)
-    async with pool.acquire() as conn:
-        customer = await customer_by_id(conn, brand, claimed.customer_id)
-        if customer is None:  # deleted since the decision (invitations carry no foreign keys)
-            await move_invitation(conn, brand, invitation_id, "failed", "customer_missing", now)
-            return "failed (customer_missing)"
-        definition = _definitions.decode(
-            await queries.definition_json(conn, brand, claimed.questionnaire_key, claimed.questionnaire_version)
-        )
-        senders = await providers.brand_senders(conn, brand)
+    customer, definition, senders = loaded.customer, loaded.definition, loaded.senders
     invitation = Invitation(
         invitation_id=invitation_id,
         questionnaire_key=claimed.questionnaire_key,
@@ -208,18 +233,17 @@ def settled_by(found: Found, outcome: Outcome) -> Outcome:
 async def _accepted(
     pool: asyncpg.Pool, claimed: queries.Claimed, message_id: str, channel: str, outcome: Outcome, now: datetime
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await queries.settle_attempt(
+    async with pool.acquire() as conn:
+        await queries.accept_attempt(
             conn,
             claimed.brand_id,
             message_id,
-            "accepted",
-            now,
+            claimed.invitation_id,
             provider_message_id=outcome.provider_message_id,
             delivery_status=outcome.status,
+            channel=channel,
+            now=now,
         )
-        # A status callback may have moved it to sent already: then this moves nothing.
-        await move_invitation(conn, claimed.brand_id, claimed.invitation_id, "sent", None, now, channel)
 
 
 async def _retry(

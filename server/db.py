@@ -41,18 +41,29 @@ def _json_encode_text(value: object) -> str:
     return _json_encode(value).decode()
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 20, reset_session: bool = True
+) -> asyncpg.Pool:
+    """A pool with lxt's codecs. With ``reset_session=False`` a released connection skips asyncpg's reset query
+    (unlock advisory locks, close cursors, UNLISTEN, RESET ALL: one round trip per release), for code that never
+    leaves session state behind — the worker takes only transaction-scoped locks and never LISTENs or SETs. An
+    open transaction is rolled back either way."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=None if reset_session else _keep_session,
         # Every query's plan is per-connection anyway; 1000 covers all of lxt's statements.
         statement_cache_size=1000,
         server_settings={"application_name": "lxt", "timezone": "UTC"},
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

@@ -31,6 +31,7 @@ log = logging.getLogger("lxt.worker")
 
 MAX_JOBS = 50
 """Jobs one worker process runs at once; one brand gets at most half of them (`notifications.ratelimit`)."""
+POLL_DELAY = 0.1
 PROVIDER_TIMEOUT = 10.0
 """Seconds a provider call may take (Twilio answers in well under a second)."""
 
@@ -43,7 +44,7 @@ async def open_resources(ctx: dict[str, Any]) -> None:
     """What the jobs share (``pool``, ``http``, ``channels``), and this worker's heartbeat."""
     settings: Settings = ctx["settings"]
     ctx["pool"] = await db.create_pool(
-        settings.database_url, min_size=1, max_size=max(2, settings.db_pool_max // 2)
+        settings.database_url, min_size=1, max_size=max(2, settings.db_pool_max // 2), reset_session=False
     )
     ctx["http"] = http = httpx.AsyncClient(
         timeout=httpx.Timeout(PROVIDER_TIMEOUT, connect=5.0),
@@ -120,6 +121,8 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "on_shutdown": close_resources,
         "ctx": {"settings": settings},
         "max_jobs": MAX_JOBS,
+        # arq polls the queue this often when idle (its default, 0.5 s, is the floor of event-to-phone latency).
+        "poll_delay": POLL_DELAY,
         "job_timeout": 60,
         "keep_result": 60,
         "handle_signals": True,
