@@ -107,7 +107,7 @@ class RedactingFormatter(logging.Formatter):
 
 def secrets_of(settings: Settings) -> list[str]:
     """The secret values in `settings` that have no recognisable shape: they are masked by value."""
-    return [settings.admin_token, settings.twilio_auth_token, settings.signing_key]
+    return [settings.admin_token, settings.twilio_auth_token, settings.twilio_api_secret, settings.signing_key]
 
 
 def dict_config(settings: Settings) -> dict[str, Any]:

@@ -105,8 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self._write(reply)
+        # Recorded before the answer leaves: a client that has its answer finds it in `requests`.
         self.server.fake._answered(request, reply.status)
+        self._write(reply)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
