@@ -28,6 +28,8 @@ from triggers.model import Channel, SendWindow, Style, WhatsAppTemplate
 LINK_TOKEN_BYTES: Final = 32
 MASK: Final = "{token}"
 """What replaces the link token in stored message bodies."""
+TEMPLATE: Final = "template "
+"""How a stored body that is a template and its variables begins (the provider renders the text)."""
 
 _encode = msgspec.json.Encoder().encode
 
@@ -138,7 +140,7 @@ def compose(
         variables = {
             number: _fill(value, values) for number, value in sorted(rules.whatsapp_template.variables.items())
         }
-        text = f"template {rules.whatsapp_template.content_sid} {_encode(variables).decode()}"
+        text = f"{TEMPLATE}{rules.whatsapp_template.content_sid} {_encode(variables).decode()}"
         return Message(
             channel=channel,
             style=rules.style,
@@ -171,8 +173,6 @@ def compose(
             push_data=data,
         )
     assert channel == "webhook"
-    if webhook_url is None:
-        raise ValueError("the webhook channel needs the brand's webhook URL")
     link = new_link(base_url)
     form = render_app(definition, locale, version=invitation.questionnaire_version)
     payload = {
@@ -187,7 +187,13 @@ def compose(
     }
     text = _encode(payload).decode()
     return Message(
-        channel=channel, style=None, recipient=webhook_url, text=text, stored_body=_mask(text, link), link=link
+        channel=channel,
+        style=None,
+        # No URL: the brand configured no webhook, and the message goes to the sandbox.
+        recipient=webhook_url or "webhook (not configured)",
+        text=text,
+        stored_body=_mask(text, link),
+        link=link,
     )
 
 

@@ -6,6 +6,7 @@ The worker's ``ctx`` carries ``pool`` (asyncpg), ``redis`` (the arq pool), ``htt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ SWEEP_BATCHES: Final = 30
 """Batches of `SWEEP_LIMIT` due invitations one sweep enqueues at most (300,000 a minute)."""
 PRUNE_BATCHES: Final = 30
 """Batches of `SWEEP_LIMIT` expired idempotency keys one sweep deletes at most (300,000 a minute)."""
+RECONCILE_WITHIN: Final = timedelta(seconds=30)
+"""How long one sweep spends asking providers about interrupted sends (jobs time out after 60 s)."""
 BUSY_DEFER: Final = timedelta(milliseconds=100)
 """How long a job of a brand at its share of the worker's slots waits before it asks again (up to twice that)."""
 
@@ -91,7 +94,6 @@ async def sweep(ctx: dict[str, Any]) -> int:
     is ever queued twice. Returns how many jobs it re-created.
     """
     now = datetime.now(UTC)
-    await reconcile(ctx["pool"], ctx["providers"], now, _enqueuer(ctx))
     added = found = 0
     last = None
     # Batch by batch, each queued before the next is read: after a lost queue, the first jobs are back at once.
@@ -112,4 +114,11 @@ async def sweep(ctx: dict[str, Any]) -> int:
                 break
     if added:
         log.warning("sweeper re-enqueued %d of %d due invitations", added, found)
+    # Last, and within a budget: asking providers about lost sends may be slow (a provider that does not
+    # answer), and must not keep the due invitations above from the queue.
+    try:
+        async with asyncio.timeout(RECONCILE_WITHIN.total_seconds()):
+            await reconcile(ctx["pool"], ctx["providers"], now, _enqueuer(ctx))
+    except TimeoutError:
+        log.warning("reconciling interrupted sends took over %s; the next sweep goes on", RECONCILE_WITHIN)
     return added

@@ -26,6 +26,7 @@ import msgspec
 
 from notifications import queries
 from notifications.providers import Providers
+from notifications.send import MAX_SEND_ATTEMPTS
 from triggers.queries import move_invitation, reschedule_invitation
 
 log = logging.getLogger("lxt.reconcile")
@@ -45,14 +46,20 @@ class Reconciled(msgspec.Struct, kw_only=True):
 
 
 async def reconcile(pool: asyncpg.Pool, providers: Providers, now: datetime, enqueue: Enqueue) -> Reconciled:
-    """Settle every invitation left ``sending`` since before ``now - STUCK_AFTER`` (one batch)."""
+    """Settle every invitation left ``sending`` since before ``now - STUCK_AFTER`` (one batch).
+
+    Sweeps may overlap (each worker sweeps as it starts): every change here holds only while the invitation is
+    still the claim the batch read (its ``attempts``), and an attempt another sweep or a status callback settled
+    first is left alone.
+    """
     result = Reconciled()
     async with pool.acquire() as conn:
         stuck = await queries.stuck_invitations(conn, now - STUCK_AFTER, BATCH)
     for item in stuck:
         if item.message_id is None or item.message_status not in ("pending", "unknown"):
-            await _send_again(pool, item, now, "interrupted_before_send", enqueue)
-            result.retried += 1
+            # No attempt of this claim reached the provider: send it again.
+            if await _send_again(pool, item, now, "interrupted_before_send", enqueue):
+                result.retried += 1
             continue
         assert item.provider is not None and item.recipient is not None and item.attempted_at is not None
         found = await providers.find(
@@ -64,7 +71,7 @@ async def reconcile(pool: asyncpg.Pool, providers: Providers, now: datetime, enq
         )
         async with pool.acquire() as conn, conn.transaction():
             if found.kind == "found":
-                await queries.settle_attempt(
+                if await queries.settle_attempt(
                     conn,
                     item.brand_id,
                     item.message_id,
@@ -72,23 +79,34 @@ async def reconcile(pool: asyncpg.Pool, providers: Providers, now: datetime, enq
                     now,
                     provider_message_id=found.provider_message_id,
                     delivery_status=found.status,
-                )
-                await move_invitation(conn, item.brand_id, item.invitation_id, "sent", None, now, item.channel)
-                result.sent += 1
+                ):
+                    await move_invitation(
+                        conn,
+                        item.brand_id,
+                        item.invitation_id,
+                        "sent",
+                        None,
+                        now,
+                        item.channel,
+                        attempts=item.attempts,
+                    )
+                    result.sent += 1
                 continue
-            if found.kind == "none":
-                await queries.settle_attempt(conn, item.brand_id, item.message_id, "not_sent", now)
-            elif now > item.send_by:
+            if found.kind == "unknown" and now <= item.send_by:
                 await queries.settle_attempt(conn, item.brand_id, item.message_id, "unknown", now)
-                await move_invitation(conn, item.brand_id, item.invitation_id, "failed", "interrupted", now)
-                result.interrupted += 1
+                result.undecided += 1  # asked again at the next sweep
                 continue
-            else:
-                await queries.settle_attempt(conn, item.brand_id, item.message_id, "unknown", now)
-                result.undecided += 1
+            settled = "not_sent" if found.kind == "none" else "unknown"
+            if not await queries.settle_attempt(conn, item.brand_id, item.message_id, settled, now):
+                continue  # settled meanwhile (another sweep, a status callback)
+            if found.kind == "unknown":
+                if await move_invitation(
+                    conn, item.brand_id, item.invitation_id, "failed", "interrupted", now, attempts=item.attempts
+                ):
+                    result.interrupted += 1
                 continue
-        await _send_again(pool, item, now, "interrupted_not_sent", enqueue)
-        result.retried += 1
+        if await _send_again(pool, item, now, "interrupted_not_sent", enqueue):
+            result.retried += 1
     if stuck:
         log.warning(
             "reconciled %d interrupted sends: %d sent, %d sent again, %d interrupted, %d undecided",
@@ -103,11 +121,24 @@ async def reconcile(pool: asyncpg.Pool, providers: Providers, now: datetime, enq
 
 async def _send_again(
     pool: asyncpg.Pool, item: queries.Stuck, now: datetime, reason: str, enqueue: Enqueue
-) -> None:
-    """Back to ``scheduled`` for now; the job's re-check ends it as stale or expired if its time is over."""
+) -> bool:
+    """Back to ``scheduled`` for now (the job's re-check ends it as stale or expired if its time is over), or
+    ``failed`` ``interrupted`` when it has had its attempts; True if this sweep moved it."""
     async with pool.acquire() as conn:
+        if item.attempts >= MAX_SEND_ATTEMPTS:
+            return await move_invitation(
+                conn, item.brand_id, item.invitation_id, "failed", "interrupted", now, attempts=item.attempts
+            )
         moved = await reschedule_invitation(
-            conn, item.brand_id, item.invitation_id, now, reason, now, counts_as_attempt=True
+            conn,
+            item.brand_id,
+            item.invitation_id,
+            now,
+            reason,
+            now,
+            counts_as_attempt=True,
+            attempts=item.attempts,
         )
     if moved:
         await enqueue(item.brand_id, item.invitation_id, now)
+    return moved

@@ -32,12 +32,11 @@ from customers.model import Customer
 from customers.queries import customer_by_id, mark_phone_unreachable, remove_push_token, withdraw_consent
 from notifications import queries
 from notifications.channels import Invitation, Message, compose, send_rules
-from notifications.outcome import Found, Outcome
+from notifications.outcome import Outcome
 from notifications.providers import BrandSenders, Providers
 from plumbing.ids import new_id
 from questionnaires.model import Definition
 from triggers.decide import check_before_send, reachable_channels
-from triggers.invitations import InvitationStatus
 from triggers.model import Channel
 from triggers.queries import move_invitation, reschedule_invitation
 
@@ -112,7 +111,7 @@ async def send_claimed(
     pool: asyncpg.Pool = ctx["pool"]
     providers: Providers = ctx["providers"]
     rules = send_rules(claimed.trigger_definition)
-    customer, definition, senders = loaded.customer, loaded.definition, loaded.senders
+    customer = loaded.customer
     invitation = Invitation(
         invitation_id=invitation_id,
         questionnaire_key=claimed.questionnaire_key,
@@ -134,24 +133,32 @@ async def send_claimed(
             return await _defer(pool, claimed, check.defer_until, "outside_window", now, enqueue)
         if check.outcome != "send" or check.channel is None:
             if last_failure is not None and check.reason == "no_reachable_channel":
-                return await _fail(pool, claimed, last_failure, now)
+                return await _end(pool, claimed, last_failure, now, enqueue)
             async with pool.acquire() as conn:
                 await move_invitation(conn, brand, invitation_id, check.outcome, check.reason, now)  # type: ignore[arg-type]
             return f"{check.outcome} ({check.reason})" if check.reason else check.outcome
         channel: Channel = check.channel
-        route = providers.route(channel, senders)
-        message = compose(
-            channel,
-            rules=rules,
-            definition=definition,
-            customer=customer,
-            invitation=invitation,
-            base_url=providers.base_url,
-            webhook_url=route.webhook_url,
-        )
-        wait = await providers.take_budget(ctx["redis"], route, message.segments)
+        try:
+            route = providers.route(channel, loaded.senders)
+            message = compose(
+                channel,
+                rules=rules,
+                definition=loaded.definition,
+                customer=customer,
+                invitation=invitation,
+                base_url=providers.base_url,
+                webhook_url=route.webhook_url,
+            )
+            wait = await providers.take_budget(ctx["redis"], route, message.segments)
+        except Exception:
+            # Nothing reached a provider: a bug or an outage (Valkey) is retried like a transient failure, and
+            # ends explained after the last attempt — never left in `sending`.
+            log.exception("invitation %s: preparing the %s message failed", invitation_id, channel)
+            return await _end(pool, claimed, Outcome(kind="transient", error_code="internal_error"), now, enqueue)
         if wait > 0:
-            return await _defer(pool, claimed, now + timedelta(seconds=wait), "rate_limited", now, enqueue)
+            # Jitter: the jobs waiting for one sender do not all come back at the same instant.
+            at = now + timedelta(seconds=wait * random.uniform(1.0, 1.5))  # noqa: S311
+            return await _defer(pool, claimed, at, "rate_limited", now, enqueue)
 
         message_id = new_id()
         async with pool.acquire() as conn:
@@ -180,6 +187,8 @@ async def send_claimed(
             validity=validity_seconds(claimed.send_by, now),
         )
         if outcome.kind == "unknown":
+            # Asked at once, the provider settles it only when it has the message: its list may lag a message
+            # just created, so "none" now is no proof. The sweeper asks again once the claim is old.
             found = await providers.find(
                 route.provider,
                 recipient=message.recipient,
@@ -187,7 +196,10 @@ async def send_claimed(
                 token_hash=message.link.token_hash if message.link else None,
                 attempted_at=now,
             )
-            outcome = settled_by(found, outcome)
+            if found.kind == "found":
+                outcome = Outcome(
+                    kind="accepted", provider_message_id=found.provider_message_id, status=found.status
+                )
         sent_at = datetime.now(UTC)
         if outcome.kind == "accepted":
             await _accepted(pool, claimed, message_id, channel, outcome, sent_at)
@@ -206,28 +218,27 @@ async def send_claimed(
             return f"unknown ({outcome.error_code}); left for reconciliation"
         status = "not_sent" if outcome.kind == "transient" else "failed"
         async with pool.acquire() as conn, conn.transaction():
-            await queries.settle_attempt(conn, brand, message_id, status, sent_at, error_code=outcome.error_code)
+            if not await queries.settle_attempt(
+                conn, brand, message_id, status, sent_at, error_code=outcome.error_code
+            ):
+                # A status callback settled it first: the provider has the message after all.
+                return "settled by the provider's status callback"
             changed = await _apply_effect(conn, brand, customer, message, outcome, sent_at)
-        if outcome.kind == "transient":
-            return await _retry(pool, claimed, outcome, sent_at, enqueue)
+            if not changed or not _reachable_after(claimed, customer, message, outcome):
+                # In the same transaction as the attempt's outcome: a worker dying in between leaves nothing
+                # half-recorded for the sweeper to guess at.
+                return await _end(pool, claimed, outcome, sent_at, enqueue, conn=conn)
         last_failure = outcome
-        if not changed:
-            return await _fail(pool, claimed, outcome, sent_at)
         # The failure concerned the customer's contact data: try the next channel the customer can be reached on.
         customer = _without(customer, message, outcome)
         now = sent_at
-        if not reachable_channels(claimed.channels, customer.facts()):  # type: ignore[arg-type]
-            return await _fail(pool, claimed, outcome, sent_at)
     assert last_failure is not None
-    return await _fail(pool, claimed, last_failure, datetime.now(UTC))
+    return await _end(pool, claimed, last_failure, datetime.now(UTC), enqueue)
 
 
-def settled_by(found: Found, outcome: Outcome) -> Outcome:
-    if found.kind == "found":
-        return Outcome(kind="accepted", provider_message_id=found.provider_message_id, status=found.status)
-    if found.kind == "none":
-        return Outcome(kind="transient", error_code=outcome.error_code, detail="the provider has no such message")
-    return outcome
+def _reachable_after(claimed: queries.Claimed, customer: Customer, message: Message, outcome: Outcome) -> bool:
+    facts = _without(customer, message, outcome).facts()
+    return bool(reachable_channels(claimed.channels, facts))  # type: ignore[arg-type]
 
 
 async def _accepted(
@@ -246,25 +257,48 @@ async def _accepted(
         )
 
 
-async def _retry(
-    pool: asyncpg.Pool, claimed: queries.Claimed, outcome: Outcome, now: datetime, enqueue: Enqueue
+async def _end(
+    pool: asyncpg.Pool,
+    claimed: queries.Claimed,
+    outcome: Outcome,
+    now: datetime,
+    enqueue: Enqueue,
+    *,
+    conn: asyncpg.Connection | None = None,
 ) -> str:
-    at = now + retry_delay(claimed.attempts, outcome.retry_after)
-    if claimed.attempts >= MAX_SEND_ATTEMPTS or at > claimed.send_by:
-        return await _fail(pool, claimed, outcome, now)
-    async with pool.acquire() as conn:
-        moved = await reschedule_invitation(
-            conn,
-            claimed.brand_id,
-            claimed.invitation_id,
-            at,
-            outcome.error_code or "transient",
-            now,
-            counts_as_attempt=True,
-        )
-    if moved:
-        await enqueue(claimed.brand_id, claimed.invitation_id, at)
-    return f"retry at {at.isoformat()} ({outcome.error_code})"
+    """After a failure: a transient one is retried (back to ``scheduled`` after a backoff) while the invitation
+    is fresh and has attempts left; anything else ends it ``failed`` with the provider's code. Uses `conn` (the
+    caller's transaction) when given."""
+    if conn is None:
+        async with pool.acquire() as own:
+            result, queue_at = await _end_on(own, claimed, outcome, now)
+    else:
+        result, queue_at = await _end_on(conn, claimed, outcome, now)
+    if queue_at is not None:
+        # When the caller's transaction has not committed yet, this job is still queued only for `queue_at`, at
+        # least RETRY_BASE / 2 from now: long after the commit.
+        await enqueue(claimed.brand_id, claimed.invitation_id, queue_at)
+    return result
+
+
+async def _end_on(
+    conn: asyncpg.Connection, claimed: queries.Claimed, outcome: Outcome, now: datetime
+) -> tuple[str, datetime | None]:
+    if outcome.kind == "transient":
+        at = now + retry_delay(claimed.attempts, outcome.retry_after)
+        if claimed.attempts < MAX_SEND_ATTEMPTS and at <= claimed.send_by:
+            moved = await reschedule_invitation(
+                conn,
+                claimed.brand_id,
+                claimed.invitation_id,
+                at,
+                outcome.error_code or "transient",
+                now,
+                counts_as_attempt=True,
+            )
+            return f"retry at {at.isoformat()} ({outcome.error_code})", at if moved else None
+    await move_invitation(conn, claimed.brand_id, claimed.invitation_id, "failed", outcome.error_code, now)
+    return f"failed ({outcome.error_code})", None
 
 
 async def _defer(
@@ -278,13 +312,6 @@ async def _defer(
     if moved:
         await enqueue(claimed.brand_id, claimed.invitation_id, at)
     return f"deferred to {at.isoformat()} ({reason})"
-
-
-async def _fail(pool: asyncpg.Pool, claimed: queries.Claimed, outcome: Outcome, now: datetime) -> str:
-    status: InvitationStatus = "failed"
-    async with pool.acquire() as conn:
-        await move_invitation(conn, claimed.brand_id, claimed.invitation_id, status, outcome.error_code, now)
-    return f"failed ({outcome.error_code})"
 
 
 async def _apply_effect(

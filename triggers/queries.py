@@ -215,14 +215,18 @@ def _move(target: InvitationStatus, where: str, also: str = "") -> str:
 
 
 _MOVE_ONE = {
-    target: _move(target, "brand_id = $3 AND invitation_id = $4", ", channel = coalesce($5, channel)")
+    target: _move(
+        target,
+        "brand_id = $3 AND invitation_id = $4 AND ($6::int IS NULL OR attempts = $6)",
+        ", channel = coalesce($5, channel)",
+    )
     for target in sorted(STATUSES)
     if allowed_from(target)
 }
 _CANCEL_SCHEDULED = _move("cancelled", "brand_id = $3 AND trigger_id = $4")
 _RESCHEDULE = _move(
     "scheduled",
-    "brand_id = $3 AND invitation_id = $4",
+    "brand_id = $3 AND invitation_id = $4 AND ($7::int IS NULL OR attempts = $7)",
     ", planned_at = $5, attempts = attempts - (NOT $6::boolean)::int",
 )
 _FAIL_STUCK = _move("failed", "updated_at < $3")
@@ -236,9 +240,12 @@ async def move_invitation(
     reason: str | None,
     now: datetime,
     channel: str | None = None,
+    *,
+    attempts: int | None = None,
 ) -> bool:
-    """Move one invitation to `target` if the machine allows it from its current status; True if it moved."""
-    return bool(await conn.fetchval(_MOVE_ONE[target], reason, now, brand_id, invitation_id, channel))
+    """Move one invitation to `target` if the machine allows it from its current status (and, given `attempts`,
+    only while it is still that claim); True if it moved."""
+    return bool(await conn.fetchval(_MOVE_ONE[target], reason, now, brand_id, invitation_id, channel, attempts))
 
 
 async def reschedule_invitation(
@@ -250,11 +257,15 @@ async def reschedule_invitation(
     now: datetime,
     *,
     counts_as_attempt: bool,
+    attempts: int | None = None,
 ) -> bool:
     """Put a claimed invitation back (sending → scheduled) for `planned_at`: a retry (`counts_as_attempt`) or a
-    deferral that gives its claim back (no rate budget, outside the customer's window); True if it moved."""
+    deferral that gives its claim back (no rate budget, outside the customer's window); given `attempts`, only
+    while it is still that claim. True if it moved."""
     return bool(
-        await conn.fetchval(_RESCHEDULE, reason, now, brand_id, invitation_id, planned_at, counts_as_attempt)
+        await conn.fetchval(
+            _RESCHEDULE, reason, now, brand_id, invitation_id, planned_at, counts_as_attempt, attempts
+        )
     )
 
 

@@ -342,15 +342,92 @@ async def test_a_send_that_got_no_answer_is_settled_by_asking_twilio(
     assert (stored["status"], stored["provider_message_id"]) == ("accepted", sent["sid"])
 
 
-async def test_a_send_twilio_never_took_is_retried(
+async def test_a_send_twilio_never_took_is_left_to_the_sweeper_which_sends_it_again(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
 ) -> None:
     await survey_setup(client, brand)
     result = await report(client, brand, event("e1"))
     fake_twilio.fail_next_with_connection_drop(after_accepting=False)
-    assert (await send(ctx, brand, result["invitation_id"])).startswith("retry at")
-    assert fake_twilio.messages == []
+    # Twilio's list may lag a message just created: "none" right away is no proof, so the job leaves it open.
+    assert await send(ctx, brand, result["invitation_id"]) == "unknown (connection); left for reconciliation"
+    assert (await invitation(conn))["status"] == "sending"
+    assert [m["status"] for m in await messages(conn)] == ["unknown"]
+
+    await conn.execute("UPDATE invitations SET updated_at = now() - interval '10 minutes'")
+    await jobs.sweep(ctx)
     assert (await invitation(conn))["status"] == "scheduled"
+    assert await send(ctx, brand, result["invitation_id"]) == "sent via sms (twilio)"
+    assert len(fake_twilio.messages) == 1
+    assert [m["status"] for m in await messages(conn)] == ["not_sent", "accepted"]
+
+
+async def test_a_whatsapp_template_twilio_took_without_answering_is_found_and_not_sent_twice(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    template = {"content_sid": "HX" + "b" * 32, "variables": {"1": "{title}"}}
+    await survey_setup(client, brand, channels=["whatsapp"], whatsapp_template=template)
+    customer = {"external_id": "c-1", "phone": PHONE, "consents": {"whatsapp": True}}
+    result = await report(client, brand, {**event("e1"), "customer": customer})
+    fake_twilio.fail_next_with_connection_drop(after_accepting=True)
+    assert await send(ctx, brand, result["invitation_id"]) == "sent via whatsapp (twilio)"
+    await jobs.sweep(ctx)
+    assert len(fake_twilio.messages) == 1
+    assert (await invitation(conn))["status"] == "sent"
+
+
+async def test_a_webhook_trigger_without_a_brand_webhook_goes_to_the_sandbox(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx
+) -> None:
+    await survey_setup(client, brand, channels=["webhook"])
+    result = await report(client, brand, event("e1"))
+    assert await send(ctx, brand, result["invitation_id"]) == "sent via webhook (sandbox)"
+    [stored] = await messages(conn)
+    assert (stored["provider"], stored["recipient"]) == ("sandbox", "webhook (not configured)")
+
+
+async def test_a_send_that_fails_before_reaching_a_provider_is_retried_not_left_sending(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    from server.app import queue_client
+
+    await survey_setup(client, brand)
+    result = await report(client, brand, event("e1"))
+    unreachable = queue_client("redis://127.0.0.1:1/0", "nowhere", timeout=0.5)  # the rate limits' Valkey is down
+    try:
+        outcome = await send({**ctx, "redis": unreachable}, brand, result["invitation_id"])
+    finally:
+        await unreachable.aclose()
+    assert outcome.startswith("retry at") and outcome.endswith("(internal_error)")
+    state = await invitation(conn)
+    assert (state["status"], state["status_reason"]) == ("scheduled", "internal_error")
+    assert fake_twilio.messages == [] and await messages(conn) == []
+
+
+async def test_a_sweep_acts_only_on_the_claim_it_read(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    from triggers.queries import move_invitation, reschedule_invitation
+
+    await survey_setup(client, brand)
+    result = await report(client, brand, event("e1"))
+    await claimed_and_abandoned(conn)  # attempt 1, abandoned
+    # Another sweep already sent it again, and a worker claimed it anew (attempt 2): this sweep's view is stale.
+    await conn.execute("UPDATE invitations SET attempts = 2, updated_at = now()")
+    now = datetime.now(UTC)
+    brand_id, invitation_id = brand.brand.brand_id, result["invitation_id"]
+    assert not await reschedule_invitation(
+        conn, brand_id, invitation_id, now, "interrupted_not_sent", now, counts_as_attempt=True, attempts=1
+    )
+    assert not await move_invitation(conn, brand_id, invitation_id, "failed", "interrupted", now, attempts=1)
+    assert (await invitation(conn))["status"] == "sending"
+    # Two sweeps at once over a lost send: it is sent again once.
+    await conn.execute("UPDATE invitations SET updated_at = now() - interval '10 minutes'")
+    await asyncio.gather(jobs.sweep(ctx), jobs.sweep(ctx))
+    assert (await invitation(conn))["status"] == "scheduled"
+    back = await conn.fetchval(
+        "SELECT count(*) FROM invitation_transitions WHERE from_status = 'sending' AND to_status = 'scheduled'"
+    )
+    assert back == 1
 
 
 async def claimed_and_abandoned(conn: asyncpg.Connection, minutes: int = 10) -> None:
