@@ -189,6 +189,7 @@ class Providers:
         stored_body: str,
         token_hash: bytes | None,
         attempted_at: datetime,
+        sender: str | None = None,
     ) -> Found:
         """Whether `provider` has the message of an attempt whose outcome lxt does not know (the worker died, or
         the provider's answer never came): found, certainly none, or unknown (it cannot be asked, or did not
@@ -204,6 +205,7 @@ class Providers:
                 to=recipient,
                 sent_after=attempted_at - FIND_SKEW,
                 matches=lambda body: body_matches(stored_body, token_hash, body),
+                sender=sender,
             )
         return Found(kind="unknown")  # FCM has no way to look a message up
 

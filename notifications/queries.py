@@ -200,6 +200,7 @@ class Stuck(msgspec.Struct, kw_only=True, frozen=True):
     provider: str | None
     message_status: str | None
     recipient: str | None
+    sender: str | None
     body: str | None
     link_token_hash: bytes | None
     attempted_at: datetime | None
@@ -212,7 +213,7 @@ async def stuck_invitations(conn: asyncpg.Connection, claimed_before: datetime, 
     rows = await conn.fetch(
         """
         SELECT i.brand_id, i.invitation_id::text, i.attempts, i.send_by, m.message_id::text, m.channel, m.provider,
-               m.status AS message_status, m.recipient, m.body, m.link_token_hash, m.created_at AS attempted_at,
+               m.status AS message_status, m.recipient, m.sender, m.body, m.link_token_hash, m.created_at AS attempted_at,
                coalesce(m.reconcile_attempts, 0) AS reconcile_attempts
         FROM invitations i
         LEFT JOIN LATERAL (

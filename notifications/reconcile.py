@@ -68,6 +68,7 @@ async def reconcile(pool: asyncpg.Pool, providers: Providers, now: datetime, enq
             stored_body=item.body or "",
             token_hash=item.link_token_hash,
             attempted_at=item.attempted_at,
+            sender=item.sender,
         )
         async with pool.acquire() as conn, conn.transaction():
             if found.kind == "found":

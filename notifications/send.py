@@ -195,6 +195,7 @@ async def send_claimed(
                 stored_body=message.stored_body,
                 token_hash=message.link.token_hash if message.link else None,
                 attempted_at=now,
+                sender=route.sender,
             )
             if found.kind == "found":
                 outcome = Outcome(

@@ -187,10 +187,11 @@ class Twilio:
         sent_after: datetime,
         body: str | None = None,
         matches: Callable[[str], bool] | None = None,
+        sender: str | None = None,
     ) -> Found:
         """The newest message to `to` created since `sent_after` (less `CLOCK_SKEW`) whose body is exactly `body`
-        or satisfies `matches` (any body when neither is given): found, none, or unknown when Twilio could not
-        be asked.
+        or satisfies `matches` (any body when neither is given), sent from `sender` (a number, or a Messaging
+        Service SID) when given: found, none, or unknown when Twilio could not be asked.
 
         Not filtered by DateSent: a message still queued at Twilio has none yet, and would be missed. Twilio
         lists newest first, so the newest `FIND_LIMIT` messages to the recipient cover the attempt."""
@@ -218,6 +219,7 @@ class Twilio:
             and m.date_created >= since
             and (body is None or m.body == body)
             and (matches is None or matches(m.body or ""))
+            and (sender is None or sender in (m.messaging_service_sid, (m.from_ or "").removeprefix("whatsapp:")))
         ]
         if not matches:
             return Found(kind="none")

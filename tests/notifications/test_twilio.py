@@ -279,3 +279,16 @@ async def test_nothing_logged_names_the_phone_or_the_token(
     logged = "\n".join(record.getMessage() for record in records)
     for secret in (CUSTOMER, CUSTOMER.removeprefix("+"), "%2B447700900123", fake.auth_token):
         assert secret not in logged
+
+
+async def test_find_takes_only_a_message_from_the_attempt_s_sender(twilio: Twilio, fake: FakeTwilio) -> None:
+    attempted_at = datetime.now(UTC)
+    other = TwilioSender(from_="+447911123999")  # another brand's number, the same text to the same phone
+    await twilio.send(to=CUSTOMER, sender=other, body="Same text", status_callback=CALLBACK, validity_period=600)
+    assert NUMBER.from_ is not None
+
+    assert await twilio.find(to=CUSTOMER, sent_after=attempted_at, body="Same text", sender=NUMBER.from_) == Found(
+        kind="none"
+    )
+    found = await twilio.find(to=CUSTOMER, sent_after=attempted_at, body="Same text", sender="+447911123999")
+    assert found.kind == "found"
