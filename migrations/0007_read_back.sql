@@ -1,8 +1,9 @@
 -- Indexes for reading back what happened (GET /v1/invitations, GET /v1/sandbox/messages) and for finding the
 -- brand of an inbound message sent to a shared sender.
 
--- A brand's invitations newest first, in the order its cursor pages through (planned_at, invitation_id).
-CREATE INDEX invitations_by_planned ON invitations (brand_id, planned_at, invitation_id);
+-- A brand's invitations newest first, in the order its cursor pages through (created_at, invitation_id): the
+-- time it was scheduled never changes, unlike planned_at, which a retry or deferral moves.
+CREATE INDEX invitations_by_created ON invitations (brand_id, created_at, invitation_id);
 
 -- A brand's sandbox outbox, newest first.
 CREATE INDEX messages_sandbox ON messages (brand_id, created_at, message_id) WHERE provider = 'sandbox';

@@ -51,6 +51,8 @@ class InvitationSummary(msgspec.Struct, kw_only=True):
     planned_at: datetime
     send_by: datetime
     expires_at: datetime
+    created_at: datetime
+    """When it was scheduled (its event's decision): the order of the list, which never changes."""
     updated_at: datetime
 
 
@@ -133,7 +135,7 @@ class InvitationSlice(msgspec.Struct, kw_only=True):
 _SUMMARY = """
 SELECT i.invitation_id, i.status, i.status_reason, c.external_id AS customer, t.key AS trigger,
        e.idempotency_key AS event, e.received_at, i.questionnaire_key, i.questionnaire_version, i.channels,
-       i.channel, i.attempts, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.updated_at
+       i.channel, i.attempts, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.created_at, i.updated_at
 FROM invitations i
 LEFT JOIN customers c ON c.brand_id = i.brand_id AND c.customer_id = i.customer_id
 LEFT JOIN triggers t ON t.brand_id = i.brand_id AND t.trigger_id = i.trigger_id
@@ -158,8 +160,9 @@ async def list_invitations(
     after: tuple[datetime, UUID] | None = None,
     limit: int = 50,
 ) -> InvitationSlice:
-    """The brand's invitations matching `where`, newest planned first, after the (planned_at, invitation_id)
-    of the last one of the previous page."""
+    """The brand's invitations matching `where`, newest first, after the (created_at, invitation_id) of the last
+    one of the previous page. Ordered by when they were scheduled, which never changes: a retry or a deferral
+    moves `planned_at`, and would move an invitation between pages."""
     limit = max(1, min(limit, MAX_PAGE))
     conditions = ["i.brand_id = $1"]
     arguments: list[object] = [brand_id]
@@ -170,11 +173,11 @@ async def list_invitations(
             conditions.append(condition.format(len(arguments)))
     if after is not None:
         arguments += after
-        conditions.append(f"(i.planned_at, i.invitation_id) < (${len(arguments) - 1}, ${len(arguments)})")
+        conditions.append(f"(i.created_at, i.invitation_id) < (${len(arguments) - 1}, ${len(arguments)})")
     arguments.append(limit + 1)
     rows = await conn.fetch(
         f"{_SUMMARY} WHERE {' AND '.join(conditions)} "
-        f"ORDER BY i.planned_at DESC, i.invitation_id DESC LIMIT ${len(arguments)}",
+        f"ORDER BY i.created_at DESC, i.invitation_id DESC LIMIT ${len(arguments)}",
         *arguments,
     )
     items = [_summary(r) for r in rows[:limit]]

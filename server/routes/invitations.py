@@ -44,7 +44,7 @@ class InvitationPage(msgspec.Struct, kw_only=True):
     tags=["invitations"],
     opt=requires("manage", "export"),
     summary="The brand's invitations",
-    description="Newest planned first, in pages: pass each page's `next_cursor` as `cursor` to get the next. "
+    description="Newest first (by when they were scheduled), in pages: pass each page's `next_cursor` as `cursor` to get the next. "
     "Filters combine: `customer` (external id), `trigger` (key), `status`, and a range of the planned send time "
     "(`from` inclusive, `to` exclusive).",
     responses=problems(401, 403, 422, 503),
@@ -72,7 +72,7 @@ async def list_invitations(
     )
     last = found.items[-1] if found.items and found.more else None
     return InvitationPage(
-        items=found.items, next_cursor=encode_cursor(last.planned_at, last.invitation_id) if last else None
+        items=found.items, next_cursor=encode_cursor(last.created_at, last.invitation_id) if last else None
     )
 
 
