@@ -69,6 +69,7 @@ class Providers:
         fcm: Fcm | None = None,
         http: Any = None,
         signing_key: str = "",
+        webhook_allow_private: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.defaults = defaults
@@ -76,6 +77,7 @@ class Providers:
         self.fcm = fcm
         self.http = http
         self.signing_key = signing_key
+        self.webhook_allow_private = webhook_allow_private
         self._senders: dict[UUID, tuple[BrandSenders, float]] = {}
 
     async def brand_senders(self, conn: asyncpg.Connection, brand_id: UUID) -> BrandSenders:
@@ -178,6 +180,7 @@ class Providers:
                 # a duplicate.
                 delivery_id=invitation_id,
                 now=datetime.now(UTC),
+                allow_private=self.webhook_allow_private,
             )
         return Outcome(kind="accepted", provider_message_id=f"SB{new_id().replace('-', '')}", status="accepted")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Collection
 from datetime import datetime
@@ -123,9 +124,10 @@ class SenderInvalid(DefinitionInvalid):
     title = "Invalid sender"
 
 
-def check_sender(config: SenderConfig) -> SenderConfig:
-    """What msgspec cannot check: one sender address, dialable numbers, the webhook URL's scheme and host.
-    Returns the config normalised (numbers in E.164, no ``whatsapp:`` prefix); raises `SenderInvalid`."""
+def check_sender(config: SenderConfig, *, allow_private: bool = False) -> SenderConfig:
+    """What msgspec cannot check: one sender address, dialable numbers, the webhook URL's scheme and host (a
+    public one unless `allow_private`). Returns the config normalised (numbers in E.164, no ``whatsapp:``
+    prefix); raises `SenderInvalid`."""
     errors: list[FieldError] = []
     changes: dict[str, str] = {}
     if isinstance(config, SmsSender | WhatsAppSender):
@@ -139,7 +141,7 @@ def check_sender(config: SenderConfig) -> SenderConfig:
             else:
                 changes["from_"] = number
     elif isinstance(config, WebhookSender):
-        problem = _url_problem(config.url)
+        problem = _url_problem(config.url, allow_private)
         if problem:
             errors.append(FieldError("/url", problem))
     if errors:
@@ -164,7 +166,7 @@ def _number_problem(config: SmsSender | WhatsAppSender) -> str:
     return "not a WhatsApp number: give it in E.164, e.g. +14155550100 (or whatsapp:+14155550100)"
 
 
-def _url_problem(url: str) -> str | None:
+def _url_problem(url: str, allow_private: bool) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -175,11 +177,32 @@ def _url_problem(url: str) -> str | None:
         return "needs a host, e.g. https://example.com/lxt"
     if parts.username is not None or parts.password is not None:
         return "must not carry credentials; verify requests by their signature instead"
+    if not allow_private and not public_host(host):
+        return PRIVATE_PROBLEM
     if parts.scheme == "https" or (parts.scheme == "http" and host in _LOCAL_HOSTS):
         return None
     if parts.scheme == "http":
         return "must be https (plain http only to localhost or 127.0.0.1)"
     return "must be an https URL"
+
+
+PRIVATE_PROBLEM: Final = (
+    "points at a loopback, private or link-local address: lxt calls only public addresses "
+    "(LXT_WEBHOOK_ALLOW_PRIVATE=true allows others, for development)"
+)
+
+
+def public_host(host: str) -> bool:
+    """False for ``localhost`` names and for IP literals that are not globally routable (loopback, private,
+    link-local — cloud metadata endpoints live there —, reserved); names are checked again, resolved, when a
+    webhook is called (`notifications.webhook.post`)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return False
+    try:
+        return ipaddress.ip_address(name).is_global
+    except ValueError:
+        return True
 
 
 # --- The sender a send uses ---------------------------------------------------------------------------------

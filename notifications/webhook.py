@@ -12,11 +12,15 @@ brand's tolerance (five minutes in `verify`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
+import socket
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -65,11 +69,20 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: datetime
 
 
 async def post(
-    http: httpx.AsyncClient, *, url: str, secret: bytes, payload: bytes, delivery_id: str, now: datetime
+    http: httpx.AsyncClient,
+    *,
+    url: str,
+    secret: bytes,
+    payload: bytes,
+    delivery_id: str,
+    now: datetime,
+    allow_private: bool = False,
 ) -> Outcome:
     """Deliver `payload` (JSON) to the brand's `url`, signed: accepted on 2xx; transient on 408, 429, 5xx, a
     timeout or a connection error (also after the body was sent: the delivery id lets the brand drop the
     duplicate a retry may make); permanent on any other answer. Redirects are not followed."""
+    if not allow_private and (problem := await _private_destination(url)) is not None:
+        return problem
     headers = signature_headers(secret, payload, now, delivery_id)
     try:
         # Streamed and never read: the status is all we need, whatever size of body the brand answers with.
@@ -80,3 +93,18 @@ async def post(
     except httpx.TransportError as exc:
         return classify_transport(exc, may_have_arrived="transient")
     return classify_http(status, retry_after, reason)
+
+
+async def _private_destination(url: str) -> Outcome | None:
+    """A permanent failure when the URL's host resolves to an address that is not public (a name may point
+    inside the network even though the URL passed the check when it was set); None when every address is
+    public. An unresolvable name is left to the request, which fails as a connection error."""
+    host = urlsplit(url).hostname or ""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    for *_, address in found:
+        if not ipaddress.ip_address(address[0].split("%")[0]).is_global:
+            return Outcome(kind="permanent", error_code="webhook:private_address", detail=f"{host} is not public")
+    return None

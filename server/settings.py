@@ -92,6 +92,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         float, _doc("Requests per second to a brand's webhook, unless the brand sets its own.", gt=0)
     ] = 50.0
 
+    webhook_allow_private: Annotated[
+        bool,
+        _doc(
+            "Let brand webhooks point at loopback, private and link-local addresses (development and tests only: "
+            "otherwise a brand could make lxt call services inside its network)."
+        ),
+    ] = False
+
     @property
     def twilio_configured(self) -> bool:
         """Whether real SMS/WhatsApp can be sent: an account SID with its auth token or an API key and secret."""

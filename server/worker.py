@@ -103,6 +103,7 @@ def providers(settings: Settings, http: httpx.AsyncClient) -> Providers:
         http=http,
         defaults=senders.SenderDefaults.from_settings(settings),
         signing_key=settings.signing_key,
+        webhook_allow_private=settings.webhook_allow_private,
     )
 
 

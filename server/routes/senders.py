@@ -112,7 +112,11 @@ def _out(request: Req, stored: StoredSender) -> SenderOut:
 
 
 async def _put(request: Req, conn: asyncpg.Connection, config: SenderConfig) -> Response[SenderOut]:
-    stored, created = await senders.put_sender(conn, request.auth.brand_id, senders.check_sender(config))
+    stored, created = await senders.put_sender(
+        conn,
+        request.auth.brand_id,
+        senders.check_sender(config, allow_private=request.app.state.settings.webhook_allow_private),
+    )
     return Response(_out(request, stored), status_code=201 if created else 200)
 
 
@@ -201,7 +205,11 @@ async def put_webhook_sender(
     request: Req, conn: Conn, data: JSONBody[WebhookSender]
 ) -> Response[WebhookSenderOut]:
     signing_key = _signing_key(request)
-    stored, created = await senders.put_sender(conn, request.auth.brand_id, senders.check_sender(data))
+    stored, created = await senders.put_sender(
+        conn,
+        request.auth.brand_id,
+        senders.check_sender(data, allow_private=request.app.state.settings.webhook_allow_private),
+    )
     secret = senders.webhook_secret(signing_key, request.auth.brand_id, stored.secret_version) if created else None
     out = WebhookSenderOut(
         **msgspec.structs.asdict(_out(request, stored)), secret=secret.hex() if secret else None

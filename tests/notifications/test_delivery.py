@@ -44,6 +44,7 @@ def settings(settings: Settings, tmp_path: Path, fake_twilio: FakeTwilio, fake_f
         fcm_project_id=fake_fcm.project_id,
         fcm_credentials_file=str(fake_fcm.write_service_account(tmp_path / "service-account.json")),
         signing_key=SIGNING_KEY,
+        webhook_allow_private=True,  # the fake brand webhook listens on 127.0.0.1
     )
 
 

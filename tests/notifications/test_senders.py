@@ -98,7 +98,24 @@ def test_invalid_senders_name_the_field(config: SmsSender | WhatsAppSender | Web
 
 @pytest.mark.parametrize("url", ["https://acme.example/lxt", "http://localhost:8080/hook", "http://127.0.0.1/h"])
 def test_webhook_urls_are_https_or_local(url: str) -> None:
-    assert check_sender(WebhookSender(url=url)).url == url
+    assert check_sender(WebhookSender(url=url), allow_private=True).url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/hook",
+        "http://127.0.0.1/h",
+        "https://10.0.0.5/h",
+        "https://169.254.169.254/latest/meta-data",  # cloud metadata
+        "https://[::1]/h",
+        "https://api.localhost/h",
+    ],
+)
+def test_webhook_urls_must_be_public_unless_allowed(url: str) -> None:
+    with pytest.raises(SenderInvalid) as raised:
+        check_sender(WebhookSender(url=url))
+    assert [(e.pointer, "public addresses" in e.message) for e in raised.value.errors] == [("/url", True)]
 
 
 def test_webhook_secrets_derive_from_the_signing_key_brand_and_version() -> None:

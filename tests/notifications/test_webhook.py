@@ -81,7 +81,15 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def deliver(http: httpx.AsyncClient, url: str, delivery_id: str = "dlv_1") -> Outcome:
-    return await post(http, url=f"{url}/hooks/lxt", secret=SECRET, payload=BODY, delivery_id=delivery_id, now=NOW)
+    return await post(
+        http,
+        url=f"{url}/hooks/lxt",
+        secret=SECRET,
+        payload=BODY,
+        delivery_id=delivery_id,
+        now=NOW,
+        allow_private=True,
+    )
 
 
 async def test_a_delivery_the_brand_verifies(http: httpx.AsyncClient, brand: FakeWebhook) -> None:
@@ -159,3 +167,11 @@ async def test_a_brand_that_is_down_is_transient(http: httpx.AsyncClient) -> Non
     outcome = await deliver(http, closed)
 
     assert (outcome.kind, outcome.error_code) == ("transient", "connection")
+
+
+async def test_a_webhook_on_a_private_address_is_never_called(http: httpx.AsyncClient, brand: FakeWebhook) -> None:
+    outcome = await post(
+        http, url=f"{brand.url}/hooks/lxt", secret=SECRET, payload=BODY, delivery_id="d-1", now=NOW
+    )
+    assert (outcome.kind, outcome.error_code) == ("permanent", "webhook:private_address")
+    assert brand.requests == []

@@ -21,7 +21,7 @@ SIGNING_KEY = "server-signing-key"
 @pytest_asyncio.fixture(loop_scope="session")
 async def signing(settings: Settings) -> AsyncIterator[AsyncTestClient]:
     """A client of an app whose operator set LXT_SIGNING_KEY."""
-    app = create_app(settings.replace(signing_key=SIGNING_KEY))
+    app = create_app(settings.replace(signing_key=SIGNING_KEY, webhook_allow_private=True))
     async with AsyncTestClient(app, base_url="http://lxt.test") as test_client:
         yield test_client
 
