@@ -32,13 +32,10 @@ ALTER TABLE messages
     ADD COLUMN accepted_at           timestamptz,
     ADD COLUMN delivery_status       text,
     ADD COLUMN delivery_error_code   text,
-    ADD COLUMN delivered_at          timestamptz,
-    ADD COLUMN reconcile_attempts    integer NOT NULL DEFAULT 0;
+    ADD COLUMN delivered_at          timestamptz;
 -- The web link page finds its invitation by the token's hash, before it knows the brand (256-bit tokens: a
 -- hash names at most one message).
 CREATE UNIQUE INDEX messages_by_link_token ON messages (link_token_hash) WHERE link_token_hash IS NOT NULL;
--- Attempts without an outcome, for the sweeper's reconciliation (across brands: the system's own job).
-CREATE INDEX messages_pending ON messages (created_at) WHERE status IN ('pending', 'unknown');
 CREATE INDEX messages_by_provider_id ON messages (brand_id, provider, provider_message_id)
     WHERE provider_message_id IS NOT NULL;
 

@@ -1,6 +1,6 @@
 """SQL of the worker: claiming invitations, recording messages, and the sweeper's scan.
 
-Other status changes go through `triggers.queries` (`move_invitation`, `fail_stuck`).
+Other status changes go through `triggers.queries` (`move_invitation`, `reschedule_invitation`).
 """
 
 from __future__ import annotations
@@ -142,8 +142,7 @@ async def settle_attempt(
             UPDATE messages
             SET status = $3, provider_message_id = coalesce(provider_message_id, $4), error_code = $5,
                 accepted_at = CASE WHEN $3 = 'accepted' THEN coalesce(accepted_at, $6) END,
-                delivery_status = coalesce(delivery_status, $7), updated_at = $6,
-                reconcile_attempts = reconcile_attempts + ($3 = 'unknown')::int
+                delivery_status = coalesce(delivery_status, $7), updated_at = $6
             WHERE brand_id = $1 AND message_id = $2 AND status IN ('pending', 'unknown')
             """,
             brand_id,
@@ -204,7 +203,6 @@ class Stuck(msgspec.Struct, kw_only=True, frozen=True):
     body: str | None
     link_token_hash: bytes | None
     attempted_at: datetime | None
-    reconcile_attempts: int
 
 
 async def stuck_invitations(conn: asyncpg.Connection, claimed_before: datetime, limit: int) -> list[Stuck]:
@@ -213,8 +211,7 @@ async def stuck_invitations(conn: asyncpg.Connection, claimed_before: datetime, 
     rows = await conn.fetch(
         """
         SELECT i.brand_id, i.invitation_id::text, i.attempts, i.send_by, m.message_id::text, m.channel, m.provider,
-               m.status AS message_status, m.recipient, m.sender, m.body, m.link_token_hash, m.created_at AS attempted_at,
-               coalesce(m.reconcile_attempts, 0) AS reconcile_attempts
+               m.status AS message_status, m.recipient, m.sender, m.body, m.link_token_hash, m.created_at AS attempted_at
         FROM invitations i
         LEFT JOIN LATERAL (
             SELECT * FROM messages m

@@ -225,21 +225,16 @@ async def send_claimed(
                 # A status callback settled it first: the provider has the message after all.
                 return "settled by the provider's status callback"
             changed = await _apply_effect(conn, brand, customer, message, outcome, sent_at)
-            if not changed or not _reachable_after(claimed, customer, message, outcome):
+            after = _without(customer, message, outcome) if changed else customer
+            if not changed or not reachable_channels(claimed.channels, after.facts()):  # type: ignore[arg-type]
                 # In the same transaction as the attempt's outcome: a worker dying in between leaves nothing
                 # half-recorded for the sweeper to guess at.
                 return await _end(pool, claimed, outcome, sent_at, enqueue, conn=conn)
         last_failure = outcome
         # The failure concerned the customer's contact data: try the next channel the customer can be reached on.
-        customer = _without(customer, message, outcome)
-        now = sent_at
+        customer, now = after, sent_at
     assert last_failure is not None
     return await _end(pool, claimed, last_failure, datetime.now(UTC), enqueue)
-
-
-def _reachable_after(claimed: queries.Claimed, customer: Customer, message: Message, outcome: Outcome) -> bool:
-    facts = _without(customer, message, outcome).facts()
-    return bool(reachable_channels(claimed.channels, facts))  # type: ignore[arg-type]
 
 
 async def _accepted(

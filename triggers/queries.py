@@ -229,7 +229,6 @@ _RESCHEDULE = _move(
     "brand_id = $3 AND invitation_id = $4 AND ($7::int IS NULL OR attempts = $7)",
     ", planned_at = $5, attempts = attempts - (NOT $6::boolean)::int",
 )
-_FAIL_STUCK = _move("failed", "updated_at < $3")
 
 
 async def move_invitation(
@@ -274,11 +273,6 @@ async def cancel_scheduled(
 ) -> int:
     """Cancel the trigger's invitations that have not been claimed for sending yet; return how many."""
     return int(await conn.fetchval(_CANCEL_SCHEDULED, reason, now, brand_id, trigger_id))
-
-
-async def fail_stuck(conn: asyncpg.Connection, claimed_before: datetime, now: datetime, reason: str) -> int:
-    """End invitations left in ``sending`` since before `claimed_before` (all brands: the sweeper's) as failed."""
-    return int(await conn.fetchval(_FAIL_STUCK, reason, now, claimed_before))
 
 
 async def prune_idempotency_keys(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
