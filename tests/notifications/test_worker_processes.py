@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +81,28 @@ async def abandoned(conn: asyncpg.Connection) -> None:
     )
 
 
+async def killed_mid_send(
+    settings: Settings, tmp_path: Path, probe: Callable[[], Awaitable[bool]], what: str
+) -> None:
+    """A worker that dies (SIGKILL) the moment `probe` holds, and its claim old enough to count as lost."""
+    with workers(settings, tmp_path) as [worker]:
+        await eventually(probe, what)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+async def settled_by_a_new_worker(conn: asyncpg.Connection, settings: Settings, tmp_path: Path) -> dict:
+    """The invitation, once a new worker (which sweeps as it starts) has sent or settled it."""
+    await abandoned(conn)
+    with workers(settings, tmp_path):
+
+        async def sent() -> dict | None:
+            found = await invitation(conn)
+            return found if found and found["status"] == "sent" else None
+
+        return await eventually(sent, "a new worker to settle the invitation")
+
+
 async def test_a_worker_killed_after_twilio_accepted_never_sends_twice(
     client: AsyncTestClient,
     brand: BrandFixture,
@@ -92,26 +114,16 @@ async def test_a_worker_killed_after_twilio_accepted_never_sends_twice(
     await survey_setup(client, brand)
     fake_twilio.hold_after_accepting(60)  # Twilio has the message; the worker waits for the answer
     result = await report(client, brand, event("e1"))
-    with workers(settings, tmp_path) as [worker]:
 
-        async def accepted() -> bool:
-            return len(fake_twilio.messages) == 1
+    async def accepted() -> bool:
+        return len(fake_twilio.messages) == 1
 
-        await eventually(accepted, "Twilio to accept the message")
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
+    await killed_mid_send(settings, tmp_path, accepted, "Twilio to accept the message")
     fake_twilio.hold_after_accepting(0)
     assert await conn.fetchval("SELECT status FROM messages") == "pending"
     assert (await invitation(conn))["status"] == "sending"  # type: ignore[index]
 
-    await abandoned(conn)
-    with workers(settings, tmp_path):  # a new worker sweeps as it starts
-
-        async def settled() -> dict | None:
-            found = await invitation(conn)
-            return found if found and found["status"] == "sent" else None
-
-        assert (await eventually(settled, "the new worker to settle the invitation"))["channel"] == "sms"
+    assert (await settled_by_a_new_worker(conn, settings, tmp_path))["channel"] == "sms"
     [sent] = fake_twilio.messages
     row = await conn.fetchrow("SELECT status, provider_message_id FROM messages")
     assert tuple(row) == ("accepted", sent["sid"])
@@ -131,25 +143,15 @@ async def test_a_worker_killed_before_twilio_accepted_is_sent_exactly_once_after
     fake_twilio.fail_next_with_connection_drop(after_accepting=False)
     fake_twilio.delay(60)
     await report(client, brand, event("e1"))
-    with workers(settings, tmp_path) as [worker]:
 
-        async def in_flight() -> bool:
-            return any(r.method == "POST" for r in fake_twilio.requests)
+    async def in_flight() -> bool:
+        return any(r.method == "POST" for r in fake_twilio.requests)
 
-        await eventually(in_flight, "the worker's call to Twilio")
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
+    await killed_mid_send(settings, tmp_path, in_flight, "the worker's call to Twilio")
     fake_twilio.delay(0)
     assert await conn.fetchval("SELECT status FROM messages") == "pending"
 
-    await abandoned(conn)
-    with workers(settings, tmp_path):
-
-        async def settled() -> bool:
-            found = await invitation(conn)
-            return found is not None and found["status"] == "sent"
-
-        await eventually(settled, "the invitation to be sent again and settled")
+    await settled_by_a_new_worker(conn, settings, tmp_path)
     assert len(fake_twilio.messages) == 1
     statuses = [r["status"] for r in await conn.fetch("SELECT status FROM messages ORDER BY created_at")]
     assert statuses == ["not_sent", "accepted"]
