@@ -85,11 +85,12 @@ class Providers:
         cached = self._senders.get(brand_id)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        configs = await senders.senders_for(conn, brand_id)
-        version = None
-        if "webhook" in configs and (found := await senders.webhook_for(conn, brand_id)) is not None:
-            version = found[1]
-        found_senders = BrandSenders(brand_id=brand_id, configs=configs, webhook_version=version)
+        stored = await senders.list_senders(conn, brand_id)  # one query: the configs and the webhook's version
+        found_senders = BrandSenders(
+            brand_id=brand_id,
+            configs={row.config.channel: row.config for row in stored},
+            webhook_version=next((row.secret_version for row in stored if row.config.channel == "webhook"), None),
+        )
         if len(self._senders) >= 10_000:
             self._senders.clear()
         self._senders[brand_id] = (found_senders, time.monotonic() + SENDERS_CACHED)

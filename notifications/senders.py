@@ -3,7 +3,7 @@
 A brand may configure, per channel, its own sender (``brand_senders``): an SMS From number, short code or
 Twilio Messaging Service; a WhatsApp number or Messaging Service; its webhook URL; and for each a rate of its own.
 A channel without one uses the global default sender from the settings. `effective_sender` resolves the two
-(pure); `sender_for` / `senders_for` read a brand's rows for the send job.
+(pure); `list_senders` reads a brand's rows (the API lists them, the send job routes by them).
 
 The webhook signing secret is never stored: `webhook_secret` derives it from the server's signing key, the
 brand and the row's ``secret_version``, which rotating increments. Deleting the webhook sender keeps its row
@@ -328,36 +328,6 @@ def _stored(row: asyncpg.Record) -> StoredSender:
 
 
 _COLUMNS = "channel, config, secret_version, created_at, updated_at"
-
-
-async def sender_for(conn: asyncpg.Connection, brand_id: UUID, channel: SenderChannel) -> SenderConfig | None:
-    """The brand's own sender of `channel`, or None (the global default applies)."""
-    config = await conn.fetchval(
-        f"SELECT config FROM brand_senders WHERE brand_id = $1 AND channel = $2 AND config <> {_RETIRED}",
-        brand_id,
-        channel,
-    )
-    return None if config is None else _config(channel, config)
-
-
-async def senders_for(conn: asyncpg.Connection, brand_id: UUID) -> dict[str, SenderConfig]:
-    """The brand's own senders by channel (channels it did not configure are absent)."""
-    rows = await conn.fetch(
-        f"SELECT channel, config FROM brand_senders WHERE brand_id = $1 AND config <> {_RETIRED}", brand_id
-    )
-    return {row["channel"]: _config(row["channel"], row["config"]) for row in rows}
-
-
-async def webhook_for(conn: asyncpg.Connection, brand_id: UUID) -> tuple[WebhookSender, int] | None:
-    """The brand's webhook sender and its secret version (for `webhook_secret`), or None."""
-    row = await conn.fetchrow(
-        f"""
-        SELECT config, secret_version FROM brand_senders
-        WHERE brand_id = $1 AND channel = 'webhook' AND config <> {_RETIRED}
-        """,
-        brand_id,
-    )
-    return None if row is None else (msgspec.convert(row["config"], WebhookSender), row["secret_version"])
 
 
 async def list_senders(conn: asyncpg.Connection, brand_id: UUID) -> list[StoredSender]:

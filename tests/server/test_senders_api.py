@@ -45,16 +45,13 @@ async def test_an_sms_sender_is_set_read_back_and_removed(
     ]
     # What the send job reads.
     brand_id = brand.brand.brand_id
-    assert await senders.sender_for(conn, brand_id, "sms") == SmsSender(
-        messaging_service_sid=MG, rate_per_second=40
-    )
-    assert await senders.senders_for(conn, brand_id) == {
-        "sms": SmsSender(messaging_service_sid=MG, rate_per_second=40)
-    }
+    assert [row.config for row in await senders.list_senders(conn, brand_id)] == [
+        SmsSender(messaging_service_sid=MG, rate_per_second=40)
+    ]
 
     assert (await client.delete("/v1/senders/sms", headers=manage)).status_code == 204
     assert (await client.get("/v1/senders", headers=manage)).json() == []
-    assert await senders.sender_for(conn, brand_id, "sms") is None
+    assert await senders.list_senders(conn, brand_id) == []
     missing = await client.delete("/v1/senders/sms", headers=manage)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
@@ -137,12 +134,13 @@ async def test_the_webhook_secret_is_shown_once_and_rotated(
         "secret": senders.webhook_secret(SIGNING_KEY, brand_id, 2).hex(),
         "secret_version": 2,
     }
-    assert await senders.webhook_for(conn, brand_id) == (WebhookSender(url="http://localhost:9000/lxt"), 2)
+    assert [(row.config, row.secret_version) for row in await senders.list_senders(conn, brand_id)] == [
+        (WebhookSender(url="http://localhost:9000/lxt"), 2)
+    ]
 
     # Removed and created again: a new secret, never one handed out before.
     assert (await signing.delete("/v1/senders/webhook", headers=manage)).status_code == 204
-    assert await senders.webhook_for(conn, brand_id) is None
-    assert await senders.senders_for(conn, brand_id) == {}
+    assert await senders.list_senders(conn, brand_id) == []
     assert (await signing.post("/v1/senders/webhook/rotate-secret", headers=manage)).status_code == 404
     again = await signing.put("/v1/senders/webhook", json={"url": "https://acme.example/lxt"}, headers=manage)
     assert again.status_code == 201
