@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from litestar.testing import AsyncTestClient
 
 from responses import answers
 from responses.answers import AnswersInvalid, Given, InvitationCompleted, InvitationExpired
@@ -176,3 +177,26 @@ async def test_two_answers_racing_are_applied_one_after_the_other(
     stored = await rows(conn, sent.invitation_id)
     assert len([r for r in stored if r[2] is None]) == 1
     assert len(stored) == 2
+
+
+async def test_the_brand_reads_back_every_answer_and_the_response_times(
+    client: AsyncTestClient, conn: asyncpg.Connection, brand: BrandFixture
+) -> None:
+    sent = await sent_invitation(conn, brand, "store_visit_nps")
+    await give(conn, sent.token, ("nps", 4))
+    await give(conn, sent.token, ("nps", 9))
+    await sent_invitation(conn, brand, "store_visit_nps", external_id="silent")
+
+    response = await client.get(f"/v1/invitations/{sent.invitation_id}", headers=brand.headers("export"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["response_state"] == "partial"
+    assert [(a["value"], a["current"], a["replaced_reason"]) for a in body["answers"]] == [
+        (4, False, "changed"),
+        (9, True, None),
+    ]
+    assert 240 < body["latency"]["first_answer"]["seconds"] < 360
+    assert body["latency"]["completed"] == {"at": None, "seconds": None}
+
+    listed = await client.get("/v1/invitations?response=partial", headers=brand.headers("export"))
+    assert [i["invitation_id"] for i in listed.json()["items"]] == [str(sent.invitation_id)]
