@@ -49,3 +49,19 @@ ALTER TABLE invitations
 -- The sweep that marks unfinished invitations expired once their time is over.
 CREATE INDEX invitations_unfinished ON invitations (expires_at)
     WHERE status = 'sent' AND (response_state IS NULL OR response_state IN ('opened', 'partial'));
+
+-- What a customer sent on the page or from the app that was not taken as an answer: invalid, or too late (the
+-- invitation completed or expired). Nothing a customer sent is lost; SMS replies are kept as inbound messages.
+CREATE TABLE refused_answers (
+    brand_id       uuid NOT NULL,
+    refusal_id     uuid NOT NULL DEFAULT gen_random_uuid(),
+    invitation_id  uuid NOT NULL,
+    customer_id    uuid NOT NULL,
+    channel        text NOT NULL CHECK (channel IN ('web', 'app')),
+    raw            text NOT NULL,           -- the submission as received (form values or JSON), at most 16 KiB
+    reason         text NOT NULL CHECK (reason IN ('invalid', 'completed', 'expired')),
+    errors         jsonb NOT NULL DEFAULT '[]',
+    received_at    timestamptz NOT NULL,
+    PRIMARY KEY (brand_id, refusal_id)
+);
+CREATE INDEX refused_answers_by_invitation ON refused_answers (brand_id, invitation_id, received_at);

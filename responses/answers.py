@@ -183,6 +183,14 @@ FROM due WHERE i.brand_id = due.brand_id AND i.invitation_id = due.invitation_id
 """
 
 
+_REFUSED = """
+INSERT INTO refused_answers (brand_id, invitation_id, customer_id, channel, raw, reason, errors, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8)
+"""
+MAX_REFUSED_RAW: Final = 16_384
+"""Characters of a refused submission kept: more is no answer anyone typed."""
+
+
 def well_formed(token: str) -> bool:
     """Whether `token` has the shape of a link token (checked before any query)."""
     return TOKEN.fullmatch(token) is not None
@@ -251,6 +259,32 @@ async def expire_due(conn: asyncpg.Connection, now: datetime, limit: int = 1000)
     """Mark up to `limit` sent, unfinished invitations past their time as ``expired``; how many were."""
     status = await conn.execute(_EXPIRE_DUE, now, limit)
     return int(status.split()[-1])
+
+
+async def record_refused(
+    conn: asyncpg.Connection,
+    answering: Answering,
+    *,
+    channel: Literal["web", "app"],
+    raw: str,
+    refusal: AnswersInvalid | InvitationClosed,
+    now: datetime,
+) -> None:
+    """Keep a submission that was not taken (invalid, or after completion or expiry), after the transaction that
+    refused it rolled back: nothing a customer sent is lost."""
+    reason = "invalid" if isinstance(refusal, AnswersInvalid) else refusal.reason
+    errors = refusal.errors if isinstance(refusal, AnswersInvalid) else []
+    await conn.execute(
+        _REFUSED,
+        answering.brand_id,
+        answering.invitation_id,
+        answering.customer_id,
+        channel,
+        raw[:MAX_REFUSED_RAW],
+        reason,
+        _json.encode(errors).decode(),
+        now,
+    )
 
 
 async def _locked_open(conn: asyncpg.Connection, answering: Answering, now: datetime) -> Answering:

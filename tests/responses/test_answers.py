@@ -200,3 +200,18 @@ async def test_the_brand_reads_back_every_answer_and_the_response_times(
 
     listed = await client.get("/v1/invitations?response=partial", headers=brand.headers("export"))
     assert [i["invitation_id"] for i in listed.json()["items"]] == [str(sent.invitation_id)]
+
+
+async def test_a_refused_submission_is_kept(conn: asyncpg.Connection, brand: BrandFixture) -> None:
+    sent = await sent_invitation(conn, brand)
+    found = await answers.find_by_token(conn, sent.token)
+    assert found is not None
+    try:
+        await give(conn, sent.token, ("nps", 12))
+    except AnswersInvalid as refused:
+        await answers.record_refused(conn, found, channel="app", raw='{"nps": 12}', refusal=refused, now=now())
+    row = await conn.fetchrow(
+        "SELECT raw, reason, errors FROM refused_answers WHERE invitation_id = $1", sent.invitation_id
+    )
+    assert (row["raw"], row["reason"]) == ('{"nps": 12}', "invalid")
+    assert row["errors"][0]["pointer"] == "/answers/nps"
