@@ -79,6 +79,10 @@ class Customer(msgspec.Struct, kw_only=True):
     phone_unreachable: str | None = None
     """Why SMS cannot reach `phone`, as a provider reported it (``invalid_number``, ``not_mobile``, ``landline``,
     ``unknown_number``); cleared when the phone changes."""
+    unsubscribed: list[str] = []
+    """Channels the customer opted out of themselves: a STOP reply, or the carrier's opt-out as Twilio reported
+    it. Their consent stays withdrawn whatever events say; only the customer's START, or ``PUT
+    /v1/customers/{id}`` with the ``manage`` scope, grants it again."""
 
     def facts(self) -> CustomerFacts:
         return CustomerFacts(
@@ -121,8 +125,9 @@ def merge(
 ) -> tuple[Customer, list[ConsentChange]]:
     """Apply `update` (validated) to `stored`; return the new state and the consent changes it made.
 
-    With ``opt_in=False`` (events), ``opted_out: false`` is ignored: a system that sends the field with every
-    event must not undo a customer's STOP.
+    With ``opt_in=False`` (events, and keys without the ``manage`` scope), ``opted_out: false`` is ignored, and so
+    is a consent granted for a channel the customer unsubscribed from (`Customer.unsubscribed`): a system that
+    sends ``consents: {sms: true}`` with every event must not undo a customer's STOP.
     """
     merged = msgspec.structs.replace(stored)
     changes: list[ConsentChange] = []
@@ -134,11 +139,17 @@ def merge(
         merged.phone_unreachable = None  # what a provider said was about the old number
     if update.consents is not UNSET:
         consents = dict(stored.consents)
+        unsubscribed = list(stored.unsubscribed)
         for channel, granted in sorted(update.consents.items()):
+            if granted and channel in unsubscribed:
+                if not opt_in:
+                    continue  # the customer's own opt-out stands
+                unsubscribed.remove(channel)
             if consents.get(channel) is not granted:
                 changes.append(ConsentChange(channel, granted))
             consents[channel] = granted
         merged.consents = consents
+        merged.unsubscribed = unsubscribed
     if update.opted_out is not UNSET:
         was_out = stored.opted_out_at is not None
         if update.opted_out and not was_out:

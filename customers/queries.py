@@ -18,7 +18,7 @@ from plumbing.ids import new_id
 
 CUSTOMER_COLUMNS = (
     "customer_id::text, external_id, phone, locale, time_zone, push_tokens, consents, opted_out_at, attributes, "
-    "phone_unreachable"
+    "phone_unreachable, unsubscribed"
 )
 
 
@@ -34,6 +34,7 @@ def customer_from_row(row: asyncpg.Record) -> Customer:
         opted_out_at=row["opted_out_at"],
         attributes=row["attributes"],
         phone_unreachable=row["phone_unreachable"],
+        unsubscribed=list(row["unsubscribed"]),
     )
 
 
@@ -91,16 +92,25 @@ _WRITE = rows.write_statement(CUSTOMER_PARTS)
 
 
 async def put_customer(
-    conn: asyncpg.Connection, brand_id: UUID, external_id: str, update: CustomerIn, now: datetime
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    external_id: str,
+    update: CustomerIn,
+    now: datetime,
+    *,
+    opt_in: bool = True,
 ) -> tuple[Customer, list[ConsentChange]]:
     """Create or update a customer inside the caller's transaction (the row stays locked until commit).
+    Without `opt_in` (a key without the ``manage`` scope) a customer's opt-outs stand (see `merge`).
 
     A concurrent request creating the same customer first makes this fail with a unique violation: retry the
     transaction, and it finds and updates that customer.
     """
     locked = await lock_customers(conn, [(brand_id, external_id)])
     stored = locked.get((brand_id, external_id))
-    customer, changes = merge(stored or Customer(customer_id=new_id(), external_id=external_id), update, now)
+    customer, changes = merge(
+        stored or Customer(customer_id=new_id(), external_id=external_id), update, now, opt_in=opt_in
+    )
     writes = CustomerWrites()
     writes.add_consent_changes(brand_id, customer.customer_id, changes)
     writes.add_customer(brand_id, stored, customer)
@@ -137,28 +147,81 @@ async def mark_phone_unreachable(
 async def withdraw_consent(
     conn: asyncpg.Connection, brand_id: UUID, customer_id: str, channel: str, source: str, now: datetime
 ) -> bool:
-    """Set the customer's consent for `channel` to false (e.g. the carrier reports an unsubscribed number) and
-    record the change with its `source`; True if the consent was not already withdrawn."""
+    """Record that the customer unsubscribed from `channel`, as the carrier reported it (Twilio 21610): the
+    consent is withdrawn and stays so (`Customer.unsubscribed`), the change recorded with its `source`; True if
+    the customer was not unsubscribed already."""
     changed = await conn.fetchval(
-        """
-        WITH changed AS (
-            UPDATE customers SET consents = consents || jsonb_build_object($3::text, false), updated_at = $5
-            WHERE brand_id = $1 AND customer_id = $2 AND consents -> $3::text IS DISTINCT FROM 'false'::jsonb
-            RETURNING brand_id, customer_id
-        ), recorded AS (
-            INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
-            SELECT brand_id, customer_id, $3, false, $4, $5 FROM changed
-            RETURNING 1
-        )
-        SELECT count(*) FROM recorded
-        """,
+        _UNSUBSCRIBE + "SELECT count(*) FROM recorded",
         brand_id,
-        customer_id,
+        [customer_id],
         channel,
         source,
         now,
     )
     return bool(changed)
+
+
+# Customers whose consent to a channel is withdrawn by their own opt-out, and one consent change row each.
+_UNSUBSCRIBE = """
+WITH changed AS (
+    UPDATE customers
+    SET consents = consents || jsonb_build_object($3::text, false),
+        unsubscribed = CASE WHEN $3 = ANY(unsubscribed) THEN unsubscribed ELSE unsubscribed || $3::text END,
+        updated_at = $5
+    WHERE brand_id = $1 AND customer_id = ANY($2::uuid[])
+      AND (consents -> $3::text IS DISTINCT FROM 'false'::jsonb OR NOT $3 = ANY(unsubscribed))
+    RETURNING brand_id, customer_id
+), recorded AS (
+    INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
+    SELECT brand_id, customer_id, $3, false, $4, $5 FROM changed
+    RETURNING customer_id
+)
+"""
+
+_RESUBSCRIBE = """
+WITH changed AS (
+    UPDATE customers
+    SET consents = consents || jsonb_build_object($3::text, true), unsubscribed = array_remove(unsubscribed, $3),
+        updated_at = $5
+    WHERE brand_id = $1 AND customer_id = ANY($2::uuid[]) AND consents -> $3::text = 'false'::jsonb
+    RETURNING brand_id, customer_id
+), recorded AS (
+    INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
+    SELECT brand_id, customer_id, $3, true, $4, $5 FROM changed
+    RETURNING customer_id
+)
+"""
+
+_WITH_PHONE = (
+    "SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $2 ORDER BY customer_id FOR UPDATE"
+)
+
+
+async def unsubscribe_phone(
+    conn: asyncpg.Connection, brand_id: UUID, phone: str, channel: str, source: str, now: datetime
+) -> list[UUID]:
+    """The customer behind `phone` opted out of `channel` (STOP): every customer of the brand with that phone
+    (a household may share one) is unsubscribed from it, each change recorded with its `source`. Returns the
+    customers with that phone, changed or not."""
+    owners = [r["customer_id"] for r in await conn.fetch(_WITH_PHONE, brand_id, phone)]
+    if owners:
+        await conn.execute(_UNSUBSCRIBE + "SELECT 1", brand_id, owners, channel, source, now)
+    return owners
+
+
+async def resubscribe_phone(
+    conn: asyncpg.Connection, brand_id: UUID, phone: str, channel: str, source: str, now: datetime
+) -> list[UUID]:
+    """The customer behind `phone` opted back in to `channel` (START): every customer of the brand with that
+    phone whose consent to it is withdrawn gets it back, each change recorded with its `source`. Returns the
+    customers changed."""
+    owners = [r["customer_id"] for r in await conn.fetch(_WITH_PHONE, brand_id, phone)]
+    if not owners:
+        return []
+    rows = await conn.fetch(
+        _RESUBSCRIBE + "SELECT customer_id FROM recorded", brand_id, owners, channel, source, now
+    )
+    return [r["customer_id"] for r in rows]
 
 
 async def remove_push_token(

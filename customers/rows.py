@@ -29,6 +29,7 @@ class CustomerRow(Row, frozen=True, kw_only=True):
     opted_out_at: OptionalTime
     attributes: Json
     phone_unreachable: OptionalText
+    unsubscribed: TextArray
 
 
 class ConsentChangeRow(Row, frozen=True, kw_only=True):
@@ -54,6 +55,7 @@ def customer_row(brand_id: UUID, customer: Customer) -> CustomerRow:
         opted_out_at=customer.opted_out_at,
         attributes=customer.attributes,
         phone_unreachable=customer.phone_unreachable,
+        unsubscribed=customer.unsubscribed,
     )
 
 

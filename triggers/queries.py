@@ -224,6 +224,7 @@ _MOVE_ONE = {
     if allowed_from(target)
 }
 _CANCEL_SCHEDULED = _move("cancelled", "brand_id = $3 AND trigger_id = $4")
+_CANCEL_ONLY_ON = _move("cancelled", "brand_id = $3 AND customer_id = ANY($4::uuid[]) AND channels <@ $5::text[]")
 _RESCHEDULE = _move(
     "scheduled",
     "brand_id = $3 AND invitation_id = $4 AND ($7::int IS NULL OR attempts = $7)",
@@ -273,6 +274,20 @@ async def cancel_scheduled(
 ) -> int:
     """Cancel the trigger's invitations that have not been claimed for sending yet; return how many."""
     return int(await conn.fetchval(_CANCEL_SCHEDULED, reason, now, brand_id, trigger_id))
+
+
+async def cancel_only_on(
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    customer_ids: list[UUID],
+    channels: list[str],
+    reason: str,
+    now: datetime,
+) -> int:
+    """Cancel the customers' invitations not claimed for sending yet whose every channel is among `channels` (the
+    ones an opt-out closed); return how many. One that may still go another way is left to the send job's
+    re-check, which picks a channel the customer can still be reached on."""
+    return int(await conn.fetchval(_CANCEL_ONLY_ON, reason, now, brand_id, customer_ids, channels))
 
 
 async def prune_idempotency_keys(conn: asyncpg.Connection, before: datetime, limit: int) -> int:

@@ -144,7 +144,10 @@ async def read_customer(request: Req, conn: Conn, external_id: ExternalId) -> Cu
     summary="Create or update a customer",
     description="Fields left out keep their stored values; `null` clears one. Consents merge per channel and "
     "every change is recorded in the customer's timeline. `opted_out: true` stops all surveys at once; "
-    "`opted_out: false` (opting back in) needs the `manage` scope, and events can never opt a customer back in.",
+    "`opted_out: false` (opting back in) needs the `manage` scope, and events can never opt a customer back in. "
+    "A channel the customer unsubscribed from themselves (`unsubscribed`: a STOP reply, or the carrier's opt-out) "
+    "is granted again only by the customer's START or by this call with the `manage` scope; with `ingest` alone, "
+    "and from events, such a consent is left withdrawn.",
     responses=problems(
         400, 401, 413, 422, 503, described={403: "The API key lacks the scope (opting back in needs `manage`)."}
     ),
@@ -160,7 +163,12 @@ async def put_customer(request: Req, conn: Conn, external_id: ExternalId, data: 
     async def put(conn: asyncpg.Connection, _: int) -> Customer:
         # A customer created concurrently fails this with a unique violation: the retry finds and updates it.
         stored, _changes = await customers.put_customer(
-            conn, request.auth.brand_id, external_id, customer, datetime.now(UTC)
+            conn,
+            request.auth.brand_id,
+            external_id,
+            customer,
+            datetime.now(UTC),
+            opt_in="manage" in request.auth.scopes,
         )
         return stored
 

@@ -1,0 +1,74 @@
+-- Two-way SMS and WhatsApp: conversations, what each inbound message meant, brands' messaging settings (HELP
+-- text, auto-reply, their own keywords), and opt-outs that only the customer can take back.
+
+-- A survey answered by reply. The send job writes the row just before it calls the provider with the intro and
+-- first question (and closes it again if the provider does not take the message); replies find it by the
+-- customer's phone and the brand sender they wrote to. A customer has at most one open conversation per brand
+-- sender and channel — the partial unique index is the arbiter when two sends race for one phone — so a reply
+-- always belongs to exactly one invitation; another conversation-style invitation meanwhile goes as a link or
+-- waits (the trigger's `when_busy`).
+CREATE TABLE conversations (
+    brand_id          uuid NOT NULL,
+    conversation_id   uuid NOT NULL DEFAULT lxt_uuid7(),
+    invitation_id     uuid NOT NULL,
+    customer_id       uuid NOT NULL,
+    channel           text NOT NULL CHECK (channel IN ('sms', 'whatsapp')),
+    sender            text NOT NULL,           -- the brand's From number or Messaging Service SID; 'sandbox'
+    recipient         text NOT NULL,           -- the customer's phone, E.164 (without WhatsApp's prefix)
+    locale            text NOT NULL,           -- the questionnaire's locale the conversation is held in
+    question_id       text NOT NULL,           -- the question asked last
+    reprompts         integer NOT NULL DEFAULT 0 CHECK (reprompts >= 0),  -- re-prompts of that question so far
+    opened_at         timestamptz NOT NULL,
+    last_activity_at  timestamptz NOT NULL,
+    closed_at         timestamptz,
+    -- completed: the survey is over; expired: the invitation's time ran out; gave_up: no answer could be read
+    -- after the re-prompts; stopped: the customer opted out; not_sent: the provider did not take the first
+    -- message; invitation_closed: the invitation ended otherwise (failed, suppressed, answered elsewhere).
+    close_reason      text CHECK (close_reason IN
+                          ('completed', 'expired', 'gave_up', 'stopped', 'not_sent', 'invitation_closed')),
+    CHECK ((closed_at IS NULL) = (close_reason IS NULL)),
+    PRIMARY KEY (brand_id, conversation_id)
+);
+CREATE UNIQUE INDEX conversations_open ON conversations (brand_id, channel, sender, recipient)
+    WHERE closed_at IS NULL;
+CREATE INDEX conversations_by_invitation ON conversations (brand_id, invitation_id);
+-- The sweep closing conversations whose invitation is over (across brands: the system's own job).
+CREATE INDEX conversations_open_by_activity ON conversations (last_activity_at) WHERE closed_at IS NULL;
+
+-- What each inbound message meant, the reply lxt texted back (a provider retrying the webhook gets the same
+-- one), and the conversation and invitation it went to: part of the customer's timeline.
+ALTER TABLE inbound_messages
+    ADD COLUMN outcome text CHECK (outcome IN
+        ('answer', 'reprompt', 'skipped', 'closed', 'stop', 'start', 'help', 'auto_reply', 'code', 'ignored',
+         'error')),
+    ADD COLUMN reply text,
+    ADD COLUMN conversation_id uuid,
+    ADD COLUMN invitation_id uuid;
+CREATE INDEX inbound_messages_by_invitation ON inbound_messages (brand_id, invitation_id)
+    WHERE invitation_id IS NOT NULL;
+
+-- A brand's messaging settings: the answer to HELP, the auto-reply to a message outside any conversation (each
+-- a string or locale -> string; NULL: lxt's default HELP text, no auto-reply), and its own keywords per kind
+-- ({"stop": [...], "start": [...], "help": [...]}, case-folded), on top of the built-in ones.
+CREATE TABLE brand_messaging (
+    brand_id    uuid PRIMARY KEY REFERENCES brands (brand_id) ON DELETE CASCADE,
+    help_text   jsonb,
+    auto_reply  jsonb,
+    keywords    jsonb NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Channels the customer opted out of themselves (a STOP reply, or the carrier's opt-out reported by Twilio).
+-- An event's `consents` never grants them again: only the customer's START, or PUT /v1/customers with the
+-- manage scope. Consents withdrawn by Twilio's 21610 (unsubscribed recipient) before this column existed count.
+ALTER TABLE customers ADD COLUMN unsubscribed text[] NOT NULL DEFAULT '{}';
+UPDATE customers c SET unsubscribed = w.channels
+FROM (
+    SELECT cc.brand_id, cc.customer_id, array_agg(DISTINCT cc.channel ORDER BY cc.channel) AS channels
+    FROM consent_changes cc
+    JOIN customers cu ON cu.brand_id = cc.brand_id AND cu.customer_id = cc.customer_id
+    WHERE cc.source = 'provider' AND NOT cc.granted AND cu.consents -> cc.channel = 'false'::jsonb
+    GROUP BY cc.brand_id, cc.customer_id
+) w
+WHERE c.brand_id = w.brand_id AND c.customer_id = w.customer_id;
