@@ -23,7 +23,7 @@ import msgspec
 from customers.model import Customer
 from questionnaires.model import Definition
 from questionnaires.render import render_app, render_link_sms, render_push, render_sms
-from triggers.model import Channel, SendWindow, Style, WhatsAppTemplate
+from triggers.model import Channel, SendWindow, Style, WhatsAppTemplate, WhenBusy
 
 LINK_TOKEN_BYTES: Final = 32
 MASK: Final = "{token}"
@@ -38,6 +38,7 @@ class SendRules(msgspec.Struct, frozen=True, kw_only=True):
     """The parts of the trigger the send job applies, read from the trigger as it is at send time."""
 
     style: Style = "conversation"
+    when_busy: WhenBusy = "link"
     whatsapp_template: WhatsAppTemplate | None = None
     send_window: SendWindow | None = None
     default_time_zone: str = "UTC"

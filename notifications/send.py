@@ -30,11 +30,12 @@ import msgspec
 
 from customers.model import Customer
 from customers.queries import customer_by_id, mark_phone_unreachable, remove_push_token, withdraw_consent
-from notifications import queries
-from notifications.channels import Invitation, Message, compose, send_rules
+from notifications import conversations, queries
+from notifications.channels import Invitation, Message, SendRules, compose, send_rules
 from notifications.outcome import Outcome
-from notifications.providers import BrandSenders, Providers
+from notifications.providers import BrandSenders, Providers, Route
 from plumbing.ids import new_id
+from questionnaires.locales import pick_locale
 from questionnaires.model import Definition
 from triggers.decide import check_before_send, reachable_channels
 from triggers.model import Channel
@@ -50,6 +51,9 @@ MAX_CHANNELS_TRIED: Final = 6
 """Channels (or push tokens) one claim may fall through to after failures that concern the customer."""
 VALIDITY_MAX: Final = 36_000
 """Twilio's ValidityPeriod bounds, in seconds: a message still queued at the provider after this is dropped."""
+CONVERSATION_WAIT: Final = timedelta(minutes=1)
+"""How long an invitation that waits for the customer's other conversation (``when_busy: wait``) is deferred
+before it looks again (up to half as long again: jitter)."""
 
 Enqueue = Callable[[UUID, str, datetime], Awaitable[None]]
 """Queues the send job of an invitation for its new planned time (the caller's queue)."""
@@ -129,24 +133,37 @@ async def send_claimed(
                 await move_invitation(conn, brand, invitation_id, check.outcome, check.reason, now)  # type: ignore[arg-type]
             return f"{check.outcome} ({check.reason})" if check.reason else check.outcome
         channel: Channel = check.channel
+        held: bool | None = None
+        message: Message | None = None
+        wait = 0.0
         try:
             route = providers.route(channel, loaded.senders)
-            message = compose(
-                channel,
-                rules=rules,
-                definition=loaded.definition,
-                customer=customer,
-                invitation=invitation,
-                base_url=providers.base_url,
-                webhook_url=route.webhook_url,
-            )
-            wait = await providers.take_budget(ctx["redis"], route, message.segments)
+            held = await _hold_conversation(pool, claimed, loaded, customer, channel, route, rules, now)
+            if held is not False or rules.when_busy == "link":
+                message = compose(
+                    channel,
+                    # Busy: the customer's replies belong to the open conversation, so this one goes as a link.
+                    rules=rules if held is not False else msgspec.structs.replace(rules, style="link"),
+                    definition=loaded.definition,
+                    customer=customer,
+                    invitation=invitation,
+                    base_url=providers.base_url,
+                    webhook_url=route.webhook_url,
+                )
+                wait = await providers.take_budget(ctx["redis"], route, message.segments)
         except Exception:
             # Nothing reached a provider: a bug or an outage (Valkey) is retried like a transient failure, and
             # ends explained after the last attempt — never left in `sending`.
             log.exception("invitation %s: preparing the %s message failed", invitation_id, channel)
+            if held:
+                await _release_conversation(pool, claimed, now)
             return await _end(pool, claimed, Outcome(kind="transient", error_code="internal_error"), now, enqueue)
+        if message is None:
+            at = now + CONVERSATION_WAIT * random.uniform(1.0, 1.5)  # noqa: S311 (jitter)
+            return await _defer(pool, claimed, at, "conversation_busy", now, enqueue)
         if wait > 0:
+            if held:
+                await _release_conversation(pool, claimed, now)  # held again when its budget comes
             # Jitter: the jobs waiting for one sender do not all come back at the same instant.
             at = now + timedelta(seconds=wait * random.uniform(1.0, 1.5))  # noqa: S311
             return await _defer(pool, claimed, at, "rate_limited", now, enqueue)
@@ -215,6 +232,8 @@ async def send_claimed(
             ):
                 # A status callback settled it first: the provider has the message after all.
                 return "settled by the provider's status callback"
+            if held:
+                await conversations.release(conn, brand, invitation_id, "not_sent", sent_at)
             changed = await _apply_effect(conn, brand, customer, message, outcome, sent_at)
             after = _without(customer, message, outcome) if changed else customer
             if not changed or not reachable_channels(claimed.channels, after.facts()):  # type: ignore[arg-type]
@@ -226,6 +245,41 @@ async def send_claimed(
         customer, now = after, sent_at
     assert last_failure is not None
     return await _end(pool, claimed, last_failure, datetime.now(UTC), enqueue)
+
+
+async def _hold_conversation(
+    pool: asyncpg.Pool,
+    claimed: queries.Claimed,
+    loaded: Loaded,
+    customer: Customer,
+    channel: Channel,
+    route: Route,
+    rules: SendRules,
+    now: datetime,
+) -> bool | None:
+    """For a conversation-style SMS or WhatsApp message: whether the invitation holds the customer's
+    conversation on this sender now (False: another one is open there); None for any other message."""
+    if rules.style != "conversation" or channel not in ("sms", "whatsapp"):
+        return None
+    assert customer.phone is not None
+    async with pool.acquire() as conn:
+        return await conversations.hold(
+            conn,
+            claimed.brand_id,
+            claimed.invitation_id,
+            customer_id=claimed.customer_id,
+            channel=channel,
+            sender=route.sender or conversations.SANDBOX_SENDER,
+            recipient=customer.phone,
+            locale=pick_locale(loaded.definition, customer.locale),
+            question_id=loaded.definition.questions[0].id,
+            now=now,
+        )
+
+
+async def _release_conversation(pool: asyncpg.Pool, claimed: queries.Claimed, now: datetime) -> None:
+    async with pool.acquire() as conn:
+        await conversations.release(conn, claimed.brand_id, claimed.invitation_id, "not_sent", now)
 
 
 async def _accepted(
@@ -325,6 +379,7 @@ def _without(customer: Customer, message: Message, outcome: Outcome) -> Customer
     if outcome.effect == "opted_out":
         consent = "whatsapp" if message.channel == "whatsapp" else "sms"
         changed.consents = {**customer.consents, consent: False}
+        changed.unsubscribed = sorted({*customer.unsubscribed, consent})
     elif outcome.effect == "phone_unreachable":
         changed.phone_unreachable = outcome.error_code or "unreachable"
     elif outcome.effect == "token_unregistered":

@@ -23,6 +23,7 @@ field                default                    bounds
 ``max_lag``          ``PT2H``                   more than ``PT0S``, at most ``P30D``, and ≥ ``delay``
 ``channels``         ``["sms"]``                1–5 distinct of push, sms, whatsapp, web_link, webhook
 ``style``            ``conversation``           ``conversation`` or ``link`` (SMS and WhatsApp)
+``when_busy``        ``link``                   ``link`` or ``wait``: a conversation is open already
 ``whatsapp_template`` none                      required when ``channels`` has whatsapp
 ``expires_after``    ``P1D``                    ``PT5M`` … ``P30D``
 ``priority``         ``0``                      -1000 … 1000 (higher wins)
@@ -62,6 +63,11 @@ Channel = Literal["push", "sms", "whatsapp", "web_link", "webhook"]
 Style = Literal["conversation", "link"]
 """How an SMS or WhatsApp invitation reads: ``conversation`` sends the intro and the first question, and the
 customer answers by reply; ``link`` sends a short text with the invitation's web survey link."""
+
+WhenBusy = Literal["link", "wait"]
+"""What a ``conversation``-style invitation does when the customer is still in another conversation with the
+brand's sender: replies can only belong to one of them, so it goes as a ``link`` instead, or it ``wait``s until
+that conversation is over (deferred, and ``stale`` once past its ``max_lag``)."""
 
 Outside = Literal["defer", "drop"]
 
@@ -190,6 +196,14 @@ class TriggerIn(Base, kw_only=True):
     """Latest send after the contact: an invitation that cannot go out by ``occurred_at + max_lag`` is stale."""
     channels: Channels = field(default_factory=_sms_only)
     style: Style = "conversation"
+    when_busy: Annotated[
+        WhenBusy,
+        Meta(
+            description="For the conversation style: when the customer is still answering another survey by "
+            "reply on the same sender, send this one as a `link` (the default), or `wait` until that "
+            "conversation is over (deferred; stale once past `max_lag`)."
+        ),
+    ] = "link"
     whatsapp_template: WhatsAppTemplate | None = None
     expires_after: timedelta = timedelta(days=1)
     """Invitation lifetime from its planned send time; later sends and answers are refused."""
