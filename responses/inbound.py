@@ -1,8 +1,9 @@
 """Messages customers send to a brand's sender: SMS and WhatsApp replies, and replies typed into the sandbox.
 
 Every inbound message is stored first (`inbound_messages`), before anything else is done with it, once per
-provider message id: providers retry webhooks. What a reply means (an answer, STOP, HELP …) is decided later,
-from the stored row.
+provider message id: providers retry webhooks. What it meant (an answer, STOP, HELP …), decided by
+`responses.replies` in the same transaction, and the text lxt replied with are recorded on the row (`record`): a
+retried webhook is answered from there, with the same reply, and nothing is done twice.
 
 Which brand a message belongs to is found from where it was sent to:
 1. a brand's own sender (`brand_senders`): its configured ``from`` number is the message's To, or its Messaging
@@ -40,6 +41,12 @@ class Inbound(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     customer_id: UUID | None
     received_at: datetime
+    outcome: str | None = None
+    """What the message meant (see `responses.replies.Outcome`); None until it was handled."""
+    reply: str | None = None
+    """The text lxt answered with; None for none."""
+    conversation_id: UUID | None = None
+    invitation_id: UUID | None = None
     duplicate: bool = False
     """The provider sent this message before (a retried webhook): the stored row, nothing new was written."""
 
@@ -88,7 +95,7 @@ SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $2 ORDER BY up
 
 _COLUMNS = (
     "inbound_id, brand_id, channel, provider, provider_message_id, from_phone, to_address, body, customer_id, "
-    "received_at"
+    "received_at, outcome, reply, conversation_id, invitation_id"
 )
 
 _INSERT = f"""
@@ -101,6 +108,12 @@ RETURNING {_COLUMNS}
 
 _STORED = f"""
 SELECT {_COLUMNS} FROM inbound_messages WHERE brand_id = $1 AND provider = $2 AND provider_message_id = $3
+"""
+
+_RECORD = """
+UPDATE inbound_messages
+SET outcome = $3, reply = $4, conversation_id = $5, invitation_id = $6, customer_id = coalesce($7, customer_id)
+WHERE brand_id = $1 AND inbound_id = $2
 """
 
 
@@ -184,3 +197,20 @@ async def receive(
         return Inbound(**dict(row))
     stored = await conn.fetchrow(_STORED, brand_id, provider, provider_message_id)
     return Inbound(**dict(stored), duplicate=True)
+
+
+async def record(
+    conn: asyncpg.Connection,
+    message: Inbound,
+    *,
+    outcome: str,
+    reply: str | None,
+    conversation_id: UUID | None = None,
+    invitation_id: UUID | None = None,
+    customer_id: UUID | None = None,
+) -> None:
+    """Record what `message` meant and the reply it got; `customer_id` attributes it to the customer whose
+    conversation it answered (a phone several customers share: the one who was asked)."""
+    await conn.execute(
+        _RECORD, message.brand_id, message.inbound_id, outcome, reply, conversation_id, invitation_id, customer_id
+    )

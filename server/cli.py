@@ -306,40 +306,37 @@ def cmd_sandbox_outbox(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_reply(settings: Settings, args: argparse.Namespace) -> int:
-    """Answer the newest sandbox message to PHONE as its customer would by SMS."""
-    from notifications import sandbox
-    from plumbing.ids import new_id
-    from responses import inbound
+    """Answer the newest sandbox message to PHONE as its customer would by SMS, and print lxt's reply."""
+    from responses import replies
 
     phone = _phone(args.phone)
 
-    async def work(conn: asyncpg.Connection) -> tuple[sandbox.OutboxEntry, inbound.Inbound | None]:
+    async def work(conn: asyncpg.Connection) -> replies.SandboxReply:
         brand = await _brand(conn, args.brand) if args.brand else None
-        latest = await sandbox.latest_to(conn, phone, brand_id=brand.brand_id if brand else None)
-        if latest is None:
+        async with conn.transaction():
+            answered = await replies.sandbox_reply(
+                conn,
+                phone,
+                args.text,
+                brand_id=brand.brand_id if brand else None,
+                now=datetime.now(UTC),
+                base_url=settings.base_url,
+            )
+        if answered is None:
             by = f" by {args.brand}" if args.brand else ""
             raise CliError(
                 f"no sandbox message was sent to {phone}{by}: nothing to reply to (see `lxt sandbox outbox`)"
             )
-        to_address = latest.sender or sandbox.PROVIDER
-        async with conn.transaction():
-            stored = await inbound.receive(
-                conn,
-                provider=sandbox.PROVIDER,
-                channel="whatsapp" if latest.channel == "whatsapp" else "sms",
-                provider_message_id=f"sandbox-{new_id()}",
-                from_phone=phone,
-                to_address=to_address,
-                body=args.text,
-                payload={"From": phone, "To": to_address, "Body": args.text},
-                now=datetime.now(UTC),
-                brand_id=latest.brand_id,
-            )
-        return latest, stored
+        return answered
 
-    latest, stored = _with_conn(settings, work)
-    assert stored is not None  # the brand is given, so the message is stored
-    print(f"reply from {phone} to {latest.brand} stored (inbound message {stored.inbound_id})")
+    # Send jobs the reply caused are committed as scheduled invitations: the worker's sweeper queues them.
+    answered = _with_conn(settings, work)
+    reply = answered.reply
+    print(
+        f"reply from {phone} to {answered.to.brand} stored (inbound message {answered.message.inbound_id}): "
+        f"{reply.outcome}"
+    )
+    print(textwrap.indent(reply.text, "    ") if reply.text else "    (no answer)")
     return 0
 
 

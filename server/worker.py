@@ -23,6 +23,7 @@ from notifications.providers import Providers
 from notifications.queue import SEND_INVITATION, Pacing
 from notifications.ratelimit import BrandSlots
 from notifications.twilio import Twilio
+from responses import jobs as response_jobs
 from server import db
 from server.app import queue_client
 from server.settings import Settings
@@ -115,6 +116,8 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "cron_jobs": [
             # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
             cron(jobs.sweep, second=30, run_at_startup=True),
+            # Invitations whose time is over, and the conversations that end with them.
+            cron(response_jobs.close_expired, second=45, run_at_startup=False),
         ],
         "redis_pool": queue_client(settings.redis_url, settings.queue_name, timeout=QUEUE_TIMEOUT),
         "queue_name": settings.queue_name,

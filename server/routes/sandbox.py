@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Request, get
+from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.params import QueryParameter
+from litestar.exceptions import NotFoundException
+from litestar.params import JSONBody, QueryParameter
+from msgspec import Meta
 
 from customers.contact import normalize_phone
 from notifications import sandbox
 from notifications.sandbox import SandboxMessage
+from responses import replies
+from responses.received import Outcome
 from server.auth import requires
 from server.deps import Conn
 from server.errors import ProblemOperation, invalid, problems
 from server.routes.params import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from server.settings import Settings
 from server.tenants import Principal
 
 Req = Request[Principal, Principal, State]
@@ -68,4 +74,68 @@ async def list_sandbox_messages(
     )
 
 
-ROUTES = [list_sandbox_messages]
+class SandboxReplyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    phone: Annotated[
+        str,
+        Meta(
+            min_length=3, max_length=32, description="The customer's phone (E.164).", examples=["+4915112345678"]
+        ),
+    ]
+    text: Annotated[
+        str, Meta(min_length=1, max_length=1600, description="What the customer replies.", examples=["9"])
+    ]
+
+
+class SandboxReplyOut(msgspec.Struct, kw_only=True):
+    inbound_id: UUID
+    """The reply as stored, like any inbound message (provider ``sandbox``)."""
+    outcome: Outcome
+    """What it meant: an answer, a re-prompt, STOP … (see the Twilio inbound webhook)."""
+    reply: str | None
+    """What lxt texted back; null for nothing."""
+    answered_message_id: UUID
+    """The sandbox message it answers (the brand's newest to the phone)."""
+    conversation_id: UUID | None
+    invitation_id: UUID | None
+
+
+@post(
+    "/sandbox/replies",
+    tags=["sandbox"],
+    opt=requires("manage"),
+    status_code=200,
+    summary="Reply to the newest sandbox message to a phone, as its customer would",
+    description="Takes the path of a real inbound SMS — stored, then keywords, the customer's open conversation, "
+    "the brand's auto-reply — and answers with what lxt would text back. The same as `lxt sandbox reply`.",
+    responses=problems(400, 401, 403, 404, 413, 422, 503),
+    operation_class=ProblemOperation,
+)
+async def reply_in_sandbox(request: Req, conn: Conn, data: JSONBody[SandboxReplyIn]) -> SandboxReplyOut:
+    phone = normalize_phone(data.phone)
+    if phone is None:
+        raise invalid("/phone", "is not an international phone number (E.164, e.g. +4915112345678)")
+    settings: Settings = request.app.state.settings
+    async with conn.transaction():
+        answered = await replies.sandbox_reply(
+            conn,
+            phone,
+            data.text,
+            brand_id=request.auth.brand_id,
+            now=datetime.now(UTC),
+            base_url=settings.base_url,
+        )
+    if answered is None:
+        raise NotFoundException("no sandbox message of this brand went to that phone: nothing to reply to")
+    reply = answered.reply
+    await replies.queue_jobs(request.app.state.redis, reply, settings.queue_name)
+    return SandboxReplyOut(
+        inbound_id=answered.message.inbound_id,
+        outcome=reply.outcome,
+        reply=reply.text,
+        answered_message_id=answered.to.message_id,
+        conversation_id=reply.conversation_id,
+        invitation_id=reply.invitation_id,
+    )
+
+
+ROUTES = [list_sandbox_messages, reply_in_sandbox]

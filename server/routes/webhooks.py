@@ -9,6 +9,10 @@ without an auth token configured, every one is (nothing could tell Twilio from a
 Only then is anything read from the database: forged requests take no pooled connection. Twilio retries a
 webhook that fails, so one that names nothing lxt knows (a message or sender of no brand) is answered with
 success and only logged. Phone numbers are never logged.
+
+An inbound message is stored and answered in one short transaction (`responses.replies`): the TwiML reply is the
+next question, a re-prompt, a thank-you, a keyword's confirmation, the brand's auto-reply — or empty. Send jobs a
+reply causes are queued after the commit.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import MultiDict, State
@@ -32,7 +37,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from notifications.receipts import STATUS_CALLBACK_PATH, record_receipt
 from plumbing.errors import FieldError, nul_errors
-from responses import inbound
+from responses import inbound, replies
+from responses.received import Reply
 from server import db
 from server.boundary import refuse_nul
 from server.errors import ApiError, ProblemOperation, invalid_body, problems
@@ -65,6 +71,9 @@ class InboundMessage(msgspec.Struct, rename="pascal", kw_only=True):
     body: str = ""
     messaging_service_sid: str | None = None
     account_sid: str | None = None
+    opt_out_type: str | None = None
+    """Set by Twilio's Advanced Opt-Out when the message was one of its keywords (STOP, START, HELP), which it
+    answered itself."""
 
 
 def _form_operation(view: type[msgspec.Struct]) -> type[ProblemOperation]:
@@ -193,13 +202,21 @@ async def twilio_status(
         log.warning("Twilio status callback for an unknown message %s of brand %s: not stored", m, b)
 
 
-_EMPTY_TWIML = str(MessagingResponse())
+def twiml(text: str | None) -> str:
+    """The TwiML answer to an inbound message: `text` texted back, or nothing (an empty response)."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)
 
 
 async def _inbound(request: Req, channel: inbound.Channel) -> Response[str]:
     form = await signed_form(request)
     message = decode_view(form, InboundMessage)
-    async with db.acquire(request.app.state.pool) as conn, conn.transaction():
+    settings: Settings = request.app.state.settings
+    now = datetime.now(UTC)
+
+    async def answer(conn: asyncpg.Connection, _: int) -> Reply | None:
         stored = await inbound.receive(
             conn,
             provider="twilio",
@@ -210,18 +227,36 @@ async def _inbound(request: Req, channel: inbound.Channel) -> Response[str]:
             body=message.body,
             payload=dict(form),
             messaging_service_sid=message.messaging_service_sid or None,
-            now=datetime.now(UTC),
+            now=now,
         )
-    if stored is None:
+        if stored is None:
+            return None
+        return await replies.reply_to(
+            conn,
+            stored,
+            now=now,
+            base_url=settings.base_url,
+            opt_out_type=message.opt_out_type,
+            messaging_service_sid=message.messaging_service_sid or None,
+        )
+
+    async with db.acquire(request.app.state.pool) as conn:
+        reply = await db.with_retries(conn, answer)
+    if reply is None:
         log.warning("inbound %s message %s is to a sender of no brand: not stored", channel, message.message_sid)
-    # An empty TwiML response: nothing is sent back now (what a reply means is worked out from the stored row).
-    return Response(_EMPTY_TWIML, media_type=TWIML)
+    else:
+        await replies.queue_jobs(request.app.state.redis, reply, settings.queue_name)
+    return Response(twiml(reply.text if reply else None), media_type=TWIML)
 
 
 _INBOUND = (
     "Stores the message (once per MessageSid: Twilio retries) for the brand whose sender it was sent to: a "
     "brand's own number or Messaging Service, else the brand that last messaged this phone from the shared "
-    "number. A message for no known brand is not stored. Answers with empty TwiML."
+    "number; a message for no known brand is not stored. Then answers it with TwiML, in the same transaction: "
+    "STOP, START, HELP and the brand's keywords first (with `OptOutType` set, Twilio's Advanced Opt-Out answered "
+    "already and the TwiML is empty); else the customer's open conversation on this sender takes it as the answer "
+    "to its question and the TwiML carries the next question, a re-prompt or the thank-you; else the brand's "
+    "auto-reply, or empty TwiML. A retried MessageSid gets the same TwiML and changes nothing."
 )
 
 

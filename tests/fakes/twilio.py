@@ -296,8 +296,12 @@ class FakeTwilio(FakeServer):
         message_sid: str | None = None,
         channel: str = "sms",
         signature: str | None = None,
+        messaging_service_sid: str | None = None,
+        opt_out_type: str | None = None,
     ) -> SignedRequest:
-        """The webhook Twilio POSTs for an incoming message; ``channel="whatsapp"`` prefixes the addresses."""
+        """The webhook Twilio POSTs for an incoming message; ``channel="whatsapp"`` prefixes the addresses. A
+        message through a Messaging Service carries its SID; `opt_out_type` (STOP, START, HELP) is what Twilio's
+        Advanced Opt-Out adds when it recognized, and answered, a keyword."""
         if channel not in ("sms", "whatsapp"):
             raise ValueError(f"unknown channel {channel!r}")
         sid = message_sid or f"SM{secrets.token_hex(16)}"
@@ -318,6 +322,10 @@ class FakeTwilio(FakeServer):
         }
         if channel == "whatsapp":
             params |= {"MessageType": "text", "ProfileName": "Customer", "WaId": from_.removeprefix("whatsapp:+")}
+        if messaging_service_sid is not None:
+            params["MessagingServiceSid"] = messaging_service_sid
+        if opt_out_type is not None:
+            params["OptOutType"] = opt_out_type
         return self._signed(url, params, signature)
 
     def send_inbound(
@@ -330,10 +338,20 @@ class FakeTwilio(FakeServer):
         message_sid: str | None = None,
         channel: str = "sms",
         signature: str | None = None,
+        messaging_service_sid: str | None = None,
+        opt_out_type: str | None = None,
     ) -> int:
         """`inbound(...)` POSTed over a real socket; returns the HTTP status lxt answered."""
         request = self.inbound(
-            url, from_=from_, to=to, body=body, message_sid=message_sid, channel=channel, signature=signature
+            url,
+            from_=from_,
+            to=to,
+            body=body,
+            message_sid=message_sid,
+            channel=channel,
+            signature=signature,
+            messaging_service_sid=messaging_service_sid,
+            opt_out_type=opt_out_type,
         )
         return request.post()
 

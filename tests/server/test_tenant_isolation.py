@@ -242,6 +242,34 @@ async def read_sandbox(client, victim, attacker, conn) -> None:
     assert len((await client.get("/v1/sandbox/messages", headers=victim.headers())).json()["items"]) == 1
 
 
+@attack("POST", "/v1/sandbox/replies")
+async def reply_in_sandbox(client, victim, attacker, conn) -> None:
+    await victim_sent(client, victim, conn)
+    body = {"phone": "+4915112345678", "text": "STOP"}
+    response = await client.post("/v1/sandbox/replies", json=body, headers=attacker.headers())
+    assert response.status_code == 404  # the attacker never messaged the phone: nothing of the victim's answered
+    assert await conn.fetchval("SELECT count(*) FROM inbound_messages") == 0
+    assert await conn.fetchval("SELECT consents FROM customers WHERE brand_id = $1", victim.brand.brand_id) == {
+        "sms": True
+    }
+
+
+@attack("GET", "/v1/messaging")
+@attack("PUT", "/v1/messaging")
+async def messaging_of_another_brand(client, victim, attacker, conn) -> None:
+    from responses.messaging import MessagingIn, check_messaging, put_messaging
+
+    own = MessagingIn(help_text="Victim help", auto_reply="Victim auto-reply")
+    await put_messaging(conn, victim.brand.brand_id, check_messaging(own), datetime.now(UTC))
+    before = await conn.fetch("SELECT * FROM brand_messaging")
+    read = (await client.get("/v1/messaging", headers=attacker.headers())).json()
+    assert (read["help_text"], read["auto_reply"], read["updated_at"]) == (None, None, None)
+    body = {"help_text": "Pwned", "keywords": {"stop": ["halt"]}}
+    assert (await client.put("/v1/messaging", json=body, headers=attacker.headers())).status_code == 200
+    victims = await conn.fetch("SELECT * FROM brand_messaging WHERE brand_id = $1", victim.brand.brand_id)
+    assert victims == before
+
+
 @attack("GET", "/v1/senders")
 @attack("PUT", "/v1/senders/sms")
 @attack("PUT", "/v1/senders/whatsapp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -10,12 +11,15 @@ import pytest
 from litestar.testing import AsyncTestClient
 from twilio.twiml.messaging_response import MessagingResponse
 
+from notifications import conversations
 from notifications.receipts import status_callback_url
+from responses.messaging import MessagingIn, check_messaging, put_messaging
 from server.app import create_app
 from server.routes import webhooks
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import PHONE
+from tests.responses.factories import Sent, sent_invitation
 from tests.twilio import (
     AUTH_TOKEN,
     BASE_URL,
@@ -300,3 +304,69 @@ async def test_webhooks_read_forms_only(client: AsyncTestClient, brand: BrandFix
     response = await client.post("/webhooks/twilio/sms", json=inbound(), headers={"X-Twilio-Signature": "x"})
     assert response.status_code == 415
     assert response.json()["errors"][0]["pointer"] == "header:content-type"
+
+
+# -- replies in a conversation ---------------------------------------------------------------------------------
+
+SHARED = "+15005550006"
+"""The shared sender `sent_invitation` writes from: a reply to it belongs to the brand that last wrote from it."""
+
+
+async def conversation(conn: asyncpg.Connection, brand: BrandFixture) -> Sent:
+    """A conversation-style invitation of store_visit_nps sent to PHONE, its conversation open on `SHARED`."""
+    sent = await sent_invitation(conn, brand, "store_visit_nps", phone=PHONE, style="conversation", sender=SHARED)
+    assert await conversations.hold(
+        conn,
+        brand.brand.brand_id,
+        str(sent.invitation_id),
+        customer_id=str(sent.customer_id),
+        channel="sms",
+        sender=SHARED,
+        recipient=PHONE,
+        locale="en",
+        question_id="nps",
+        now=datetime.now(UTC),
+    )
+    return sent
+
+
+async def test_a_signed_reply_is_answered_with_twiml_and_forged_ones_change_nothing(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    sent = await conversation(conn, brand)
+    url = f"{BASE_URL}/webhooks/twilio/sms"
+    params = inbound(body="10", to=SHARED)
+    forged = await post_signed(client, url, params, token="guessed")
+    unsigned = await client.post("/webhooks/twilio/sms", data=params)
+    tampered = await client.post(
+        "/webhooks/twilio/sms", data=params | {"Body": "0"}, headers={"X-Twilio-Signature": signature(url, params)}
+    )
+    for response in (forged, unsigned, tampered):
+        assert response.status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM inbound_messages") == 0
+    assert await conn.fetchval("SELECT count(*) FROM answers") == 0
+    assert await conn.fetchval("SELECT opened_at FROM invitations") is None
+
+    signed = await post_signed(client, url, params)
+    assert signed.status_code == 200
+    assert signed.headers["content-type"].startswith("text/xml")
+    assert signed.text == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Great to hear! What did you like most?\n'
+        "Reply in your own words, or SKIP to skip</Message></Response>"
+    )
+    stored = await conn.fetchrow(
+        "SELECT outcome, invitation_id, conversation_id IS NOT NULL FROM inbound_messages"
+    )
+    assert tuple(stored) == ("answer", sent.invitation_id, True)
+    assert await conn.fetchval("SELECT value FROM answers WHERE question_id = 'nps'") == 10
+
+
+async def test_a_reply_text_is_escaped_as_xml(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await sent_invitation(conn, brand, "store_visit_nps", phone=PHONE, sender=SHARED)
+    await put_messaging(
+        conn, brand.brand.brand_id, check_messaging(MessagingIn(auto_reply="Q&A <here>")), datetime.now(UTC)
+    )
+    response = await post_signed(client, f"{BASE_URL}/webhooks/twilio/sms", inbound(body="hello", to=SHARED))
+    assert "<Message>Q&amp;A &lt;here&gt;</Message>" in response.text
