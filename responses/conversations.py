@@ -2,9 +2,10 @@
 to its current question, and what goes back (the next question, a re-prompt, the thank-you).
 
 A conversation is opened by the send job (`notifications.conversations`) when the intro and first question go
-out; a reply finds it by the customer's phone and the brand sender it was written to. Its row is locked for the
-whole reply (``FOR UPDATE``), so two replies racing (two messages sent in quick succession, each its own webhook)
-are answered one after the other, the second seeing what the first stored.
+out; a reply finds it by the customer's phone and the brand sender it was written to (`OPEN`, read with the rest
+of the message's context). Its row is locked for the whole reply (``FOR UPDATE``), so two replies racing (two
+messages sent in quick succession, each its own webhook) are answered one after the other, the second seeing
+what the first stored.
 
 A reply is read with the questionnaire's SMS parser (`questionnaires.parse.parse_sms`) for the current question
 in the conversation's locale, and given through `responses.answers.give` (the answering path every channel
@@ -22,7 +23,6 @@ from typing import Final
 from uuid import UUID
 
 import asyncpg
-import msgspec
 
 from questionnaires.flow import End, Step
 from questionnaires.model import AnswerValue
@@ -30,7 +30,7 @@ from questionnaires.parse import Answer, Invalid, expectation, parse_sms
 from questionnaires.render import render_sms, render_sms_thank_you
 from responses import answers
 from responses.answers import Answering, AnswersInvalid, Given, InvitationCompleted, InvitationExpired
-from responses.received import Outcome, Received, Reply
+from responses.received import Conversation, Outcome, Received, Reply
 from responses.texts import own_text, sms, texts
 
 MAX_REPROMPTS: Final = 2
@@ -38,26 +38,16 @@ MAX_REPROMPTS: Final = 2
 SWEEP_BATCH: Final = 1000
 
 
-class Conversation(msgspec.Struct, kw_only=True):
-    brand_id: UUID
-    conversation_id: UUID
-    invitation_id: UUID
-    customer_id: UUID
-    locale: str
-    question_id: str
-    """The question asked last."""
-    reprompts: int
-    """Re-prompts of that question so far."""
-
-
-_OPEN = """
+OPEN: Final = """
 SELECT brand_id, conversation_id, invitation_id, customer_id, locale, question_id, reprompts
 FROM conversations
-WHERE brand_id = $1 AND channel = $2 AND recipient = $3 AND sender = ANY($4::text[]) AND closed_at IS NULL
+WHERE brand_id = $1 AND channel = $3 AND recipient = $4 AND sender = ANY($5::text[]) AND closed_at IS NULL
 ORDER BY opened_at DESC
 LIMIT 1
 FOR UPDATE
 """
+"""The customer's open conversation on one of the brand's senders, locked: read with the rest of a message's
+context (`responses.replies`), with the brand as $1, the channel $3, the phone $4 and the senders $5."""
 _ASKED = """
 UPDATE conversations SET question_id = $3, reprompts = $4, last_activity_at = $5
 WHERE brand_id = $1 AND conversation_id = $2
@@ -94,14 +84,6 @@ FROM due WHERE c.brand_id = due.brand_id AND c.conversation_id = due.conversatio
 """
 
 
-async def find_open(
-    conn: asyncpg.Connection, brand_id: UUID, channel: str, phone: str, senders: list[str]
-) -> Conversation | None:
-    """The open conversation with `phone` on one of the brand's `senders`, locked until the transaction ends."""
-    row = await conn.fetchrow(_OPEN, brand_id, channel, phone, senders)
-    return Conversation(**dict(row)) if row else None
-
-
 async def close(conn: asyncpg.Connection, conversation: Conversation, reason: str, now: datetime) -> None:
     await conn.execute(_CLOSE, conversation.brand_id, conversation.conversation_id, reason, now)
 
@@ -122,10 +104,7 @@ async def close_stale(conn: asyncpg.Connection, now: datetime, limit: int = SWEE
 
 async def answer(conn: asyncpg.Connection, received: Received) -> Reply | None:
     """The reply step of a message in an open conversation; None when the customer has none on this sender."""
-    message = received.message
-    conversation = await find_open(
-        conn, message.brand_id, received.channel, message.from_phone, received.addressed_to
-    )
+    message, conversation = received.message, received.conversation
     if conversation is None:
         return None
     now = received.now

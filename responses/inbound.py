@@ -28,6 +28,26 @@ Channel = Literal["sms", "whatsapp"]
 WHATSAPP_PREFIX: Final = "whatsapp:"
 
 
+class Incoming(msgspec.Struct, frozen=True, kw_only=True):
+    """An inbound message as the provider delivered it, before it is stored."""
+
+    provider: str
+    channel: Channel
+    provider_message_id: str
+    from_phone: str
+    """As the provider gives it (WhatsApp's ``whatsapp:`` prefix is understood); stored without the prefix."""
+    to_address: str
+    body: str
+    payload: dict[str, Any]
+    """The provider's fields as received."""
+    messaging_service_sid: str | None = None
+    opt_out_type: str | None = None
+    """Twilio's ``OptOutType`` (STOP, START, HELP): its Advanced Opt-Out recognized a keyword and answered it."""
+    brand_id: UUID | None = None
+    """For callers that know the brand already (the sandbox, where the operator names it); otherwise it is found
+    from `to_address`."""
+
+
 class Inbound(msgspec.Struct, frozen=True, kw_only=True):
     """An inbound message as stored."""
 
@@ -78,19 +98,23 @@ ORDER BY created_at DESC
 LIMIT 1
 """
 
-# Of the brand's customers with this phone (a household may share one), the one it last messaged there.
-_CUSTOMER_LAST_MESSAGED = """
-SELECT c.customer_id
-FROM messages m
-JOIN invitations i ON i.brand_id = m.brand_id AND i.invitation_id = m.invitation_id
-JOIN customers c ON c.brand_id = i.brand_id AND c.customer_id = i.customer_id AND c.phone = $2
-WHERE m.brand_id = $1 AND m.recipient = ANY($3::text[])
-ORDER BY m.created_at DESC
-LIMIT 1
-"""
-
+# Of the brand's customers with this phone (a household may share one), the one it last messaged there, else the
+# one last updated. Driven from the phone's customers (index customers_by_phone), so that the plan stays the same
+# whatever the statistics say: a brand has many messages, a phone few customers. Looked up by the insert itself.
 _CUSTOMER_WITH_PHONE = """
-SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $2 ORDER BY updated_at DESC LIMIT 1
+SELECT c.customer_id
+FROM customers c
+LEFT JOIN LATERAL (
+    SELECT m.created_at
+    FROM invitations i
+    JOIN messages m ON m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id
+    WHERE i.brand_id = c.brand_id AND i.customer_id = c.customer_id AND m.recipient = ANY($10::text[])
+    ORDER BY m.created_at DESC
+    LIMIT 1
+) last ON true
+WHERE c.brand_id = $1 AND c.phone = $5
+ORDER BY last.created_at DESC NULLS LAST, c.updated_at DESC
+LIMIT 1
 """
 
 _COLUMNS = (
@@ -101,7 +125,7 @@ _COLUMNS = (
 _INSERT = f"""
 INSERT INTO inbound_messages (brand_id, channel, provider, provider_message_id, from_phone, to_address, body,
                               customer_id, payload, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+VALUES ($1, $2, $3, $4, $5, $6, $7, ({_CUSTOMER_WITH_PHONE}), $8, $9)
 ON CONFLICT (brand_id, provider, provider_message_id) DO NOTHING
 RETURNING {_COLUMNS}
 """
@@ -141,61 +165,41 @@ async def find_brand(
     return await conn.fetchval(_LAST_TO_PHONE, recipients, senders, None)
 
 
-async def customer_with_phone(conn: asyncpg.Connection, brand_id: UUID, phone: str) -> UUID | None:
-    """The brand's customer with this phone: the one last messaged at it, else the one last updated."""
-    found = await conn.fetchval(_CUSTOMER_LAST_MESSAGED, brand_id, phone, _addresses(phone))
-    return found or await conn.fetchval(_CUSTOMER_WITH_PHONE, brand_id, phone)
-
-
-async def receive(
-    conn: asyncpg.Connection,
-    *,
-    provider: str,
-    channel: Channel,
-    provider_message_id: str,
-    from_phone: str,
-    to_address: str,
-    body: str,
-    payload: dict[str, Any],
-    messaging_service_sid: str | None = None,
-    now: datetime,
-    brand_id: UUID | None = None,
-) -> Inbound | None:
+async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -> Inbound | None:
     """Store an inbound message for the brand it belongs to; None (nothing stored) if no brand can be found.
 
-    `from_phone` and `to_address` as the provider gives them (WhatsApp's ``whatsapp:`` prefix is understood);
-    the sender's phone is stored without it. `brand_id` is for callers that know the brand already (the
-    sandbox, where the operator names it); otherwise it is found from `to_address`. A message the provider
-    sent before is not stored twice: the stored one is returned with ``duplicate=True``.
+    It is attributed to the brand's customer with the sender's phone: the one last messaged at it, else the one
+    last updated. A message the provider sent before is not stored twice: the stored one is returned with
+    ``duplicate=True``.
     """
-    phone = phone_of(from_phone)
+    phone = phone_of(incoming.from_phone)
+    brand_id = incoming.brand_id
     if brand_id is None:
         brand_id = await find_brand(
             conn,
-            channel=channel,
+            channel=incoming.channel,
             from_phone=phone,
-            to_address=to_address,
-            messaging_service_sid=messaging_service_sid,
+            to_address=incoming.to_address,
+            messaging_service_sid=incoming.messaging_service_sid,
         )
         if brand_id is None:
             return None
-    customer_id = await customer_with_phone(conn, brand_id, phone)
     row = await conn.fetchrow(
         _INSERT,
         brand_id,
-        channel,
-        provider,
-        provider_message_id,
+        incoming.channel,
+        incoming.provider,
+        incoming.provider_message_id,
         phone,
-        to_address,
-        body,
-        customer_id,
-        payload,
+        incoming.to_address,
+        incoming.body,
+        incoming.payload,
         now,
+        _addresses(phone),
     )
     if row is not None:
         return Inbound(**dict(row))
-    stored = await conn.fetchrow(_STORED, brand_id, provider, provider_message_id)
+    stored = await conn.fetchrow(_STORED, brand_id, incoming.provider, incoming.provider_message_id)
     return Inbound(**dict(stored), duplicate=True)
 
 

@@ -56,6 +56,21 @@ class Sender(msgspec.Struct, frozen=True, kw_only=True):
         return self.consents.get(channel) is False
 
 
+class Conversation(msgspec.Struct, kw_only=True):
+    """The customer's open conversation on the sender the message was written to (`responses.conversations`),
+    its row locked until the transaction ends."""
+
+    brand_id: UUID
+    conversation_id: UUID
+    invitation_id: UUID
+    customer_id: UUID
+    locale: str
+    question_id: str
+    """The question asked last."""
+    reprompts: int
+    """Re-prompts of that question so far."""
+
+
 class Received(msgspec.Struct, frozen=True, kw_only=True):
     message: Inbound
     customer: Sender | None
@@ -63,9 +78,9 @@ class Received(msgspec.Struct, frozen=True, kw_only=True):
     brand_name: str
     settings: Messaging
     """The brand's messaging settings, keywords normalized."""
-    addressed_to: list[str]
-    """The brand's addresses the message was sent to: the To number (without WhatsApp's prefix) and the Messaging
-    Service it came through, or the sandbox's sender."""
+    conversation: Conversation | None
+    """The open conversation with the customer's phone on the brand's address the message was sent to (the To
+    number, the Messaging Service it came through, or the sandbox's sender)."""
     opt_out_type: str | None = None
     """Twilio's ``OptOutType`` (STOP, START, HELP): its Advanced Opt-Out handled the message and answered it."""
     now: datetime

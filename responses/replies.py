@@ -12,9 +12,10 @@ None answers: the message is ``ignored`` (empty TwiML). What the message meant, 
 and invitation it went to are recorded on its row (`responses.inbound.record`), so a retried webhook (the same
 MessageSid) is answered with the same text and nothing is done twice.
 
-A step that fails with a bug does not lose the message: its work is rolled back to a savepoint, the message
-stays stored with the outcome ``error`` (logged), and nothing is texted back. Lost connections and deadlocks are
-raised: the caller's transaction is retried, or the provider retries the webhook.
+A step that fails with a bug does not lose the message: the transaction is rolled back and the message stored
+again on its own with the outcome ``error`` (logged), and nothing is texted back. A deadlock runs the transaction
+again; a lost connection is raised (the provider retries the webhook). The happy path pays for none of this: no
+savepoint, one transaction.
 
 Steps after the conversation see only the customer's words (`on_text`): the shape of a tracking study's code
 handler, which goes between the conversation and the auto-reply.
@@ -37,9 +38,9 @@ from notifications.sandbox import PROVIDER as SANDBOX
 from notifications.sandbox import OutboxEntry, latest_to
 from plumbing.ids import new_id
 from responses import consent, conversations, inbound
-from responses.inbound import Inbound, phone_of
+from responses.inbound import Inbound, Incoming, phone_of
 from responses.messaging import from_row
-from responses.received import Outcome, Received, Reply, Sender
+from responses.received import Conversation, Outcome, Received, Reply, Sender
 from responses.texts import own_text, sms
 from triggers.schedule import InvitationJob
 
@@ -133,46 +134,86 @@ STEPS: Final[tuple[Step, ...]] = (
     on_text("auto_reply", auto_reply),
 )
 
-_CONTEXT = """
-SELECT b.name, m.help_text, m.auto_reply, m.keywords, m.updated_at, c.customer_id, c.locale, c.consents
+# Everything the steps look at, in one round trip: the brand's name and settings, the customer, and their open
+# conversation on the sender written to (locked: see `responses.conversations`).
+_CONTEXT = f"""
+WITH conversation AS ({conversations.OPEN})
+SELECT b.name, m.help_text, m.auto_reply, m.keywords, m.updated_at, c.customer_id, c.locale, c.consents,
+       v.conversation_id, v.invitation_id AS conversation_invitation_id, v.customer_id AS conversation_customer_id,
+       v.locale AS conversation_locale, v.question_id, v.reprompts
 FROM brands b
 LEFT JOIN brand_messaging m ON m.brand_id = b.brand_id
 LEFT JOIN customers c ON c.brand_id = b.brand_id AND c.customer_id = $2
+LEFT JOIN conversation v ON true
 WHERE b.brand_id = $1
 """
 
-# Raised, not recorded as the message's error: the transaction cannot go on, and a retry may well succeed.
-_NOT_OURS = (asyncpg.TransactionRollbackError, asyncpg.InterfaceError, OSError)
+TRANSACTION_ATTEMPTS: Final = 3
+"""Runs of a message's transaction after conflicts with a concurrent one (a deadlock)."""
+# Raised, not recorded as the message's error: the connection is gone, and a retry may well succeed.
+_NOT_OURS = (asyncpg.InterfaceError, OSError)
 
 
-async def reply_to(
+class Answered(msgspec.Struct, kw_only=True):
+    message: Inbound
+    """The message as stored."""
+    reply: Reply
+
+
+async def answer(
     conn: asyncpg.Connection,
-    message: Inbound,
+    incoming: Incoming,
     *,
     now: datetime,
     base_url: str,
-    opt_out_type: str | None = None,
-    messaging_service_sid: str | None = None,
     steps: Sequence[Step] = STEPS,
+) -> Answered | None:
+    """Store an inbound message and answer it, in one transaction of its own (the caller holds none); None when
+    it belongs to no brand (nothing stored). Queue the reply's `jobs` once this returned: they are committed.
+
+    A message stored before (`Inbound.duplicate`: the provider retried) gets the reply it got then, and nothing
+    is done again. If a step fails, the transaction is rolled back and the message stored again on its own, with
+    the outcome ``error``: what the customer sent is kept, and nothing is texted back.
+    """
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            async with conn.transaction():
+                stored = await inbound.receive(conn, incoming, now)
+                if stored is None:
+                    return None
+                return Answered(
+                    message=stored, reply=await _reply_to(conn, stored, incoming, now, base_url, steps)
+                )
+        except asyncpg.TransactionRollbackError:
+            if attempt == TRANSACTION_ATTEMPTS - 1:
+                raise
+            log.info("answering an inbound message conflicted with a concurrent transaction; retrying")
+        except _NOT_OURS:
+            raise
+        except Exception:
+            log.exception("an inbound %s message of %s could not be answered", incoming.channel, incoming.provider)
+            break
+    async with conn.transaction():
+        stored = await inbound.receive(conn, incoming, now)
+        if stored is None:
+            return None
+        if not stored.duplicate:
+            await inbound.record(conn, stored, outcome="error", reply=None)
+        return Answered(message=stored, reply=_replayed(stored) if stored.duplicate else Reply(outcome="error"))
+
+
+async def _reply_to(
+    conn: asyncpg.Connection,
+    message: Inbound,
+    incoming: Incoming,
+    now: datetime,
+    base_url: str,
+    steps: Sequence[Step],
 ) -> Reply:
-    """Answer a stored inbound message inside the caller's transaction (see the module's docstring); a message
-    stored before (`Inbound.duplicate`) gets the reply it got then. Queue the reply's `jobs` after commit."""
     if message.duplicate:
-        return Reply(
-            outcome=message.outcome or "ignored",  # type: ignore[arg-type]
-            text=message.reply,
-            conversation_id=message.conversation_id,
-            invitation_id=message.invitation_id,
-        )
-    received = await _received(conn, message, now, base_url, opt_out_type, messaging_service_sid)
-    try:
-        async with conn.transaction():  # a savepoint: a failing step leaves the stored message alone
-            reply = await _first(conn, received, steps)
-    except _NOT_OURS:
-        raise
-    except Exception:
-        log.exception("inbound message %s of brand %s could not be answered", message.inbound_id, message.brand_id)
-        reply = Reply(outcome="error")
+        return _replayed(message)
+    received = await _received(conn, message, incoming, now, base_url)
+    reply = await _first(conn, received, steps)
     await inbound.record(
         conn,
         message,
@@ -183,6 +224,16 @@ async def reply_to(
         customer_id=reply.customer_id,
     )
     return reply
+
+
+def _replayed(message: Inbound) -> Reply:
+    """The reply a message got when it was first answered (its jobs were queued then)."""
+    return Reply(
+        outcome=message.outcome or "ignored",  # type: ignore[arg-type]
+        text=message.reply,
+        conversation_id=message.conversation_id,
+        invitation_id=message.invitation_id,
+    )
 
 
 async def queue_jobs(redis: Any, reply: Reply, queue_name: str) -> None:
@@ -205,27 +256,38 @@ async def _first(conn: asyncpg.Connection, received: Received, steps: Sequence[S
 
 
 async def _received(
-    conn: asyncpg.Connection,
-    message: Inbound,
-    now: datetime,
-    base_url: str,
-    opt_out_type: str | None,
-    messaging_service_sid: str | None,
+    conn: asyncpg.Connection, message: Inbound, incoming: Incoming, now: datetime, base_url: str
 ) -> Received:
-    row = await conn.fetchrow(_CONTEXT, message.brand_id, message.customer_id)
-    settings = from_row(row if row["updated_at"] is not None else None)
+    service = incoming.messaging_service_sid
+    senders = [phone_of(message.to_address), *([service] if service else [])]
+    row = await conn.fetchrow(
+        _CONTEXT, message.brand_id, message.customer_id, message.channel, message.from_phone, senders
+    )
     customer = (
         Sender(customer_id=row["customer_id"], locale=row["locale"], consents=row["consents"])
         if row["customer_id"] is not None
+        else None
+    )
+    conversation = (
+        Conversation(
+            brand_id=message.brand_id,
+            conversation_id=row["conversation_id"],
+            invitation_id=row["conversation_invitation_id"],
+            customer_id=row["conversation_customer_id"],
+            locale=row["conversation_locale"],
+            question_id=row["question_id"],
+            reprompts=row["reprompts"],
+        )
+        if row["conversation_id"] is not None
         else None
     )
     return Received(
         message=message,
         customer=customer,
         brand_name=row["name"],
-        settings=settings,
-        addressed_to=[phone_of(message.to_address), *([messaging_service_sid] if messaging_service_sid else [])],
-        opt_out_type=opt_out_type or None,
+        settings=from_row(row if row["updated_at"] is not None else None),
+        conversation=conversation,
+        opt_out_type=incoming.opt_out_type or None,
         now=now,
         base_url=base_url,
     )
@@ -234,8 +296,7 @@ async def _received(
 class SandboxReply(msgspec.Struct, kw_only=True):
     to: OutboxEntry
     """The sandbox message answered (the newest to the phone)."""
-    message: Inbound
-    reply: Reply
+    answered: Answered
 
 
 async def sandbox_reply(
@@ -243,23 +304,21 @@ async def sandbox_reply(
 ) -> SandboxReply | None:
     """Answer the newest sandbox message to `phone` (of `brand_id`, or of any brand) with `text`, as the customer
     would by SMS: stored like an inbound message (provider ``sandbox``) and answered by the same steps as a real
-    one, inside the caller's transaction. None when no sandbox message went to the phone."""
+    one (`answer`). None when no sandbox message went to the phone."""
     latest = await latest_to(conn, phone, brand_id=brand_id)
     if latest is None:
         return None
     to_address = latest.sender or SANDBOX_SENDER
-    payload: dict[str, Any] = {"From": phone, "To": to_address, "Body": text}
-    stored = await inbound.receive(
-        conn,
+    incoming = Incoming(
         provider=SANDBOX,
         channel="whatsapp" if latest.channel == "whatsapp" else "sms",
         provider_message_id=f"sandbox-{new_id()}",
         from_phone=phone,
         to_address=to_address,
         body=text,
-        payload=payload,
-        now=now,
+        payload={"From": phone, "To": to_address, "Body": text},
         brand_id=latest.brand_id,
     )
-    assert stored is not None  # the brand is given
-    return SandboxReply(to=latest, message=stored, reply=await reply_to(conn, stored, now=now, base_url=base_url))
+    answered = await answer(conn, incoming, now=now, base_url=base_url)
+    assert answered is not None  # the brand is given
+    return SandboxReply(to=latest, answered=answered)

@@ -313,27 +313,26 @@ def cmd_sandbox_reply(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(conn: asyncpg.Connection) -> replies.SandboxReply:
         brand = await _brand(conn, args.brand) if args.brand else None
-        async with conn.transaction():
-            answered = await replies.sandbox_reply(
-                conn,
-                phone,
-                args.text,
-                brand_id=brand.brand_id if brand else None,
-                now=datetime.now(UTC),
-                base_url=settings.base_url,
-            )
-        if answered is None:
+        replied = await replies.sandbox_reply(
+            conn,
+            phone,
+            args.text,
+            brand_id=brand.brand_id if brand else None,
+            now=datetime.now(UTC),
+            base_url=settings.base_url,
+        )
+        if replied is None:
             by = f" by {args.brand}" if args.brand else ""
             raise CliError(
                 f"no sandbox message was sent to {phone}{by}: nothing to reply to (see `lxt sandbox outbox`)"
             )
-        return answered
+        return replied
 
     # Send jobs the reply caused are committed as scheduled invitations: the worker's sweeper queues them.
-    answered = _with_conn(settings, work)
-    reply = answered.reply
+    replied = _with_conn(settings, work)
+    reply = replied.answered.reply
     print(
-        f"reply from {phone} to {answered.to.brand} stored (inbound message {answered.message.inbound_id}): "
+        f"reply from {phone} to {replied.to.brand} stored (inbound message {replied.answered.message.inbound_id}): "
         f"{reply.outcome}"
     )
     print(textwrap.indent(reply.text, "    ") if reply.text else "    (no answer)")

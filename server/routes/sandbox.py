@@ -115,24 +115,18 @@ async def reply_in_sandbox(request: Req, conn: Conn, data: JSONBody[SandboxReply
     if phone is None:
         raise invalid("/phone", "is not an international phone number (E.164, e.g. +4915112345678)")
     settings: Settings = request.app.state.settings
-    async with conn.transaction():
-        answered = await replies.sandbox_reply(
-            conn,
-            phone,
-            data.text,
-            brand_id=request.auth.brand_id,
-            now=datetime.now(UTC),
-            base_url=settings.base_url,
-        )
-    if answered is None:
+    replied = await replies.sandbox_reply(
+        conn, phone, data.text, brand_id=request.auth.brand_id, now=datetime.now(UTC), base_url=settings.base_url
+    )
+    if replied is None:
         raise NotFoundException("no sandbox message of this brand went to that phone: nothing to reply to")
-    reply = answered.reply
+    reply = replied.answered.reply
     await replies.queue_jobs(request.app.state.redis, reply, settings.queue_name)
     return SandboxReplyOut(
-        inbound_id=answered.message.inbound_id,
+        inbound_id=replied.answered.message.inbound_id,
         outcome=reply.outcome,
         reply=reply.text,
-        answered_message_id=answered.to.message_id,
+        answered_message_id=replied.to.message_id,
         conversation_id=reply.conversation_id,
         invitation_id=reply.invitation_id,
     )

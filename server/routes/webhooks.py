@@ -25,7 +25,6 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-import asyncpg
 import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import MultiDict, State
@@ -38,7 +37,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 from notifications.receipts import STATUS_CALLBACK_PATH, record_receipt
 from plumbing.errors import FieldError, nul_errors
 from responses import inbound, replies
-from responses.received import Reply
 from server import db
 from server.boundary import refuse_nul
 from server.errors import ApiError, ProblemOperation, invalid_body, problems
@@ -216,32 +214,20 @@ async def _inbound(request: Req, channel: inbound.Channel) -> Response[str]:
     settings: Settings = request.app.state.settings
     now = datetime.now(UTC)
 
-    async def answer(conn: asyncpg.Connection, _: int) -> Reply | None:
-        stored = await inbound.receive(
-            conn,
-            provider="twilio",
-            channel=channel,
-            provider_message_id=message.message_sid,
-            from_phone=message.from_,
-            to_address=message.to,
-            body=message.body,
-            payload=dict(form),
-            messaging_service_sid=message.messaging_service_sid or None,
-            now=now,
-        )
-        if stored is None:
-            return None
-        return await replies.reply_to(
-            conn,
-            stored,
-            now=now,
-            base_url=settings.base_url,
-            opt_out_type=message.opt_out_type,
-            messaging_service_sid=message.messaging_service_sid or None,
-        )
-
+    incoming = inbound.Incoming(
+        provider="twilio",
+        channel=channel,
+        provider_message_id=message.message_sid,
+        from_phone=message.from_,
+        to_address=message.to,
+        body=message.body,
+        payload=dict(form),
+        messaging_service_sid=message.messaging_service_sid or None,
+        opt_out_type=message.opt_out_type or None,
+    )
     async with db.acquire(request.app.state.pool) as conn:
-        reply = await db.with_retries(conn, answer)
+        answered = await replies.answer(conn, incoming, now=now, base_url=settings.base_url)
+    reply = answered.reply if answered else None
     if reply is None:
         log.warning("inbound %s message %s is to a sender of no brand: not stored", channel, message.message_sid)
     else:

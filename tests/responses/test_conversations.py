@@ -15,9 +15,9 @@ from litestar.testing import AsyncTestClient
 
 from notifications import jobs
 from questionnaires.render import render_sms, render_sms_thank_you
-from responses import inbound, replies
 from responses import jobs as response_jobs
-from responses.inbound import Inbound
+from responses import replies
+from responses.inbound import Incoming
 from responses.received import Received, Reply
 from responses.texts import DE, EN
 from server.settings import Settings
@@ -431,10 +431,9 @@ class TestTheSandbox:
 # -- the dispatcher --------------------------------------------------------------------------------------------------
 
 
-async def stored(conn: asyncpg.Connection, brand: BrandFixture, body: str) -> Inbound:
-    """A message from the customer of `sent_invitation`, stored as the webhook stores it."""
-    message = await inbound.receive(
-        conn,
+def incoming(brand: BrandFixture, body: str) -> Incoming:
+    """A message from the customer of `sent_invitation`, as the webhook hands it on."""
+    return Incoming(
         provider="twilio",
         channel="sms",
         provider_message_id=f"SM{body}",
@@ -442,11 +441,16 @@ async def stored(conn: asyncpg.Connection, brand: BrandFixture, body: str) -> In
         to_address="+15005550006",
         body=body,
         payload={},
-        now=datetime.now(UTC),
         brand_id=brand.brand.brand_id,
     )
-    assert message is not None
-    return message
+
+
+async def answered(conn: asyncpg.Connection, brand: BrandFixture, body: str, steps: list) -> replies.Answered:
+    found = await replies.answer(
+        conn, incoming(brand, body), now=datetime.now(UTC), base_url="http://lxt.test", steps=steps
+    )
+    assert found is not None
+    return found
 
 
 async def test_a_step_that_fails_loses_nothing_and_texts_nothing(
@@ -455,18 +459,17 @@ async def test_a_step_that_fails_loses_nothing_and_texts_nothing(
     await sent_invitation(conn, brand, "store_visit_nps", phone=PHONE)
 
     async def broken(conn: asyncpg.Connection, received: Received) -> Reply | None:
-        await conn.execute("UPDATE customers SET locale = 'fr'")  # rolled back with the step
+        await conn.execute("UPDATE customers SET locale = 'fr'")  # rolled back with the rest of the step
         raise RuntimeError("a bug")
 
-    async with conn.transaction():
-        message = await stored(conn, brand, "9")
-        reply = await replies.reply_to(
-            conn, message, now=datetime.now(UTC), base_url="http://lxt.test", steps=[broken]
-        )
-    assert (reply.outcome, reply.text) == ("error", None)
+    failed = await answered(conn, brand, "9", [broken])
+    assert (failed.reply.outcome, failed.reply.text) == ("error", None)
     assert "could not be answered" in caplog.text
     assert await inbound_rows(conn) == [("9", "error", None)]
     assert await conn.fetchval("SELECT locale FROM customers") == "en"
+    # The provider retries: the message is not stored twice, and still gets nothing.
+    again = await answered(conn, brand, "9", list(replies.STEPS))
+    assert (again.message.duplicate, again.reply.outcome, again.reply.text) == (True, "error", None)
 
 
 async def test_a_step_that_reads_only_the_words_plugs_in_after_the_conversation(
@@ -490,17 +493,8 @@ async def test_a_step_that_reads_only_the_words_plugs_in_after_the_conversation(
         return replies.AutoReply(f"code {text} noted", [job]) if text.startswith("A") else None
 
     steps = [*replies.STEPS[:-1], replies.on_text("code", codes), replies.STEPS[-1]]
-    async with conn.transaction():
-        coded = await replies.reply_to(
-            conn, await stored(conn, brand, "A3"), now=datetime.now(UTC), base_url="http://lxt.test", steps=steps
-        )
-        other = await replies.reply_to(
-            conn,
-            await stored(conn, brand, "hello"),
-            now=datetime.now(UTC),
-            base_url="http://lxt.test",
-            steps=steps,
-        )
+    coded = (await answered(conn, brand, "A3", steps)).reply
+    other = (await answered(conn, brand, "hello", steps)).reply
     assert (coded.outcome, coded.text, coded.jobs) == ("code", "code A3 noted", [job])
     assert (other.outcome, other.jobs) == ("ignored", [])
     assert await inbound_rows(conn) == [("A3", "code", "code A3 noted"), ("hello", "ignored", None)]
