@@ -1,4 +1,4 @@
-"""``python -m bench [servers|ingest|send ...] [--seconds N]`` (``make bench`` runs them all)."""
+"""``python -m bench [servers|ingest|send|inbound ...] [--seconds N]`` (``make bench`` runs them all)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import msgspec
 import uvloop
 
-from bench import ingest, load, send, servers
+from bench import inbound, ingest, load, send, servers
 from bench.harness import environment
 
-SUITES = ("servers", "ingest", "send")
+SUITES = ("servers", "ingest", "send", "inbound")
 
 
 def main() -> None:
@@ -28,7 +28,16 @@ def main() -> None:
         "--profile", type=Path, help="send: run the backlog's workers under cProfile, their profiles written here"
     )
     parser.add_argument(
-        "--json", type=Path, help="send: write its results here (default: bench/results/send-<time>.json)"
+        "--json",
+        type=Path,
+        help="send, inbound: write the results here (default: bench/results/<suite>-<time>.json)",
+    )
+    parser.add_argument("--customers", type=int, default=3000, help="inbound: customers with an open conversation")
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[8, 32],
+        help="inbound: concurrent webhook requests, one level or several (default 8,32)",
     )
     args = parser.parse_args()
     args.suites = args.suites or list(SUITES)
@@ -55,10 +64,20 @@ def main() -> None:
                 profile=args.profile,
             )
             report_send(results)
-            path = args.json or Path("bench/results") / time.strftime("send-%Y%m%dT%H%M%S.json")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(msgspec.json.format(msgspec.json.encode(results)) + b"\n")
-            print(f"\nresults: {path}")
+            write_results(results, args.json, "send")
+        if "inbound" in args.suites:
+            answered = inbound.measure(
+                env, seconds=args.seconds, customers=args.customers, connections=args.connections
+            )
+            report_inbound(answered)
+            write_results(answered, args.json, "inbound")
+
+
+def write_results(results: msgspec.Struct, path: Path | None, suite: str) -> None:
+    path = path or Path("bench/results") / time.strftime(f"{suite}-%Y%m%dT%H%M%S.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(results)) + b"\n")
+    print(f"\nresults: {path}")
 
 
 def report_ingest(results: dict[str, load.Result], workers: int) -> None:
@@ -110,6 +129,34 @@ def report_send(r: send.SendResults) -> None:
         f"sends {r.ratio:.0%} of the no-op job rate per worker (target >= 50%: "
         f"{'met' if r.ratio >= 0.5 else 'MISSED'})"
     )
+
+
+def report_inbound(r: inbound.InboundResults) -> None:
+    print(
+        f"\n## Inbound SMS answered in the webhook: {r.customers} open conversations, 1 API process (granian); "
+        "vs the no-op ceiling at the same concurrency"
+    )
+    print(
+        f"{'connections':>11} {'scenario':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'p50 ×':>6} {'p99 ×':>6} {'rate':>6}"
+    )
+    for level in r.levels:
+        for name, lat in (
+            ("GET /health (no-op ceiling)", level.noop),
+            ("POST /webhooks/twilio/sms", level.inbound),
+        ):
+            ratios = (
+                f"{level.p50_ratio:>6.1f} {level.p99_ratio:>6.1f} {level.rate_ratio:>6.0%}"
+                if lat is level.inbound
+                else ""
+            )
+            print(
+                f"{level.connections:>11} {name:<38} {lat.per_second:>9.0f} {lat.p50_ms:>8} {lat.p99_ms:>8} "
+                f"{lat.errors:>6} {ratios}"
+            )
+    worst = max(level.inbound.p99_ms for level in r.levels)
+    print(f"\nworst p99 {worst:.0f} ms (target < 100 ms: {'met' if worst < 100 else 'MISSED'})")
+    print(f"outcomes: {', '.join(f'{k} {v}' for k, v in r.outcomes.items())}")
 
 
 if __name__ == "__main__":
