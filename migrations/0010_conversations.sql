@@ -32,11 +32,14 @@ CREATE TABLE conversations (
 CREATE UNIQUE INDEX conversations_open ON conversations (brand_id, channel, sender, recipient)
     WHERE closed_at IS NULL;
 CREATE INDEX conversations_by_invitation ON conversations (brand_id, invitation_id);
--- The sweep closing conversations whose invitation is over (across brands: the system's own job).
-CREATE INDEX conversations_open_by_activity ON conversations (last_activity_at) WHERE closed_at IS NULL;
+-- The sweep closing conversations whose invitation is over (across brands: the system's own job). On a column no
+-- reply changes, so that the update each answer makes (question, re-prompts, last activity) stays a HOT update.
+CREATE INDEX conversations_open_since ON conversations (opened_at) WHERE closed_at IS NULL;
 
 -- What each inbound message meant, the reply lxt texted back (a provider retrying the webhook gets the same
--- one), and the conversation and invitation it went to: part of the customer's timeline.
+-- one), and the conversation and invitation it went to: part of the customer's timeline (read by customer and
+-- time, inbound_messages_by_customer). Written by an update right after the insert, in the same transaction:
+-- none of these columns is indexed, so that the update stays a HOT one on the webhook's path.
 ALTER TABLE inbound_messages
     ADD COLUMN outcome text CHECK (outcome IN
         ('answer', 'reprompt', 'skipped', 'closed', 'stop', 'start', 'help', 'auto_reply', 'code', 'ignored',
@@ -44,8 +47,6 @@ ALTER TABLE inbound_messages
     ADD COLUMN reply text,
     ADD COLUMN conversation_id uuid,
     ADD COLUMN invitation_id uuid;
-CREATE INDEX inbound_messages_by_invitation ON inbound_messages (brand_id, invitation_id)
-    WHERE invitation_id IS NOT NULL;
 
 -- A brand's messaging settings: the answer to HELP, the auto-reply to a message outside any conversation (each
 -- a string or locale -> string; NULL: lxt's default HELP text, no auto-reply), and its own keywords per kind

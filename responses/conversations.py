@@ -75,7 +75,7 @@ WITH due AS (
       AND (i.invitation_id IS NULL OR i.status NOT IN ('sending', 'sent') OR i.expires_at <= $1
            OR i.response_state IN ('completed', 'expired')
            OR c.last_activity_at <= $1 - (i.expires_at - i.occurred_at))
-    ORDER BY c.last_activity_at
+    ORDER BY c.opened_at
     LIMIT $2
     FOR UPDATE OF c SKIP LOCKED
 )
