@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlencode
@@ -31,6 +32,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+import psutil
 from twilio.request_validator import RequestValidator
 
 from bench import load
@@ -68,6 +70,10 @@ class Level(msgspec.Struct):
     p99_ratio: float
     rate_ratio: float
     """Inbound requests per second ÷ no-op requests per second."""
+    api_cpu_ms: float
+    """CPU time (user + system) of the API processes per answered reply."""
+    postgres_cpu_ms: float | None
+    """CPU time of the embedded PostgreSQL per answered reply (None for a server of ``LXT_DATABASE_URL``)."""
 
 
 class InboundResults(msgspec.Struct):
@@ -181,7 +187,40 @@ async def _outcomes(database_url: str, brand_id: UUID) -> dict[str, int]:
         await conn.close()
 
 
-async def _measure(port: int, requests: list[bytes], connections: list[int], seconds: float) -> list[Level]:
+def _tree(root: psutil.Process | None) -> Iterator[psutil.Process]:
+    if root is not None:
+        yield root
+        yield from root.children(recursive=True)
+
+
+def _cpu_seconds(root: psutil.Process | None) -> float:
+    total = 0.0
+    for process in _tree(root):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a backend that ended meanwhile: its time is lost to both readings
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _processes(env: Env) -> tuple[psutil.Process, psutil.Process | None]:
+    """The API process (`lxt serve`, whose granian workers are its children), and the embedded PostgreSQL's
+    postmaster (its backends are its children), whose CPU time each reply costs."""
+    serve = next(
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "serve" in p.cmdline() and "server.cli" in p.cmdline()
+    )
+    pid_file = env.settings.data_path / "postgres" / "postmaster.pid"
+    postgres = psutil.Process(int(pid_file.read_text().split()[0])) if pid_file.exists() else None
+    return serve, postgres
+
+
+async def _measure(
+    env: Env, port: int, requests: list[bytes], connections: list[int], seconds: float
+) -> list[Level]:
+    serve, postgres = _processes(env)
     health = load.build_request("GET", "/health", "127.0.0.1", {})
     used = 0  # replies sent by the levels before: each level goes on with the next customers' next replies
     levels = []
@@ -197,9 +236,13 @@ async def _measure(port: int, requests: list[bytes], connections: list[int], sec
         noop = await load.run(
             "GET /health (no-op ceiling)", "127.0.0.1", port, lambda _: health, connections=count, seconds=seconds
         )
+        before = (_cpu_seconds(serve), _cpu_seconds(postgres))
         inbound = await load.run(
             "POST /webhooks/twilio/sms (answers)", "127.0.0.1", port, reply, connections=count, seconds=seconds
         )
+        api_cpu, postgres_cpu = (_cpu_seconds(serve) - before[0], _cpu_seconds(postgres) - before[1])
+        # The CPU readings span the warm-up second too: per reply sent, not per reply measured.
+        sent = taken[0] - start
         used = taken[0]
         levels.append(
             Level(
@@ -209,6 +252,8 @@ async def _measure(port: int, requests: list[bytes], connections: list[int], sec
                 p50_ratio=round(inbound.p50_ms / noop.p50_ms, 2) if noop.p50_ms else 0.0,
                 p99_ratio=round(inbound.p99_ms / noop.p99_ms, 2) if noop.p99_ms else 0.0,
                 rate_ratio=round(inbound.rps / noop.rps, 3) if noop.rps else 0.0,
+                api_cpu_ms=round(api_cpu / sent * 1000, 2),
+                postgres_cpu_ms=round(postgres_cpu / sent * 1000, 2) if postgres else None,
             )
         )
     return levels
@@ -220,7 +265,7 @@ def measure(env: Env, *, seconds: float, customers: int, connections: list[int])
     requests = _signed_replies(customers, auth_token)
     extra = {"LXT_TWILIO_AUTH_TOKEN": auth_token, "LXT_PUBLIC_BASE_URL": PUBLIC_BASE_URL}
     with api(env, extra_env=extra) as port:
-        levels = asyncio.run(_measure(port, requests, connections, seconds))
+        levels = asyncio.run(_measure(env, port, requests, connections, seconds))
     return InboundResults(
         customers=customers,
         seconds=seconds,
