@@ -1,7 +1,8 @@
 """The sandbox outbox: messages the sandbox channel recorded instead of sending them.
 
 A brand integrating lxt (or a newcomer trying it) reads here what its customers would have received, and answers
-them with `lxt sandbox reply`, which takes the path of a real inbound SMS (`responses.inbound.receive`).
+them with `lxt sandbox reply` or ``POST /v1/sandbox/replies``, which take the path of a real inbound SMS
+(`responses.replies`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import asyncpg
 
 from customers.queries import resubscribe_phone, unsubscribe_phone
 from responses.conversations import close_with
-from responses.keywords import keyword_of, opted_out_by_provider
+from responses.keywords import keyword_of, provider_keyword
 from responses.received import Received, Reply
 from responses.texts import own_text, sms, texts
 from triggers.queries import cancel_only_on
@@ -34,7 +34,7 @@ ONLY_ON: Final[dict[str, list[str]]] = {"sms": ["sms", "web_link"], "whatsapp": 
 
 async def answer_keyword(conn: asyncpg.Connection, received: Received) -> Reply | None:
     """The reply step of a keyword; None when the message is none (or START from a customer not opted out)."""
-    reported = opted_out_by_provider(received.opt_out_type)
+    reported = provider_keyword(received.opt_out_type)
     kind = reported or keyword_of(received.message.body, received.settings.keywords)
     if kind is None:
         return None

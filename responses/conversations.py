@@ -111,8 +111,9 @@ async def answer(conn: asyncpg.Connection, received: Received) -> Reply | None:
     answering = await answers.load(conn, conversation.brand_id, conversation.invitation_id)
     step = answering.step if answering is not None else None
     if answering is None or answering.response_state == "completed" or not isinstance(step, Step):
-        # Over on another channel (or never to be answered here): this message is not for it.
-        await close(conn, conversation, "invitation_closed", now)
+        # Completed on another channel (or never to be answered here): this message is not for it.
+        completed = answering is not None and answering.response_state == "completed"
+        await close(conn, conversation, "completed" if completed else "invitation_closed", now)
         return None
     if isinstance(answering.closed(now), InvitationExpired):
         return await _expired(conn, conversation, answering, received)

@@ -116,7 +116,7 @@ def keyword_of(text: str, own: Keywords) -> Kind | None:
     return None
 
 
-def opted_out_by_provider(opt_out_type: str | None) -> Kind | None:
+def provider_keyword(opt_out_type: str | None) -> Kind | None:
     """The keyword Twilio's Advanced Opt-Out recognized (its ``OptOutType`` parameter), which it answered itself."""
     kind = (opt_out_type or "").strip().lower()
     return kind if kind in KINDS else None  # type: ignore[return-value]

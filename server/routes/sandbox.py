@@ -1,4 +1,5 @@
-"""The sandbox outbox: what lxt would have sent, while no provider is configured for a channel."""
+"""The sandbox: what lxt would have sent while no provider is configured for a channel, and replies to it as the
+customer would send them."""
 
 from __future__ import annotations
 
