@@ -91,9 +91,16 @@ _WRITE = rows.write_statement(CUSTOMER_PARTS)
 
 
 async def put_customer(
-    conn: asyncpg.Connection, brand_id: UUID, external_id: str, update: CustomerIn, now: datetime
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    external_id: str,
+    update: CustomerIn,
+    now: datetime,
+    *,
+    source: str = "api",
 ) -> tuple[Customer, list[ConsentChange]]:
-    """Create or update a customer inside the caller's transaction (the row stays locked until commit).
+    """Create or update a customer inside the caller's transaction (the row stays locked until commit); consent
+    changes are recorded as coming from `source` (``api``, or ``study`` for a tracking study's enrolment).
 
     A concurrent request creating the same customer first makes this fail with a unique violation: retry the
     transaction, and it finds and updates that customer.
@@ -104,7 +111,7 @@ async def put_customer(
     writes = CustomerWrites()
     writes.add_consent_changes(brand_id, customer.customer_id, changes)
     writes.add_customer(brand_id, stored, customer)
-    await conn.execute(_WRITE, now, "api", *rows.arguments(CUSTOMER_PARTS, writes))
+    await conn.execute(_WRITE, now, source, *rows.arguments(CUSTOMER_PARTS, writes))
     return customer, changes
 
 

@@ -24,7 +24,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from plumbing.errors import DefinitionInvalid, FieldError, from_msgspec
+from plumbing.errors import Conflict, DefinitionInvalid, FieldError, from_msgspec
 from questionnaires.load import DocumentUnreadable
 from server import db
 
@@ -217,6 +217,10 @@ def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -
     return problem_response(request, 422, str(exc), title=exc.title, errors=exc.errors)
 
 
+def handle_conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response[ProblemDetails]:
+    return problem_response(request, 409, str(exc), title=exc.title, errors=exc.errors)
+
+
 def handle_unreadable(request: Request[Any, Any, Any], exc: DocumentUnreadable) -> Response[ProblemDetails]:
     # Like a body that is not JSON: nothing in it could be checked, so it is a bad request, not an invalid one.
     return problem_response(request, 400, str(exc), title=exc.title, errors=exc.errors)
@@ -252,6 +256,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
     ApiError: handle_api_error,
+    Conflict: handle_conflict,
     DefinitionInvalid: handle_definition,
     DocumentUnreadable: handle_unreadable,
     asyncpg.DataError: handle_unstorable,

@@ -154,6 +154,9 @@ class FrequencyRules(Base, kw_only=True):
     brand_gap: timedelta = timedelta(days=1)
     trigger_gap: timedelta = timedelta(days=7)
     daily_cap: DailyCap | None = None
+    exempt_from_brand_rules: bool = False
+    """The brand's own ``survey_gap`` and ``daily_survey_cap`` do not apply to this trigger: for surveys the
+    customer signed up for, such as a tracking study's pre- and post-survey, which a brand-wide gap must not skip."""
 
 
 class WhatsAppTemplate(Base, kw_only=True):
