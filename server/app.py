@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import cast
 
 import asyncpg
@@ -16,6 +17,8 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 from redis.asyncio import ConnectionPool
 
 from notifications.queue import Pacing
@@ -31,12 +34,14 @@ from server.routes import (
     admin,
     brand,
     catalog,
+    diary,
     events,
     health,
     invitations,
     questionnaires,
     sandbox,
     senders,
+    studies,
     webhooks,
 )
 from server.settings import Settings
@@ -96,6 +101,7 @@ def create_app(settings: Settings) -> Litestar:
             *invitations.ROUTES,
             *sandbox.ROUTES,
             *senders.ROUTES,
+            *studies.ROUTES,
         ],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],
@@ -104,7 +110,7 @@ def create_app(settings: Settings) -> Litestar:
         path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only], security=[{"adminToken": []}]
     )
     return Litestar(
-        route_handlers=[health.health, health.ready, v1, admin_router, *webhooks.ROUTES],
+        route_handlers=[health.health, health.ready, v1, admin_router, *webhooks.ROUTES, *diary.ROUTES],
         lifespan=[lifespan],
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -112,6 +118,8 @@ def create_app(settings: Settings) -> Litestar:
         before_request=check_parameters,
         request_max_body_size=settings.max_body_bytes,
         plugins=[ClosedStructs()],
+        # The pages customers see (server/templates/*.j2); Jinja escapes every value.
+        template_config=TemplateConfig(directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine),
         state=State(
             {
                 "settings": settings,

@@ -23,6 +23,7 @@ from notifications.providers import Providers
 from notifications.queue import SEND_INVITATION, Pacing
 from notifications.ratelimit import BrandSlots
 from notifications.twilio import Twilio
+from responses import jobs as response_jobs
 from server import db
 from server.app import queue_client
 from server.settings import Settings
@@ -115,6 +116,8 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "cron_jobs": [
             # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
             cron(jobs.sweep, second=30, run_at_startup=True),
+            # Study diaries that ended: their post-surveys go out within a minute.
+            cron(response_jobs.end_diaries, second=0, run_at_startup=True),
         ],
         "redis_pool": queue_client(settings.redis_url, settings.queue_name, timeout=QUEUE_TIMEOUT),
         "queue_name": settings.queue_name,
