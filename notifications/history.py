@@ -7,6 +7,7 @@ is found by the index and stays the same while new invitations arrive.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 from uuid import UUID
@@ -23,6 +24,8 @@ class InvitationFilter(msgspec.Struct, frozen=True, kw_only=True):
     trigger: str | None = None
     """The trigger's key."""
     status: str | None = None
+    response_state: str | None = None
+    """`opened`, `partial`, `completed` or `expired`."""
     planned_from: datetime | None = None
     """Planned at or after this time."""
     planned_to: datetime | None = None
@@ -54,6 +57,11 @@ class InvitationSummary(msgspec.Struct, kw_only=True):
     created_at: datetime
     """When it was scheduled (its event's decision): the order of the list, which never changes."""
     updated_at: datetime
+    response_state: str | None
+    """How far the customer got: `opened` (first page view, app fetch or reply), `partial` (answered some),
+    `completed` (the survey is over), `expired` (its time ran out first); null until opened."""
+    end_reason: str | None
+    """For completed ones: `completed` (every question asked was answered) or `ended_early` (by branching)."""
 
 
 class Transition(msgspec.Struct, kw_only=True):
@@ -118,6 +126,12 @@ class Latency(msgspec.Struct, kw_only=True):
     """The provider accepted the message."""
     delivered: Milestone
     """The provider reported it delivered to the phone."""
+    opened: Milestone
+    """The customer first opened the survey (page, app) or replied."""
+    first_answer: Milestone
+    """The customer's first answer: the freshness figure of the response."""
+    completed: Milestone
+    """The survey was completed."""
 
 
 class InvitationDetail(InvitationSummary, kw_only=True):
@@ -135,7 +149,8 @@ class InvitationSlice(msgspec.Struct, kw_only=True):
 _SUMMARY = """
 SELECT i.invitation_id, i.status, i.status_reason, c.external_id AS customer, t.key AS trigger,
        e.idempotency_key AS event, e.received_at, i.questionnaire_key, i.questionnaire_version, i.channels,
-       i.channel, i.attempts, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.created_at, i.updated_at
+       i.channel, i.attempts, i.occurred_at, i.planned_at, i.send_by, i.expires_at, i.created_at, i.updated_at,
+       i.response_state, i.end_reason, i.opened_at, i.first_answer_at, i.completed_at
 FROM invitations i
 LEFT JOIN customers c ON c.brand_id = i.brand_id AND c.customer_id = i.customer_id
 LEFT JOIN triggers t ON t.brand_id = i.brand_id AND t.trigger_id = i.trigger_id
@@ -147,6 +162,7 @@ _FILTERS: Final = {
     "customer": "i.customer_id = (SELECT customer_id FROM customers WHERE brand_id = $1 AND external_id = ${})",
     "trigger": "i.trigger_id = (SELECT trigger_id FROM triggers WHERE brand_id = $1 AND key = ${})",
     "status": "i.status = ${}",
+    "response_state": "i.response_state = ${}",
     "planned_from": "i.planned_at >= ${}",
     "planned_to": "i.planned_at < ${}",
 }
@@ -186,7 +202,8 @@ async def list_invitations(
 
 def _summary(row: asyncpg.Record) -> InvitationSummary:
     values = dict(row)
-    del values["received_at"]
+    for column in ("received_at", "opened_at", "first_answer_at", "completed_at"):
+        del values[column]
     return InvitationSummary(**values)
 
 
@@ -231,17 +248,18 @@ async def get_invitation(conn: asyncpg.Connection, brand_id: UUID, invitation_id
         **msgspec.structs.asdict(summary),
         transitions=transitions,
         messages=attempts,
-        latency=latency(summary, row["received_at"], transitions, attempts),
+        latency=latency(summary, row, transitions, attempts),
     )
 
 
 def latency(
     invitation: InvitationSummary,
-    received_at: datetime | None,
+    times: Mapping[str, datetime | None],
     transitions: list[Transition],
     attempts: list[Attempt],
 ) -> Latency:
-    """The invitation's milestones, each with its seconds since the contact (pure)."""
+    """The invitation's milestones, each with its seconds since the contact (pure); `times` has the event's
+    ``received_at`` and the invitation's ``opened_at``, ``first_answer_at`` and ``completed_at``."""
     claimed = next((t.at for t in transitions if t.to_status == "sending"), None)
     accepted = next((a for a in reversed(attempts) if a.status == "accepted"), None)
     # Attempts recorded before lxt kept `accepted_at` were written once the provider had answered: their
@@ -254,9 +272,12 @@ def latency(
 
     return Latency(
         occurred=since(occurred),
-        decided=since(received_at),
+        decided=since(times["received_at"]),
         planned=since(invitation.planned_at),
         claimed=since(claimed),
         accepted=since(accepted_at),
         delivered=since(accepted.delivered_at if accepted else None),
+        opened=since(times["opened_at"]),
+        first_answer=since(times["first_answer_at"]),
+        completed=since(times["completed_at"]),
     )

@@ -6,12 +6,13 @@ Other status changes go through `triggers.queries` (`move_invitation`, `reschedu
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+from questionnaires.model import Definition
 from triggers.queries import sources_sql
 from triggers.schedule import InvitationJob
 
@@ -70,8 +71,26 @@ async def claim(conn: asyncpg.Connection, brand_id: UUID, invitation_id: str, no
     return Claimed(**dict(row)) if row else None
 
 
+_definitions = msgspec.json.Decoder(Definition)
+DEFINITIONS_CACHED: Final = 1000
+_DEFINITIONS: dict[tuple[UUID, str, int], Definition] = {}
+"""Questionnaire versions are immutable: each process decodes one once (the cache is cleared when full)."""
+
+
+async def pinned_definition(conn: asyncpg.Connection, brand_id: UUID, key: str, version: int) -> Definition:
+    """The pinned questionnaire version an invitation was scheduled with (versions are never deleted)."""
+    cache_key = (brand_id, key, version)
+    definition = _DEFINITIONS.get(cache_key)
+    if definition is None:
+        definition = _definitions.decode(await definition_json(conn, brand_id, key, version))
+        if len(_DEFINITIONS) >= DEFINITIONS_CACHED:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[cache_key] = definition
+    return definition
+
+
 async def definition_json(conn: asyncpg.Connection, brand_id: UUID, key: str, version: int) -> str:
-    """The pinned questionnaire version, as JSON text (decoded by the caller into a Definition)."""
+    """The pinned questionnaire version, as JSON text."""
     text = await conn.fetchval(
         "SELECT definition::text FROM questionnaire_versions WHERE brand_id = $1 AND key = $2 AND version = $3",
         brand_id,

@@ -51,11 +51,6 @@ MAX_CHANNELS_TRIED: Final = 6
 VALIDITY_MAX: Final = 36_000
 """Twilio's ValidityPeriod bounds, in seconds: a message still queued at the provider after this is dropped."""
 
-_definitions = msgspec.json.Decoder(Definition)
-DEFINITIONS_CACHED: Final = 1000
-_DEFINITIONS: dict[tuple[UUID, str, int], Definition] = {}
-"""Questionnaire versions are immutable: each worker process decodes one once."""
-
 Enqueue = Callable[[UUID, str, datetime], Awaitable[None]]
 """Queues the send job of an invitation for its new planned time (the caller's queue)."""
 
@@ -93,13 +88,9 @@ async def load(
     if customer is None:  # deleted since the decision (invitations carry no foreign keys)
         await move_invitation(conn, brand, claimed.invitation_id, "failed", "customer_missing", now)
         return "failed (customer_missing)"
-    key = (brand, claimed.questionnaire_key, claimed.questionnaire_version)
-    definition = _DEFINITIONS.get(key)
-    if definition is None:
-        definition = _definitions.decode(await queries.definition_json(conn, *key))
-        if len(_DEFINITIONS) >= DEFINITIONS_CACHED:
-            _DEFINITIONS.clear()
-        _DEFINITIONS[key] = definition
+    definition = await queries.pinned_definition(
+        conn, brand, claimed.questionnaire_key, claimed.questionnaire_version
+    )
     return Loaded(customer=customer, definition=definition, senders=await providers.brand_senders(conn, brand))
 
 

@@ -133,3 +133,65 @@ def check_answers(definition: Definition, answers: Answers, at: str = "") -> lis
         if ends_after(question, answers):
             ended_after = question.id
     return errors
+
+
+class Settled(msgspec.Struct, frozen=True):
+    """Stored answers with newly given ones applied (see `settle`)."""
+
+    answers: dict[str, AnswerValue]
+    """The answers now current, normalized; what the flow continues from."""
+    dropped: list[str]
+    """Ids of stored answers that no longer count: a changed earlier answer hides their question, or ends the
+    survey before it."""
+    errors: list[FieldError]
+
+
+def settle(definition: Definition, stored: Answers, given: Answers, locale: str, at: str = "") -> Settled:
+    """Apply `given` answers (from one submission) over the `stored` ones.
+
+    Each given answer is checked strictly (`parse_structured`) and must be one the flow can ask now: its question
+    is shown given the answers before it, comes before any early end, and no shown question before it is left
+    unanswered (unless answered in the same submission). Stored answers whose question a changed answer hid
+    or cut off are dropped, not refused: that is what changing an earlier answer means. Stored answers after a
+    question that became shown are kept; the flow asks the new question next and then goes on past them.
+    Pointers of errors are `at` + ``/<question id>``.
+    """
+    known = {q.id for q in definition.questions}
+    errors = [FieldError(at + pointer(str(qid)), "no such question") for qid in given if qid not in known]
+    merged = {**stored, **given}
+    kept: dict[str, AnswerValue] = {}
+    dropped: list[str] = []
+    ended_after: str | None = None
+    gap: str | None = None
+    for question in definition.questions:
+        qid = question.id
+        here = at + pointer(qid)
+        if qid not in merged:
+            if ended_after is None and is_shown(question, kept):
+                gap = gap or qid
+            continue
+        if ended_after is not None or not is_shown(question, kept):
+            if qid in given:
+                why = (
+                    f"the survey ended after '{ended_after}'"
+                    if ended_after is not None
+                    else "not shown: its show_if does not hold for these answers"
+                )
+                errors.append(FieldError(here, why))
+            else:
+                dropped.append(qid)
+            continue
+        value = merged[qid]
+        if qid in given:
+            if gap is not None:
+                errors.append(FieldError(here, f"answered while the earlier question '{gap}' is not"))
+                continue
+            result = parse_structured(question, value, locale)
+            if isinstance(result, Invalid):
+                errors.append(FieldError(here, f"invalid answer ({result.reason}): {result.reprompt}"))
+                continue
+            value = result.value
+        kept[qid] = value
+        if ends_after(question, kept):
+            ended_after = qid
+    return Settled(kept, dropped, errors)
