@@ -22,7 +22,7 @@ MAX_CODE_TEXT: Final = 40
 SCALE: Final = range(1, 6)
 """Positivity and persuasiveness are rated 1–5."""
 
-_SEPARATORS = re.compile(r"[\s\-_.,;:/|+*#'\"()]+")
+_SEPARATORS = re.compile(r"[\s\-–—_.,;:/|+*#'\"()]+")
 _SHAPE = re.compile(r"^([A-Z])([A-Z])([0-9])([0-9])$")
 _LETTERS_DIGITS = re.compile(r"^([A-Z]+)([0-9]+)$")
 _ENDS = re.compile(r"^[^0-9A-Z]+|[^0-9A-Z]+$")

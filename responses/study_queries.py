@@ -218,7 +218,7 @@ async def insert_participant(
         WITH enrolled AS (
             INSERT INTO study_participants (brand_id, study_id, customer_id, consented_at, enrolled_at,
                                             diary_starts_at, diary_ends_at)
-            VALUES ($1, $2, $3, $4, $4, $4, $4 + $5::interval)
+            VALUES ($1, $2, $3, $4::timestamptz, $4, $4, $4 + $5::interval)
             RETURNING *
         )
         SELECT p.participant_id, p.customer_id, c.external_id, p.consented_at, p.enrolled_at, p.diary_starts_at,
@@ -316,7 +316,7 @@ FROM study_participants p
 JOIN customers c ON c.brand_id = p.brand_id AND c.customer_id = p.customer_id
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE i.status = 'sent') AS sent,
-           count(*) FILTER (WHERE i.status = 'sent' AND i.completed_at IS NOT NULL) AS answered
+           count(*) FILTER (WHERE i.status = 'sent' AND i.response_state = 'completed') AS answered
     FROM invitations i
     WHERE i.brand_id = p.brand_id AND i.customer_id = p.customer_id AND i.created_at >= p.enrolled_at
       AND (p.withdrawn_at IS NULL OR i.created_at <= p.withdrawn_at)

@@ -157,7 +157,7 @@ def invalid_code(study: StudyIn, text: str, problem: NotACode, locale: str | Non
     """The reply to a text that is not a valid code: what is wrong, the format, and the study's help text."""
     cat = catalog(locale)
     quoted = " ".join(text.split())
-    quoted = quoted if len(quoted) <= MAX_QUOTED else quoted[: MAX_QUOTED - 1] + "…"
+    quoted = quoted if len(quoted) <= MAX_QUOTED else quoted[: MAX_QUOTED - 1].rstrip() + "…"
     opening = getattr(cat, problem.problem).format(text=quoted, letter=problem.letter)
     parts = [opening, code_format(study, locale)]
     if study.help is not None:

@@ -15,7 +15,7 @@ from uuid import UUID
 from litestar import MediaType, Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
 from responses import diary
@@ -30,8 +30,8 @@ HEADERS = {
 }
 _NOT_FOUND = "no such diary"
 
-Token = str
-"""Any text: a malformed token is "not found" like an unknown one (no 422 telling them apart)."""
+# Any text: a malformed token is "not found" like an unknown one (no 422 telling them apart).
+Token = Annotated[str, PathParameter(description="The diary link's token.")]
 
 
 @get("/d/{token:str}", include_in_schema=False, media_type=MediaType.HTML)
