@@ -43,7 +43,7 @@ async def participation(
         FROM study_participants p
         JOIN studies s ON s.brand_id = p.brand_id AND s.study_id = p.study_id
         JOIN customers c ON c.brand_id = p.brand_id AND c.customer_id = p.customer_id
-        WHERE p.brand_id = $1 AND p.customer_id = $2 AND p.withdrawn_at IS NULL AND p.diary_ends_at > $3 - $4::interval
+        WHERE p.brand_id = $1 AND p.customer_id = $2 AND p.withdrawn_at IS NULL AND p.diary_ends_at > $3::timestamptz - $4::interval
         ORDER BY (p.diary_starts_at <= $3 AND p.diary_ends_at > $3) DESC, p.diary_ends_at DESC
         LIMIT 1
         """,
