@@ -68,7 +68,7 @@ async def test_a_diary_that_ended_schedules_the_post_survey_exactly_once(
         "SELECT body FROM messages WHERE invitation_id = $1::uuid AND provider = 'sandbox'", post["invitation_id"]
     )
     assert sent.startswith(
-        "Your diary for Ride diary has ended. Thank you! A few last questions:\n\nYour delivery"
+        "Your diary for Ride diary has ended. Thank you! A few last questions:\n\nDid you receive"
     )
     listed = await client.get("/v1/studies/rides/participants", headers=brand.headers("export"))
     assert {p["external_id"]: p["status"] for p in listed.json()["items"]} == {
