@@ -277,6 +277,49 @@ async def senders_of_another_brand(client, victim, attacker, conn) -> None:
     assert victims == before
 
 
+async def victim_study(client: AsyncTestClient, victim: BrandFixture) -> None:
+    """The victim's study ``rides`` with participant p-1 (and the questionnaires it names)."""
+    from tests.responses.studies import enrolled, study_setup
+
+    await study_setup(client, victim)
+    await enrolled(client, victim)
+
+
+async def victim_study_rows(conn: asyncpg.Connection, victim: BrandFixture) -> list:
+    b = victim.brand.brand_id
+    return [
+        await conn.fetch(f"SELECT * FROM {table} WHERE brand_id = $1 ORDER BY 2", b)
+        for table in ("studies", "study_participants", "triggers", "touchpoints", "customers", "invitations")
+    ]
+
+
+@attack("GET", "/v1/studies")
+@attack("GET", "/v1/studies/{key:str}")
+@attack("GET", "/v1/studies/{key:str}/participants")
+async def read_study(client, victim, attacker, conn) -> None:
+    await victim_study(client, victim)
+    assert (await client.get("/v1/studies", headers=attacker.headers())).json() == []
+    for suffix in ("", "/participants"):
+        assert (await client.get(f"/v1/studies/rides{suffix}", headers=attacker.headers())).status_code == 404
+
+
+@attack("PUT", "/v1/studies/{key:str}")
+@attack("POST", "/v1/studies/{key:str}/participants")
+@attack("DELETE", "/v1/studies/{key:str}/participants/{external_id:str}")
+async def change_study(client, victim, attacker, conn) -> None:
+    from tests.responses.studies import enrol, study_body
+
+    await victim_study(client, victim)
+    before = await victim_study_rows(conn, victim)
+    withdrawn = await client.delete("/v1/studies/rides/participants/p-1", headers=attacker.headers())
+    assert withdrawn.status_code == 404
+    assert (await enrol(client, attacker, external_id="p-1")).status_code == 404
+    # The same key for the attacker's own brand: the victim's questionnaires are not the attacker's.
+    replaced = await client.put("/v1/studies/rides", json=study_body(name="Pwned"), headers=attacker.headers())
+    assert replaced.status_code == 422
+    assert await victim_study_rows(conn, victim) == before
+
+
 def authenticated_routes(app: Litestar) -> set[tuple[str, str]]:
     routes = set()
     for route in app.routes:
