@@ -108,3 +108,15 @@ async def test_only_the_tokens_hash_is_stored(
     token = path.removeprefix("/d/")
     stored = await conn.fetch("SELECT token_hash FROM diary_links")
     assert [bytes(r["token_hash"]) for r in stored] == [hashlib.sha256(token.encode()).digest()]
+
+
+async def test_the_page_shows_the_latest_reports_and_stays_small(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await study_setup(client, brand)
+    customer = await enrolled(client, brand)
+    for n in range(44):
+        path = await diary_path(conn, brand, customer, f"C{'ST'[n % 2]}{n % 5 + 1}{(n + 2) % 5 + 1}")
+    page = await client.get(path)
+    assert page.text.count("<section") == 40
+    assert len(page.content) < 30_000
