@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 
-from responses import studies
+from responses import studies, study_setup
 from responses.studies import Enrolled
 from responses.study_model import STUDY_KEY_PATTERN, Participant, ParticipantIn, ParticipantPage, Study, StudyIn
 from server import db
@@ -63,7 +63,7 @@ _STUDY = (
 async def put_study(request: Req, conn: Conn, key: StudyKey, data: JSONBody[StudyIn]) -> Response[Study]:
     async def work(conn: asyncpg.Connection, _: int) -> tuple[Study, bool]:
         # A study created concurrently fails this with a unique violation: the retry updates it.
-        return await studies.put_study(conn, request.auth.brand_id, key, data, datetime.now(UTC))
+        return await study_setup.put_study(conn, request.auth.brand_id, key, data, datetime.now(UTC))
 
     study, created = await db.with_retries(conn, work)
     return Response(study, status_code=201 if created else 200)
@@ -78,7 +78,7 @@ async def put_study(request: Req, conn: Conn, key: StudyKey, data: JSONBody[Stud
     operation_class=ProblemOperation,
 )
 async def list_studies(request: Req, conn: Conn) -> list[Study]:
-    return await studies.list_studies(conn, request.auth.brand_id)
+    return await study_setup.list_studies(conn, request.auth.brand_id)
 
 
 @get(
@@ -90,7 +90,7 @@ async def list_studies(request: Req, conn: Conn) -> list[Study]:
     operation_class=ProblemOperation,
 )
 async def read_study(request: Req, conn: Conn, key: StudyKey) -> Study:
-    found = await studies.get_study(conn, request.auth.brand_id, key)
+    found = await study_setup.get_study(conn, request.auth.brand_id, key)
     if found is None:
         raise NotFoundException(f"no study {key!r}")
     return found
