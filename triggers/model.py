@@ -19,7 +19,9 @@ field                default                    bounds
 ``sample_rate``      ``1.0``                    0 … 1
 ``frequency``        ``brand_gap`` ``P1D``,      gaps ``PT0S`` … ``P365D`` (``PT0S`` = off);
                      ``trigger_gap`` ``P7D``,    ``daily_cap`` 1 … 100 or null (= no cap)
-                     ``daily_cap`` null
+                     ``daily_cap`` null,
+                     ``exempt_from_brand_rules``
+                     false
 ``max_lag``          ``PT2H``                   more than ``PT0S``, at most ``P30D``, and ≥ ``delay``
 ``channels``         ``["sms"]``                1–5 distinct of push, sms, whatsapp, web_link, webhook
 ``style``            ``conversation``           ``conversation`` or ``link`` (SMS and WhatsApp)
