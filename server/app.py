@@ -20,7 +20,7 @@ from redis.asyncio import ConnectionPool
 
 from notifications.queue import Pacing
 from notifications.senders import SenderDefaults
-from server import db, migrate
+from server import db, migrate, pages
 from server.auth import ApiKeyAuth, KeyCache
 from server.boundary import BoundaryRequest, check_parameters
 from server.deps import provide_conn
@@ -37,6 +37,7 @@ from server.routes import (
     questionnaires,
     sandbox,
     senders,
+    survey,
     webhooks,
 )
 from server.settings import Settings
@@ -104,7 +105,17 @@ def create_app(settings: Settings) -> Litestar:
         path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only], security=[{"adminToken": []}]
     )
     return Litestar(
-        route_handlers=[health.health, health.ready, v1, admin_router, *webhooks.ROUTES],
+        route_handlers=[
+            health.health,
+            health.ready,
+            v1,
+            admin_router,
+            *webhooks.ROUTES,
+            survey.ROUTER,
+            pages.static_router(),
+        ],
+        # The customers' pages (server/templates, served with server/static), e.g. the web survey.
+        template_config=pages.template_config(),
         lifespan=[lifespan],
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
