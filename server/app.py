@@ -29,6 +29,7 @@ from server.ingest import Ingestor
 from server.openapi import ClosedStructs
 from server.routes import (
     admin,
+    answer_api,
     brand,
     catalog,
     events,
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> Litestar:
             health.ready,
             v1,
             admin_router,
+            answer_api.ROUTER,
             *webhooks.ROUTES,
             survey.ROUTER,
             pages.static_router(),
