@@ -45,8 +45,12 @@ async def show(request: Req, conn: Conn, token: Token, revisit_id: Revisit = Non
     step = answering.step
     if isinstance(step, End):
         # Everything asked was answered elsewhere (the app completes explicitly): on the page, that is the end.
-        async with conn.transaction():
-            await answers.complete(conn, answering, channel="web", now=now)
+        try:
+            async with conn.transaction():
+                await answers.complete(conn, answering, channel="web", now=now)
+        except InvitationExpired:  # expired by another process meanwhile
+            await record_expiry(conn, answering)
+            return again(token)
         return page("thanks.html.j2", thanks_page(answering))
     if revisit_id is not None:
         step = revisit(answering.definition, answering.answers, revisit_id) or step

@@ -433,3 +433,17 @@ def test_link_tokens_never_reach_the_log() -> None:
     ):
         assert token not in redact(line), line
         assert token[:10] not in redact(line), line
+
+
+async def test_a_survey_answered_to_the_end_in_the_app_is_completed_by_the_page(
+    client: AsyncTestClient, conn: asyncpg.Connection, brand: BrandFixture
+) -> None:
+    sent = await sent_invitation(conn, brand, BRANCHING)
+    stored = await client.post(f"/v1/responses/{sent.token}/answers", json={"answers": {"nps": 9, "again": True}})
+    assert stored.json()["next_question"] is None and stored.json()["response_state"] == "partial"
+    page = await client.get(f"/s/{sent.token}")
+    assert page.status_code == 200 and "<h1>Thank you!</h1>" in page.text
+    assert (
+        await conn.fetchval("SELECT response_state FROM invitations WHERE invitation_id = $1", sent.invitation_id)
+        == "completed"
+    )
