@@ -2,7 +2,7 @@
 and typing, a reload and a return mid-way, Back to change an answer, the thanks; the same without JavaScript; and
 axe-core's accessibility rules on every kind of page.
 
-``LXT_SURVEY_SHOTS=DIR`` saves a screenshot of each kind of page there, to look at.
+``LXT_TEST_SHOTS=DIR`` saves a screenshot of each kind of page there, to look at.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.responses.factories import sent_invitation
 
 pytestmark = pytest.mark.timeout(120)
 
-SHOTS = os.environ.get("LXT_SURVEY_SHOTS")
+SHOTS = os.environ.get("LXT_TEST_SHOTS")
 if SHOTS:
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
 
