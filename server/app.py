@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import cast
 
 import asyncpg
@@ -17,13 +16,11 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.template.config import TemplateConfig
 from redis.asyncio import ConnectionPool
 
 from notifications.queue import Pacing
 from notifications.senders import SenderDefaults
-from server import db, migrate
+from server import db, migrate, pages
 from server.auth import ApiKeyAuth, KeyCache
 from server.boundary import BoundaryRequest, check_parameters
 from server.deps import provide_conn
@@ -32,6 +29,7 @@ from server.ingest import Ingestor
 from server.openapi import ClosedStructs
 from server.routes import (
     admin,
+    answer_api,
     brand,
     catalog,
     diary,
@@ -42,6 +40,7 @@ from server.routes import (
     sandbox,
     senders,
     studies,
+    survey,
     webhooks,
 )
 from server.settings import Settings
@@ -110,7 +109,19 @@ def create_app(settings: Settings) -> Litestar:
         path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only], security=[{"adminToken": []}]
     )
     return Litestar(
-        route_handlers=[health.health, health.ready, v1, admin_router, *webhooks.ROUTES, *diary.ROUTES],
+        route_handlers=[
+            health.health,
+            health.ready,
+            v1,
+            admin_router,
+            answer_api.ROUTER,
+            *webhooks.ROUTES,
+            *diary.ROUTES,
+            survey.ROUTER,
+            pages.static_router(),
+        ],
+        # The customers' pages (server/templates, served with server/static), e.g. the web survey.
+        template_config=pages.template_config(),
         lifespan=[lifespan],
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -118,8 +129,6 @@ def create_app(settings: Settings) -> Litestar:
         before_request=check_parameters,
         request_max_body_size=settings.max_body_bytes,
         plugins=[ClosedStructs()],
-        # The pages customers see (server/templates/*.j2); Jinja escapes every value.
-        template_config=TemplateConfig(directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine),
         state=State(
             {
                 "settings": settings,
