@@ -26,7 +26,8 @@ from questionnaires.locales import definition_locales, language, normalize_local
 from questionnaires.model import MAX_QUESTIONS, AnswerValue
 from questionnaires.render import AppForm, render_app
 from responses import answers
-from responses.answers import Answering, Given, InvitationExpired, ResponseState
+from responses.answers import Answering, AnswersInvalid, Given, InvitationClosed, InvitationExpired, ResponseState
+from server.answering import record_expiry, record_refusal
 from server.deps import Conn
 from server.errors import ProblemOperation, invalid, problems
 from server.routes.params import LocaleQuery
@@ -116,12 +117,6 @@ def form_locale(answering: Answering, wanted: str | None) -> str:
     return pick_locale(answering.definition, tag)
 
 
-async def record_expiry(conn: asyncpg.Connection, answering: Answering) -> None:
-    """Record the expiry at once, in a transaction of its own (the sweeper would within a minute)."""
-    async with conn.transaction():
-        await answers.expire(conn, answering)
-
-
 @get(
     "/{token:str}",
     summary="A survey to answer in the app",
@@ -161,8 +156,9 @@ async def store_answers(conn: Conn, token: Token, data: JSONBody[AnswersIn]) -> 
     try:
         async with conn.transaction():
             outcome = await answers.give(conn, answering, given, channel="app", now=now, complete_when_done=False)
-    except InvitationExpired:
-        await record_expiry(conn, answering)
+    except (AnswersInvalid, InvitationClosed) as refusal:
+        raw = _encode(data.answers).decode()
+        await record_refusal(conn, answering, refusal, channel="app", raw=raw, now=now)
         raise
     return AnswersStored(changed=outcome.changed, **status(outcome.answering, now))
 

@@ -15,19 +15,24 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 
+from plumbing.errors import FieldError
 from questionnaires.flow import End
 from questionnaires.messages import catalog
 from responses import answers
-from responses.answers import Answering, AnswersInvalid, InvitationCompleted, InvitationExpired
+from responses.answers import Answering, AnswersInvalid, InvitationClosed, InvitationCompleted, InvitationExpired
+from server.answering import record_expiry, record_refusal
 from server.deps import Conn
 from server.pages import PAGE_EXCEPTION_HANDLERS, PAGE_HEADERS, message_page, not_found_page, page
 from server.survey import question_page, read_answer, revisit, thanks_page
 
 Req = Request[Any, Any, Any]
+_encode = msgspec.json.Encoder().encode
 Token = Annotated[str, PathParameter(description="The survey's link token.")]
 Revisit = Annotated[str | None, QueryParameter(name="q", description="An answered question to show again.")]
 
@@ -63,12 +68,11 @@ async def answer(request: Req, conn: Conn, token: Token) -> Response[Any]:
     if answering is None:
         return not_found_page(request)
     now = datetime.now(UTC)
+    form = await request.form()
     closed = answering.closed(now)
     if closed is not None:
-        if isinstance(closed, InvitationExpired):
-            await record_expiry(conn, answering)
+        await record_refusal(conn, answering, closed, channel="web", raw=_raw_form(form), now=now)
         return again(token)  # the page says why it is closed
-    form = await request.form()
     question_id = form.get("question")
     step = answering.step
     if isinstance(step, End) or question_id != step.question.id:
@@ -78,15 +82,21 @@ async def answer(request: Req, conn: Conn, token: Token) -> Response[Any]:
     posted = [value for value in form.getall("answer", []) if isinstance(value, str)]
     given = read_answer(step.question, posted, "skip" in form, answering.locale)
     if isinstance(given, str):
+        refusal = AnswersInvalid([FieldError(f"/answers/{step.question.id}", given)])
+        await record_refusal(conn, answering, refusal, channel="web", raw=_raw_form(form), now=now)
         return page("question.html.j2", question_page(answering, step, values=posted, error=given), 422)
     try:
         async with conn.transaction():
             await answers.give(conn, answering, [given], channel="web", now=now)
-    except InvitationExpired:
-        await record_expiry(conn, answering)
-    except (InvitationCompleted, AnswersInvalid):
-        pass  # completed, or changed meanwhile from another tab: the page shows where the flow is now
+    except (InvitationClosed, AnswersInvalid) as refusal:
+        # Expired or completed meanwhile, or changed from another tab: kept, and the page shows where it is now.
+        await record_refusal(conn, answering, refusal, channel="web", raw=_raw_form(form), now=now)
     return again(token)
+
+
+def _raw_form(form: FormMultiDict) -> str:
+    """The posted form as received (without the page's own fields), for the record of a refused submission."""
+    return _encode({key: form.getall(key) for key in form if key != "question"}).decode()
 
 
 def again(token: str) -> Redirect:
@@ -104,12 +114,6 @@ async def closed_page(conn: asyncpg.Connection, answering: Answering, now: datet
         texts = catalog(answering.locale)
         return message_page(answering.locale, texts.expired_heading, texts.expired_text, 410)
     return None
-
-
-async def record_expiry(conn: asyncpg.Connection, answering: Answering) -> None:
-    """Record the expiry at once, in a transaction of its own (the sweeper would within a minute)."""
-    async with conn.transaction():
-        await answers.expire(conn, answering)
 
 
 ROUTER = Router(path="/s", route_handlers=[show, answer], exception_handlers=PAGE_EXCEPTION_HANDLERS)

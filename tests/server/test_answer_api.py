@@ -154,6 +154,7 @@ async def test_the_app_completes_once_the_flow_is_done_and_completing_again_chan
     assert late.status_code == 409 and late.headers["content-type"] == PROBLEM
     assert "completed" in late.json()["detail"] and late.json()["errors"]
     assert await history(conn, sent.invitation_id) == [("nps", 4, None), ("went_wrong", "The queue", None)]
+    assert await refused(conn, sent.invitation_id) == [("app", '{"nps":10}', "completed")]
     read = (await client.get(f"/v1/responses/{sent.token}")).json()
     assert read["response_state"] == "completed" and read["next_question"] is None
 
@@ -173,6 +174,16 @@ async def test_answers_after_the_time_is_over_are_refused_and_the_expiry_recorde
     read = (await client.get(f"/v1/responses/{sent.token}")).json()
     assert read["response_state"] == "expired" and read["next_question"] is None
     assert await history(conn, sent.invitation_id) == []
+    assert await refused(conn, sent.invitation_id) == [("app", '{"nps":9}', "expired")]
+
+
+async def refused(conn: asyncpg.Connection, invitation_id: object) -> list[tuple[str, str, str]]:
+    """The submissions kept although refused: nothing a customer sent is lost."""
+    rows = await conn.fetch(
+        "SELECT channel, raw, reason FROM refused_answers WHERE invitation_id = $1 ORDER BY received_at",
+        invitation_id,
+    )
+    return [(r["channel"], r["raw"], r["reason"]) for r in rows]
 
 
 async def test_a_token_that_is_none_gets_the_same_404_on_every_route(

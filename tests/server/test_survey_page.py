@@ -166,6 +166,11 @@ async def test_an_invalid_answer_shows_the_question_again_with_what_is_wrong(
         assert values[0] in html  # what the customer typed is kept
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
     assert await current(conn, sent.invitation_id) == {q: EVERY_TYPE_STORED[q] for q, _ in before}
+    kept = await conn.fetchrow(
+        "SELECT channel, raw, reason FROM refused_answers WHERE invitation_id = $1", sent.invitation_id
+    )
+    assert (kept["channel"], kept["reason"]) == ("web", "invalid")
+    assert msgspec.json.decode(kept["raw"]) == ({"answer": values} if values else {})
 
 
 async def test_skip_passes_an_optional_question_and_not_a_required_one(
