@@ -99,9 +99,11 @@ async def put_customer(
     now: datetime,
     *,
     opt_in: bool = True,
+    source: str = "api",
 ) -> tuple[Customer, list[ConsentChange]]:
-    """Create or update a customer inside the caller's transaction (the row stays locked until commit).
-    Without `opt_in` (a key without the ``manage`` scope) a customer's opt-outs stand (see `merge`).
+    """Create or update a customer inside the caller's transaction (the row stays locked until commit); consent
+    changes are recorded as coming from `source` (``api``, or ``study`` for a tracking study's enrolment). Without
+    `opt_in` (a key without the ``manage`` scope) a customer's opt-outs stand (see `merge`).
 
     A concurrent request creating the same customer first makes this fail with a unique violation: retry the
     transaction, and it finds and updates that customer.
@@ -114,7 +116,7 @@ async def put_customer(
     writes = CustomerWrites()
     writes.add_consent_changes(brand_id, customer.customer_id, changes)
     writes.add_customer(brand_id, stored, customer)
-    await conn.execute(_WRITE, now, "api", *rows.arguments(CUSTOMER_PARTS, writes))
+    await conn.execute(_WRITE, now, source, *rows.arguments(CUSTOMER_PARTS, writes))
     return customer, changes
 
 

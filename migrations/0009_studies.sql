@@ -14,10 +14,6 @@ ALTER TABLE events
 -- is scheduled, in the customer's language.
 ALTER TABLE invitations ADD COLUMN preamble text;
 
--- When an invitation's survey was completed. The answers' own migration may have added it first (with the rest of
--- an invitation's response state); a study's compliance counts answered prompts by it.
-ALTER TABLE invitations ADD COLUMN IF NOT EXISTS completed_at timestamptz;
-
 -- A study: its code book and settings (`definition`, as submitted, defaults included), and the triggers it owns
 -- (pre- and post-survey) on touchpoints of its own. `started_at` is the first enrolment: from then on the code
 -- book and the surveys are fixed, so every report of the study means the same.

@@ -22,7 +22,7 @@ import msgspec
 
 from customers.model import Customer
 from questionnaires.model import Definition
-from questionnaires.render import render_app, render_link_sms, render_push, render_sms
+from questionnaires.render import SmsMessage, render_app, render_link_sms, render_push, render_sms, sms_message
 from triggers.model import Channel, SendWindow, Style, WhatsAppTemplate, WhenBusy
 
 LINK_TOKEN_BYTES: Final = 32
@@ -93,6 +93,8 @@ class Invitation(msgspec.Struct, frozen=True, kw_only=True):
     questionnaire_key: str
     questionnaire_version: int
     expires_at: datetime
+    preamble: str | None = None
+    """Sent before the survey's first message by SMS (a tracking study's welcome, in the customer's language)."""
 
 
 def compose(
@@ -110,7 +112,9 @@ def compose(
     if channel in ("sms", "web_link"):
         assert customer.phone is not None
         if channel == "sms" and rules.style == "conversation":
-            sms = render_sms(definition, definition.questions[0].id, locale, intro=True)
+            sms = _after(
+                invitation.preamble, render_sms(definition, definition.questions[0].id, locale, intro=True)
+            )
             return Message(
                 channel=channel,
                 style="conversation",
@@ -120,7 +124,7 @@ def compose(
                 segments=sms.segments,
             )
         link = new_link(base_url)
-        sms = render_link_sms(definition, locale, link.url)
+        sms = _after(invitation.preamble, render_link_sms(definition, locale, link.url))
         return Message(
             channel=channel,
             style="link",
@@ -196,6 +200,11 @@ def compose(
         stored_body=_mask(text, link),
         link=link,
     )
+
+
+def _after(preamble: str | None, sms: SmsMessage) -> SmsMessage:
+    """`sms` with the invitation's preamble before it (measured again: it may take more segments)."""
+    return sms_message(f"{preamble}\n\n{sms.text}", sms.locale) if preamble else sms
 
 
 def _uses_link(template: WhatsAppTemplate) -> bool:

@@ -34,6 +34,8 @@ class Claimed(msgspec.Struct, kw_only=True):
     attempts: int
     withdrawn: str | None
     trigger_definition: dict[str, Any] | None
+    preamble: str | None = None
+    """Text lxt sends before the survey's first message (a tracking study's welcome), fixed at scheduling."""
 
 
 _CLAIM = f"""
@@ -55,7 +57,8 @@ FROM due d
 WHERE i.brand_id = d.brand_id AND i.invitation_id = d.invitation_id
   AND i.status IN ({sources_sql("sending")})
 RETURNING i.brand_id, i.invitation_id::text, i.customer_id::text, i.questionnaire_key, i.questionnaire_version,
-          i.channels, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn, d.trigger_definition
+          i.channels, i.planned_at, i.send_by, i.expires_at, i.attempts, d.withdrawn, d.trigger_definition,
+          i.preamble
 """
 
 

@@ -112,6 +112,7 @@ async def send_claimed(
         questionnaire_key=claimed.questionnaire_key,
         questionnaire_version=claimed.questionnaire_version,
         expires_at=claimed.expires_at,
+        preamble=claimed.preamble,
     )
     last_failure: Outcome | None = None
     for _ in range(MAX_CHANNELS_TRIED):

@@ -34,6 +34,13 @@ class DefinitionInvalid(Exception):
         super().__init__("; ".join(f"{e.pointer}: {e.message}" for e in errors))
 
 
+class Conflict(DefinitionInvalid):
+    """A submitted document is valid in itself but conflicts with what is stored (HTTP 409); `errors` names the
+    fields at fault."""
+
+    title = "Conflict"
+
+
 def pointer(*parts: str | int) -> str:
     """Build a JSON pointer from path parts, escaping ``~`` and ``/`` as RFC 6901 requires."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)

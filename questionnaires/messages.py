@@ -50,6 +50,33 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
     """The ``link`` style's SMS: the questionnaire's title and the survey link."""
     push_invite: str
     """A push notification's body under the questionnaire's title."""
+    # The web survey page's own texts (the questionnaire's are the brand's).
+    back: str
+    optional: str
+    """Shown after the text of a question that may be skipped."""
+    error_prefix: str
+    """Before an error message and in the page title of a page with one, for screen readers."""
+    characters: str
+    """The live counter under a text answer."""
+    stars: str
+    """The accessible name of one star of a rating."""
+    scale_point: str
+    """The accessible name of one face of an emoji rating."""
+    choose_any: str
+    choose_up_to: str
+    choose_from_to: str
+    number_range: str
+    """Under a number question with both bounds; `number_min`, `number_max` with one."""
+    number_min: str
+    number_max: str
+    answers_saved: str
+    expired_heading: str
+    expired_text: str
+    unknown_heading: str
+    unknown_text: str
+    error_heading: str
+    error_text: str
+    try_again: str
 
 
 EN = Catalog(
@@ -84,6 +111,26 @@ EN = Catalog(
     skip_word="SKIP",
     link_invite="{title}: how did it go? Tell us in a minute: {link}",
     push_invite="How did it go? Tell us in a minute.",
+    back="Back",
+    optional="optional",
+    error_prefix="Error:",
+    characters="{count} of {max} characters",
+    stars="{n} of {max} stars",
+    scale_point="{n} of {max}",
+    choose_any="Choose all that apply.",
+    choose_up_to="Choose up to {max}.",
+    choose_from_to="Choose {min} to {max}.",
+    number_range="A number from {min} to {max}.",
+    number_min="A number of at least {min}.",
+    number_max="A number of at most {max}.",
+    answers_saved="Your answers have been saved.",
+    expired_heading="This survey has closed",
+    expired_text="The time to answer it is over. Thank you for your interest.",
+    unknown_heading="Survey not found",
+    unknown_text="This link does not lead to a survey. Please check that you opened the whole link from your message.",
+    error_heading="Something went wrong",
+    error_text="Your answers so far are saved. Please try again in a moment.",
+    try_again="Try again",
 )
 
 DE = Catalog(
@@ -118,6 +165,26 @@ DE = Catalog(
     skip_word="WEITER",
     link_invite="{title}: Wie war es? Sagen Sie es uns in einer Minute: {link}",
     push_invite="Wie war es? Sagen Sie es uns in einer Minute.",
+    back="Zurück",
+    optional="optional",
+    error_prefix="Fehler:",
+    characters="{count} von {max} Zeichen",
+    stars="{n} von {max} Sternen",
+    scale_point="{n} von {max}",
+    choose_any="Wählen Sie alle zutreffenden aus.",
+    choose_up_to="Wählen Sie bis zu {max}.",
+    choose_from_to="Wählen Sie {min} bis {max}.",
+    number_range="Eine Zahl von {min} bis {max}.",
+    number_min="Eine Zahl ab {min}.",
+    number_max="Eine Zahl bis {max}.",
+    answers_saved="Ihre Antworten wurden gespeichert.",
+    expired_heading="Diese Umfrage ist beendet",
+    expired_text="Die Zeit zum Antworten ist abgelaufen. Danke für Ihr Interesse.",
+    unknown_heading="Umfrage nicht gefunden",
+    unknown_text="Dieser Link führt zu keiner Umfrage. Bitte prüfen Sie, ob Sie den ganzen Link aus Ihrer Nachricht geöffnet haben.",
+    error_heading="Etwas ist schiefgelaufen",
+    error_text="Ihre bisherigen Antworten sind gespeichert. Bitte versuchen Sie es gleich noch einmal.",
+    try_again="Erneut versuchen",
 )
 
 FR = Catalog(
@@ -152,6 +219,26 @@ FR = Catalog(
     skip_word="PASSER",
     link_invite="{title} : comment cela s'est-il passé ? Dites-le-nous en une minute : {link}",
     push_invite="Comment cela s'est-il passé ? Dites-le-nous en une minute.",
+    back="Retour",
+    optional="facultatif",
+    error_prefix="Erreur :",
+    characters="{count} caractères sur {max}",
+    stars="{n} sur {max} étoiles",
+    scale_point="{n} sur {max}",
+    choose_any="Choisissez toutes les réponses qui conviennent.",
+    choose_up_to="Choisissez-en jusqu'à {max}.",
+    choose_from_to="Choisissez-en de {min} à {max}.",
+    number_range="Un nombre de {min} à {max}.",
+    number_min="Un nombre d'au moins {min}.",
+    number_max="Un nombre d'au plus {max}.",
+    answers_saved="Vos réponses ont été enregistrées.",
+    expired_heading="Cette enquête est close",
+    expired_text="Le délai pour y répondre est dépassé. Merci de votre intérêt.",
+    unknown_heading="Enquête introuvable",
+    unknown_text="Ce lien ne mène à aucune enquête. Vérifiez que vous avez ouvert le lien complet de votre message.",
+    error_heading="Un problème est survenu",
+    error_text="Vos réponses jusqu'ici sont enregistrées. Veuillez réessayer dans un instant.",
+    try_again="Réessayer",
 )
 
 ES = Catalog(
@@ -186,6 +273,26 @@ ES = Catalog(
     skip_word="SALTAR",
     link_invite="{title}: ¿qué tal fue? Cuéntenoslo en un minuto: {link}",
     push_invite="¿Qué tal fue? Cuéntenoslo en un minuto.",
+    back="Atrás",
+    optional="opcional",
+    error_prefix="Error:",
+    characters="{count} de {max} caracteres",
+    stars="{n} de {max} estrellas",
+    scale_point="{n} de {max}",
+    choose_any="Elija todas las que correspondan.",
+    choose_up_to="Elija hasta {max}.",
+    choose_from_to="Elija de {min} a {max}.",
+    number_range="Un número del {min} al {max}.",
+    number_min="Un número de al menos {min}.",
+    number_max="Un número de como máximo {max}.",
+    answers_saved="Sus respuestas se han guardado.",
+    expired_heading="Esta encuesta ha finalizado",
+    expired_text="El plazo para responder ha terminado. Gracias por su interés.",
+    unknown_heading="Encuesta no encontrada",
+    unknown_text="Este enlace no lleva a ninguna encuesta. Compruebe que ha abierto el enlace completo de su mensaje.",
+    error_heading="Algo ha salido mal",
+    error_text="Sus respuestas hasta ahora están guardadas. Inténtelo de nuevo en un momento.",
+    try_again="Reintentar",
 )
 
 NL = Catalog(
@@ -220,6 +327,26 @@ NL = Catalog(
     skip_word="OVERSLAAN",
     link_invite="{title}: hoe ging het? Vertel het ons in een minuut: {link}",
     push_invite="Hoe ging het? Vertel het ons in een minuut.",
+    back="Terug",
+    optional="optioneel",
+    error_prefix="Fout:",
+    characters="{count} van {max} tekens",
+    stars="{n} van {max} sterren",
+    scale_point="{n} van {max}",
+    choose_any="Kies alles wat van toepassing is.",
+    choose_up_to="Kies er maximaal {max}.",
+    choose_from_to="Kies er {min} tot {max}.",
+    number_range="Een getal van {min} tot {max}.",
+    number_min="Een getal van minstens {min}.",
+    number_max="Een getal van hoogstens {max}.",
+    answers_saved="Uw antwoorden zijn opgeslagen.",
+    expired_heading="Deze enquête is gesloten",
+    expired_text="De tijd om te antwoorden is voorbij. Bedankt voor uw interesse.",
+    unknown_heading="Enquête niet gevonden",
+    unknown_text="Deze link leidt niet naar een enquête. Controleer of u de volledige link uit uw bericht hebt geopend.",
+    error_heading="Er ging iets mis",
+    error_text="Uw antwoorden tot nu toe zijn opgeslagen. Probeer het zo meteen opnieuw.",
+    try_again="Opnieuw proberen",
 )
 
 CATALOGS: dict[str, Catalog] = {"en": EN, "de": DE, "fr": FR, "es": ES, "nl": NL}

@@ -6,14 +6,43 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from responses import answers, conversations
+from notifications.queue import enqueue_invitations
+from responses import answers, conversations, studies
 
 log = logging.getLogger("lxt.jobs")
 
+ENDING_BATCH: Final = 500
+ENDING_BATCHES: Final = 20
+"""Batches of diaries one run reports at most (10,000 a minute); the next run goes on."""
 BATCH: Final = 1000
 BATCHES: Final = 50
-"""Batches one run works through at most (50,000 invitations and as many conversations a minute); the next run
-goes on."""
+"""Batches of expired invitations, and of conversations to close, one run works through at most (50,000 of each a
+minute); the next run goes on."""
+
+
+async def end_diaries(ctx: dict[str, Any]) -> int:
+    """Report the end of every study diary that ended (each schedules its participant's post-survey); how many.
+
+    Safe to run at once in several workers, and more than once: each batch locks its participants, skipping those
+    another run holds, and marks them reported in its own transaction. Jobs are queued after that commit; one the
+    queue does not take is left to the sweeper, like any scheduled invitation's.
+    """
+    now = datetime.now(UTC)
+    reported = 0
+    for _ in range(ENDING_BATCHES):
+        async with ctx["pool"].acquire() as conn, conn.transaction():
+            count, jobs = await studies.report_ended_diaries(conn, now, ENDING_BATCH)
+        reported += count
+        if jobs:
+            try:
+                await enqueue_invitations(ctx["redis"], jobs, ctx["settings"].queue_name, ctx.get("pacing"))
+            except Exception as exc:
+                log.warning("could not queue %d post-survey invitations (%s); the sweeper will", len(jobs), exc)
+        if count < ENDING_BATCH:
+            break
+    if reported:
+        log.info("reported the end of %d study diaries", reported)
+    return reported
 
 
 async def close_expired(ctx: dict[str, Any]) -> int:

@@ -6,7 +6,8 @@ are asked in order, and the first that answers decides:
 
 1. keywords — STOP, START, HELP and the brand's own, or Twilio's ``OptOutType`` (`responses.consent`);
 2. the customer's open conversation on the sender written to: an answer (`responses.conversations`);
-3. the brand's auto-reply, for a customer outside any conversation.
+3. a tracking study's texted code, from a participant (`responses.studies.handle_code`);
+4. the brand's auto-reply, for a customer outside any conversation.
 
 None answers: the message is ``ignored`` (empty TwiML). What the message meant, the reply and the conversation
 and invitation it went to are recorded on its row (`responses.inbound.record`), so a retried webhook (the same
@@ -17,8 +18,8 @@ again on its own with the outcome ``error`` (logged), and nothing is texted back
 again; a lost connection is raised (the provider retries the webhook). The happy path pays for none of this: no
 savepoint, one transaction.
 
-Steps after the conversation see only the customer's words (`on_text`): the shape of a tracking study's code
-handler, which goes between the conversation and the auto-reply.
+Steps after the conversation see only the customer's words (`on_text`), and only a customer's: a study's code
+handler and the auto-reply. A new step of that kind is one line in `STEPS`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from notifications.queue import enqueue_invitations
 from notifications.sandbox import PROVIDER as SANDBOX
 from notifications.sandbox import OutboxEntry, latest_to
 from plumbing.ids import new_id
-from responses import consent, conversations, inbound
+from responses import consent, conversations, inbound, studies
 from responses.inbound import Inbound, Incoming, phone_of
 from responses.messaging import from_row
 from responses.received import Conversation, Outcome, Received, Reply, Sender
@@ -131,6 +132,7 @@ async def auto_reply(
 STEPS: Final[tuple[Step, ...]] = (
     consent.answer_keyword,
     conversations.answer,
+    on_text("code", studies.handle_code),
     on_text("auto_reply", auto_reply),
 )
 

@@ -20,7 +20,7 @@ from redis.asyncio import ConnectionPool
 
 from notifications.queue import Pacing
 from notifications.senders import SenderDefaults
-from server import db, migrate
+from server import db, migrate, pages
 from server.auth import ApiKeyAuth, KeyCache
 from server.boundary import BoundaryRequest, check_parameters
 from server.deps import provide_conn
@@ -29,8 +29,10 @@ from server.ingest import Ingestor
 from server.openapi import ClosedStructs
 from server.routes import (
     admin,
+    answer_api,
     brand,
     catalog,
+    diary,
     events,
     health,
     invitations,
@@ -38,6 +40,8 @@ from server.routes import (
     questionnaires,
     sandbox,
     senders,
+    studies,
+    survey,
     webhooks,
 )
 from server.settings import Settings
@@ -98,6 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             *messaging.ROUTES,
             *sandbox.ROUTES,
             *senders.ROUTES,
+            *studies.ROUTES,
         ],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],
@@ -106,7 +111,19 @@ def create_app(settings: Settings) -> Litestar:
         path="/v1/admin", route_handlers=admin.ROUTES, guards=[admin.admin_only], security=[{"adminToken": []}]
     )
     return Litestar(
-        route_handlers=[health.health, health.ready, v1, admin_router, *webhooks.ROUTES],
+        route_handlers=[
+            health.health,
+            health.ready,
+            v1,
+            admin_router,
+            answer_api.ROUTER,
+            *webhooks.ROUTES,
+            *diary.ROUTES,
+            survey.ROUTER,
+            pages.static_router(),
+        ],
+        # The customers' pages (server/templates, served with server/static), e.g. the web survey.
+        template_config=pages.template_config(),
         lifespan=[lifespan],
         dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -24,8 +24,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from plumbing.errors import DefinitionInvalid, FieldError, from_msgspec
+from plumbing.errors import Conflict, DefinitionInvalid, FieldError, from_msgspec
 from questionnaires.load import DocumentUnreadable
+from responses.answers import InvitationClosed, InvitationCompleted
 from server import db
 
 log = logging.getLogger("lxt.errors")
@@ -38,6 +39,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid request",
@@ -61,7 +63,7 @@ class ProblemDetails(msgspec.Struct, omit_defaults=True):
             msgspec.Meta(
                 description='Each input at fault: `pointer` is a JSON pointer into the body (`""` for the body as '
                 "a whole), or `path:name`, `query:name`, `header:name` for a parameter. Present on every 400, "
-                "409, 413, 415 and 422."
+                "409, 410, 413, 415 and 422."
             ),
         ]
         | None
@@ -74,6 +76,7 @@ _DESCRIPTIONS = {
     403: "The API key lacks the scope this operation needs.",
     404: "Nothing of that name in the calling brand (another brand's is a 404 too).",
     409: "Conflicts with what is stored.",
+    410: "Gone for good.",
     413: "The body is larger than the server accepts (`LXT_MAX_BODY_BYTES`).",
     415: "The body's content type is not one this operation reads.",
     422: "An input is invalid; `errors` names each.",
@@ -217,9 +220,23 @@ def handle_definition(request: Request[Any, Any, Any], exc: DefinitionInvalid) -
     return problem_response(request, 422, str(exc), title=exc.title, errors=exc.errors)
 
 
+def handle_conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response[ProblemDetails]:
+    return problem_response(request, 409, str(exc), title=exc.title, errors=exc.errors)
+
+
 def handle_unreadable(request: Request[Any, Any, Any], exc: DocumentUnreadable) -> Response[ProblemDetails]:
     # Like a body that is not JSON: nothing in it could be checked, so it is a bad request, not an invalid one.
     return problem_response(request, 400, str(exc), title=exc.title, errors=exc.errors)
+
+
+def handle_closed(request: Request[Any, Any, Any], exc: InvitationClosed) -> Response[ProblemDetails]:
+    # An answer that comes too late is no conflict with what is stored: the survey is gone for good (410).
+    # The request is refused as a whole, so its `errors` name the body ("").
+    if isinstance(exc, InvitationCompleted):
+        status, message = 409, "the survey was completed: it takes no more answers"
+    else:
+        status, message = 410, "the time to answer the survey is over: it takes no more answers"
+    return problem_response(request, status, message, errors=[FieldError("", message)])
 
 
 def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
@@ -252,8 +269,10 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
     ApiError: handle_api_error,
+    Conflict: handle_conflict,
     DefinitionInvalid: handle_definition,
     DocumentUnreadable: handle_unreadable,
+    InvitationClosed: handle_closed,
     asyncpg.DataError: handle_unstorable,
     RecursionError: handle_too_deep,
     db.DatabaseUnavailable: handle_unavailable,

@@ -98,7 +98,7 @@ class Ingestor:
             log.warning("group of %d requests failed (%s); retrying them one by one", len(group), exc)
             await asyncio.gather(*(self._commit_group([request]) for request in group))
             return
-        await self._enqueue(jobs)
+        await self.enqueue(jobs)
         offset = 0
         for pending, future in group:
             if not future.done():
@@ -114,7 +114,9 @@ class Ingestor:
         async with db.acquire(self.pool) as conn:
             return await db.with_retries(conn, ingest)
 
-    async def _enqueue(self, jobs: list[InvitationJob]) -> None:
+    async def enqueue(self, jobs: list[InvitationJob]) -> None:
+        """Queue committed invitations' send jobs, paced, within `ENQUEUE_WITHIN` seconds; what does not reach the
+        queue is logged and left to the sweeper (also for other routes that schedule invitations)."""
         if not jobs:
             return
         # The invitations are committed: whatever does not reach the queue now, the sweeper enqueues later.

@@ -1,4 +1,4 @@
-"""Logging for every lxt process, with phone numbers and secrets kept out of every log line.
+"""Logging for every lxt process, with phone numbers, secrets and survey link tokens kept out of every log line.
 
 Redaction happens when a log record is created (a record factory), so whatever handler or formatter later writes
 the record, whichever library installed it, sees only the redacted text: the message, the traceback and the
@@ -41,8 +41,18 @@ _PHONE = (
     rf"(?:{_SEPARATOR}){{0,3}}(?![0\uff10]|(?i:%ef%bc%90)){_DIGIT}(?:(?:{_SEPARATOR}){{0,3}}{_DIGIT}){{6,17}}"
 )
 
+# A survey link's token is the customer's credential: in the page's path (``/s/<token>``, also inside a full link),
+# the app API's (``/v1/responses/<token>/…``) and a push or webhook payload (``"lxt_token": "…"``). Any segment
+# there is masked, whatever its shape: a mistyped token is still most of one.
+_LINK_TOKENS = [
+    (re.compile(r"(/s/)[^/?#\s\"'<>]+"), r"\1***"),
+    (re.compile(r"(/v1/responses/)[^/?#\s\"'<>]+"), r"\1***"),
+    (re.compile(r"((?:\"|')(?:lxt_)?token(?:\"|')\s*:\s*(?:\"|'))[^\"']+"), r"\1***"),
+]
+
 # Phone numbers, API keys, bearer and basic credentials, secrets in query strings, and passwords in URLs.
 _PATTERNS = [
+    *_LINK_TOKENS,
     (re.compile(_PHONE), "+***"),
     (re.compile(r"lxt_[a-z0-9]{6,16}_[A-Za-z0-9_\-]{8,}"), "lxt_***"),
     (re.compile(r"(?i)\b((?:bearer|basic)\s+)\S+"), r"\1***"),

@@ -116,6 +116,8 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "cron_jobs": [
             # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
             cron(jobs.sweep, second=30, run_at_startup=True),
+            # Study diaries that ended: their post-surveys go out within a minute.
+            cron(response_jobs.end_diaries, second=0, run_at_startup=True),
             # Invitations whose time is over, and the conversations that end with them.
             cron(response_jobs.close_expired, second=45, run_at_startup=False),
         ],

@@ -15,7 +15,8 @@ highest ``priority`` first (ties by key), and for each one checks, in this order
 
 The first trigger that passes everything schedules the invitation; the triggers after it are not looked at.
 Before any trigger, an unknown touchpoint gives ``unknown_touchpoint`` (a brand's configuration problem worth
-surfacing first), a touchpoint without active triggers ``no_trigger``, triggers whose questionnaire is archived
+surfacing first), a study participant's report of an encounter with a competitor ``competitor_encounter`` (it is
+research data about another brand, never a reason to survey), a touchpoint without active triggers ``no_trigger``, triggers whose questionnaire is archived
 or unpublished ``questionnaire_unavailable``, and an opted-out customer ``opted_out``.
 """
 
@@ -59,6 +60,7 @@ Reason = Literal[
     "stale",
     "outside_window_dropped",
     "questionnaire_unavailable",
+    "competitor_encounter",
 ]
 
 REASONS: Final[dict[Reason, str]] = {
@@ -72,6 +74,7 @@ REASONS: Final[dict[Reason, str]] = {
     "stale": "The invitation could not go out within max_lag of the contact.",
     "outside_window_dropped": "The send time fell outside the send window, which drops such invitations.",
     "questionnaire_unavailable": "The touchpoint's triggers use a questionnaire that is archived or unpublished.",
+    "competitor_encounter": "A study participant reported an encounter with a competitor: stored, never surveyed.",
 }
 """Every reason code with its meaning, for the API documentation."""
 
@@ -166,18 +169,22 @@ def decide(
     touchpoint_known: bool = True,
     questionnaires: Container[str] | None = None,
     brand_rules: FrequencyRules | None = None,
+    competitor: bool = False,
 ) -> Decision:
     """Decide what `event` leads to, given the brand's triggers and the customer's recent invitations.
 
     `triggers` may hold every trigger of the brand (others are filtered out); `history` is the customer's
     invitations from ``now - history_lookback(...)`` on; `questionnaires` the keys of the brand's published,
     unarchived questionnaires (None: all are); `brand_rules` the brand's contact rules over all its triggers,
-    checked after each trigger's own. All datetimes must be aware.
+    checked after each trigger's own (unless the trigger is exempt); `competitor` marks a study participant's
+    report of an encounter with a competitor. All datetimes must be aware.
     """
     if now.utcoffset() is None or event.occurred_at.utcoffset() is None:
         raise ValueError("decide needs aware datetimes (now and occurred_at)")
     if not touchpoint_known:
         return Decision(outcome="not_surveyed", reason="unknown_touchpoint")
+    if competitor:
+        return Decision(outcome="not_surveyed", reason="competitor_encounter")
     candidates = sorted(
         (t for t in triggers if t.active and t.touchpoint == event.touchpoint),
         key=lambda t: (-t.priority, t.key, t.id),
@@ -288,7 +295,7 @@ def _evaluate(
     if not is_fresh(event.occurred_at, planned, trigger.max_lag):
         return skipped("stale", "deferred_past_max_lag")
     rule = frequency_block(trigger.frequency, trigger.id, planned, zone, history)
-    if rule is None and brand_rules is not None:
+    if rule is None and brand_rules is not None and not trigger.frequency.exempt_from_brand_rules:
         rule = frequency_block(brand_rules, trigger.id, planned, zone, history)
     if rule is not None:
         return skipped("frequency_capped", rule)

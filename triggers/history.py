@@ -51,12 +51,17 @@ class StoredEvent(msgspec.Struct, kw_only=True):
     decision: StoredDecision
     evaluations: list[TriggerEvaluation]
     """Each trigger looked at, in the order it was looked at (highest priority first)."""
+    source: str = "brand"
+    """Who reported it: ``brand``, ``study`` (a tracking study's own step) or ``self_report`` (a participant's
+    texted code)."""
+    concerns_brand: str | None = None
+    """For a self-report, the brand the encounter was with (maybe a competitor)."""
 
 
 _EVENT = """
 SELECT e.event_id, e.idempotency_key, e.touchpoint_key, e.touchpoint_known, c.external_id, e.occurred_at,
        e.received_at, e.attributes, e.outcome, e.reason, t.key AS trigger_key, e.invitation_id, e.planned_at,
-       e.evaluations
+       e.evaluations, e.source, e.concerns_brand
 FROM idempotency_keys k
 JOIN events e ON e.brand_id = k.brand_id AND e.event_id = k.event_id
 LEFT JOIN customers c ON c.brand_id = e.brand_id AND c.customer_id = e.customer_id
@@ -87,4 +92,6 @@ async def get_event(conn: asyncpg.Connection, brand_id: UUID, idempotency_key: s
             planned_at=row["planned_at"],
         ),
         evaluations=msgspec.convert(row["evaluations"], list[TriggerEvaluation]),
+        source=row["source"],
+        concerns_brand=row["concerns_brand"],
     )

@@ -19,7 +19,9 @@ field                default                    bounds
 ``sample_rate``      ``1.0``                    0 … 1
 ``frequency``        ``brand_gap`` ``P1D``,      gaps ``PT0S`` … ``P365D`` (``PT0S`` = off);
                      ``trigger_gap`` ``P7D``,    ``daily_cap`` 1 … 100 or null (= no cap)
-                     ``daily_cap`` null
+                     ``daily_cap`` null,
+                     ``exempt_from_brand_rules``
+                     false
 ``max_lag``          ``PT2H``                   more than ``PT0S``, at most ``P30D``, and ≥ ``delay``
 ``channels``         ``["sms"]``                1–5 distinct of push, sms, whatsapp, web_link, webhook
 ``style``            ``conversation``           ``conversation`` or ``link`` (SMS and WhatsApp)
@@ -160,6 +162,9 @@ class FrequencyRules(Base, kw_only=True):
     brand_gap: timedelta = timedelta(days=1)
     trigger_gap: timedelta = timedelta(days=7)
     daily_cap: DailyCap | None = None
+    exempt_from_brand_rules: bool = False
+    """The brand's own ``survey_gap`` and ``daily_survey_cap`` do not apply to this trigger: for surveys the
+    customer signed up for, such as a tracking study's pre- and post-survey, which a brand-wide gap must not skip."""
 
 
 class WhatsAppTemplate(Base, kw_only=True):

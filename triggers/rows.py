@@ -74,6 +74,10 @@ class EventRow(Row, frozen=True, kw_only=True):
     invitation_id: Annotated[str | None, UUID_]
     planned_at: OptionalTime
     evaluations: Json
+    source: Text = "brand"
+    """``brand``, ``study`` or ``self_report`` (see `triggers.schedule.EventSource`)."""
+    concerns_brand: OptionalText = None
+    """The brand a self-reported encounter was with; None for every other event."""
 
 
 class Writes(CustomerWrites, kw_only=True):

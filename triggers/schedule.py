@@ -20,6 +20,7 @@ The steps: `load` (the reads, after the locks), `decide_group` (pure: decisions 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -36,12 +37,21 @@ from triggers.idempotency import repeat_status
 from triggers.model import EventFacts
 from triggers.rows import EventRow, IdempotencyKeyRow, InvitationRow, Writes
 
+EventSource = Literal["brand", "study", "self_report"]
+"""Who reported an event: the brand's systems, lxt itself for a tracking study's own steps (a participant enrolled,
+a diary ended), or a study participant texting a code."""
+
 
 class Pending(msgspec.Struct, frozen=True):
     """One validated event of one brand, waiting to be ingested."""
 
     brand_id: UUID
     item: ValidEvent
+    source: EventSource = "brand"
+    concerns_brand: str | None = None
+    """For a self-report, the brand the encounter was with as the study's code book names it (maybe a competitor)."""
+    competitor: bool = False
+    """A self-reported encounter with a competitor: stored and decided ``competitor_encounter``, never surveyed."""
 
 
 class InvitationJob(msgspec.Struct, frozen=True):
@@ -164,6 +174,7 @@ def decide_group(fresh: list[Pending], loaded: Loaded, now: datetime) -> Decided
             touchpoint_known=touchpoint_known,
             questionnaires=available.get(p.brand_id, frozenset()),
             brand_rules=setup.brand_rules.get(p.brand_id),
+            competitor=p.competitor,
         )
         event_id = next(ids)
         invitation_id = None
@@ -215,6 +226,8 @@ def decide_group(fresh: list[Pending], loaded: Loaded, now: datetime) -> Decided
                 invitation_id=invitation_id,
                 planned_at=decision.planned_at,
                 evaluations=decision.evaluations,
+                source=p.source,
+                concerns_brand=p.concerns_brand,
             )
         )
         results[index] = EventResult(

@@ -23,9 +23,11 @@ from responses.texts import DE, EN
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
-from tests.helpers import PHONE, report
+from tests.helpers import PHONE, put_trigger, queued_jobs, report
 from tests.responses.factories import definition, sent_invitation
+from tests.responses.studies import enrol, enrolled, study_setup
 from tests.responses.texting import (
+    FROM,
     TEMPLATE,
     Phone,
     conversation_rows,
@@ -498,3 +500,37 @@ async def test_a_step_that_reads_only_the_words_plugs_in_after_the_conversation(
     assert (coded.outcome, coded.text, coded.jobs) == ("code", "code A3 noted", [job])
     assert (other.outcome, other.jobs) == ("ignored", [])
     assert await inbound_rows(conn) == [("A3", "code", "code A3 noted"), ("hello", "ignored", None)]
+
+
+async def test_a_participants_texted_code_goes_to_the_study_and_its_invitation_is_queued(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, settings: Settings, phone: Phone
+) -> None:
+    await study_setup(client, brand)
+    await enrolled(client, brand)
+    await put_trigger(client, brand)  # store visits survey the customer: an own-brand encounter schedules one
+    response = await client.put("/v1/senders/sms", json={"from": FROM}, headers=brand.headers("manage"))
+    assert response.status_code == 201, response.text
+    queued = await queued_jobs(settings)
+    reply = await phone.text("BS45")
+    assert reply is not None and reply.startswith("Thanks! BS45: Bolt, Store, positive 4/5, persuasive 5/5.")
+    assert (await inbound_rows(conn))[-1][:2] == ("BS45", "code")
+    assert await conn.fetchval("SELECT count(*) FROM self_reports") == 1
+    # The encounter went through the brand's trigger; its send job was queued once the reply had committed.
+    assert await queued_jobs(settings) == queued + 1
+    # Keywords still come first: HELP is the brand's, not a code the study would refuse.
+    assert await phone.text("HELP") == EN.help.format(brand="Acme")
+
+
+async def test_a_customer_who_texted_stop_is_not_enrolled_in_a_study_until_start(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await invite(ctx, client, brand, visit("e1", customer="p-1"))
+    await phone.text("STOP")
+    await study_setup(client, brand)
+    refused = await enrol(client, brand)
+    assert refused.status_code == 409, refused.text
+    assert "STOP" in refused.json()["detail"]
+    assert await conn.fetchval("SELECT consents FROM customers") == {"sms": False}
+    await phone.text("START")
+    assert (await enrol(client, brand)).status_code == 201

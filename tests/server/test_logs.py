@@ -17,6 +17,7 @@ from server.logs import RedactingFormatter, configure, redact
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.helpers import refusing_connections
+from tests.responses.factories import sent_invitation
 from tests.server.processes import eventually, free_port, lxt, readiness
 
 
@@ -176,6 +177,8 @@ async def test_no_process_lxt_starts_logs_phone_numbers_keys_or_tokens(
         "LXT_ADMIN_TOKEN": admin_token,
         "LXT_LOG_LEVEL": "DEBUG",
     }
+    link = await sent_invitation(conn, brand)  # a survey link that works: its pages are served, and logged
+    unknown_link = secrets.token_urlsafe(32)
     output = tmp_path / "output.log"
     key = brand.keys["all"]
     auth = {"Authorization": f"Bearer {key}"}
@@ -216,13 +219,21 @@ async def test_no_process_lxt_starts_logs_phone_numbers_keys_or_tokens(
                 params={"token": admin_token},
                 headers={"Authorization": f"Bearer {admin_token}"},
             )
+            # Survey link tokens in the web page's path and the app API's.
+            assert (await http.get(f"/s/{link.token}")).status_code == 200
+            await http.post(f"/s/{link.token}?q=nps", data={"question": "nps", "answer": "9"})
+            await http.get(f"/s/{unknown_link}")
+            await http.post(f"/v1/responses/{link.token}/answers", json={"answers": {"stars": 11}})
+            await http.get(f"/v1/responses/{unknown_link}")
             # The database stops taking connections: each request now fails, and the API logs why, with its path.
             async with refusing_connections(admin_db, conn):
                 for shown in [*written, quote(written[0], safe=""), quote(written[3])]:
                     failed = await http.put(f"/v1/customers/{shown}", json={"locale": "de"}, headers=auth)
                     assert failed.status_code >= 500, failed.text
+                assert (await http.get(f"/s/{link.token}")).status_code == 503
     text = output.read_text(errors="replace")
     searched = [*phones, phones[1][1:], key, key.split("_", 2)[2], stranger_key, stranger_token, admin_token]
+    searched += [link.token, link.token[:16], unknown_link]
     for number in written:
         searched += [number, number[-9:], quote(number), quote(number, safe="")]
     for secret in searched:
@@ -230,10 +241,12 @@ async def test_no_process_lxt_starts_logs_phone_numbers_keys_or_tokens(
     # The requests were logged (so the search above searched something), with the secrets masked: in the access
     # log, and in the errors the failing requests caused.
     assert '"PUT /v1/customers/+***' in text
+    assert '"GET /s/*** ' in text and '"POST /v1/responses/***/answers ' in text
     failures = [
         line for line in text.splitlines() if " ERROR lxt.errors: " in line or " WARNING lxt.errors: " in line
     ]
     assert any("PUT /v1/customers/+***" in line for line in failures), text
+    assert any("GET /s/***" in line for line in text.splitlines() if " ERROR lxt.pages: " in line), text
 
 
 def test_records_are_redacted_for_every_handler(settings: Settings) -> None:

@@ -9,14 +9,17 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from notifications import senders
 from notifications.senders import PushSender, SmsSender, WebhookSender, WhatsAppSender
+from server.auth import ApiKeyAuth
 from tests.conftest import BrandFixture
 from tests.helpers import event, publish_example, report, survey_setup
+from tests.responses.factories import definition, sent_invitation
 
 Attack = Callable[[AsyncTestClient, BrandFixture, BrandFixture, asyncpg.Connection], Awaitable[None]]
 ATTACKS: dict[tuple[str, str], Attack] = {}
@@ -305,6 +308,77 @@ async def senders_of_another_brand(client, victim, attacker, conn) -> None:
     assert victims == before
 
 
+async def victim_study(client: AsyncTestClient, victim: BrandFixture) -> None:
+    """The victim's study ``rides`` with participant p-1 (and the questionnaires it names)."""
+    from tests.responses.studies import enrolled, study_setup
+
+    await study_setup(client, victim)
+    await enrolled(client, victim)
+
+
+async def victim_study_rows(conn: asyncpg.Connection, victim: BrandFixture) -> list:
+    b = victim.brand.brand_id
+    return [
+        await conn.fetch(f"SELECT * FROM {table} WHERE brand_id = $1 ORDER BY 2", b)
+        for table in ("studies", "study_participants", "triggers", "touchpoints", "customers", "invitations")
+    ]
+
+
+@attack("GET", "/v1/studies")
+@attack("GET", "/v1/studies/{key:str}")
+@attack("GET", "/v1/studies/{key:str}/participants")
+async def read_study(client, victim, attacker, conn) -> None:
+    await victim_study(client, victim)
+    assert (await client.get("/v1/studies", headers=attacker.headers())).json() == []
+    for suffix in ("", "/participants"):
+        assert (await client.get(f"/v1/studies/rides{suffix}", headers=attacker.headers())).status_code == 404
+
+
+@attack("PUT", "/v1/studies/{key:str}")
+@attack("POST", "/v1/studies/{key:str}/participants")
+@attack("DELETE", "/v1/studies/{key:str}/participants/{external_id:str}")
+async def change_study(client, victim, attacker, conn) -> None:
+    from tests.responses.studies import enrol, study_body
+
+    await victim_study(client, victim)
+    before = await victim_study_rows(conn, victim)
+    withdrawn = await client.delete("/v1/studies/rides/participants/p-1", headers=attacker.headers())
+    assert withdrawn.status_code == 404
+    assert (await enrol(client, attacker, external_id="p-1")).status_code == 404
+    # The same key for the attacker's own brand: the victim's questionnaires are not the attacker's.
+    replaced = await client.put("/v1/studies/rides", json=study_body(name="Pwned"), headers=attacker.headers())
+    assert replaced.status_code == 422
+    assert await victim_study_rows(conn, victim) == before
+
+
+@attack("GET", "/v1/responses/{token:str}")
+@attack("POST", "/v1/responses/{token:str}/answers")
+@attack("POST", "/v1/responses/{token:str}/complete")
+async def surveys_by_link_token(client, victim, attacker, conn) -> None:
+    """The app answer API takes no key: its token finds the brand. The attacker's own token (to a questionnaire of
+    the same key, sent to a customer of the same external id) shows and changes only the attacker's survey."""
+    ours = await sent_invitation(conn, victim, "store_visit_nps", external_id="c-1")
+    stored = await client.post(f"/v1/responses/{ours.token}/answers", json={"answers": {"nps": 3}})
+    assert stored.status_code == 200, stored.text
+    before = await conn.fetch("SELECT * FROM answers ORDER BY answered_at")
+    state = await conn.fetchrow("SELECT * FROM invitations WHERE invitation_id = $1", ours.invitation_id)
+    theirs = msgspec.structs.replace(
+        definition("store_visit_nps"), title={"en": "Globex survey", "de": "Globex-Umfrage"}
+    )
+    attackers = await sent_invitation(conn, attacker, theirs, external_id="c-1")
+    read = (await client.get(f"/v1/responses/{attackers.token}", headers=attacker.headers())).json()
+    assert read["form"]["title"] == "Globex survey" and read["answers"] == {}
+    for body in ({"nps": 9}, {"nps": 3, "went_wrong": "Pwned"}):
+        response = await client.post(f"/v1/responses/{attackers.token}/answers", json={"answers": body})
+        assert response.status_code == 200, response.text
+    assert (await client.post(f"/v1/responses/{attackers.token}/complete")).status_code == 200
+    assert (
+        await conn.fetch("SELECT * FROM answers WHERE brand_id = $1 ORDER BY answered_at", victim.brand.brand_id)
+        == before
+    )
+    assert await conn.fetchrow("SELECT * FROM invitations WHERE invitation_id = $1", ours.invitation_id) == state
+
+
 def authenticated_routes(app: Litestar) -> set[tuple[str, str]]:
     routes = set()
     for route in app.routes:
@@ -340,4 +414,8 @@ def test_every_authenticated_route_declares_its_scopes(app: Litestar) -> None:
         for handler in route.route_handlers:  # type: ignore[attr-defined]
             if handler.http_methods == {"OPTIONS"}:
                 continue  # Litestar's automatic OPTIONS answer
+            if ApiKeyAuth not in handler.resolve_middleware():
+                # Only the app answer API goes without a key: the link token in its path is the credential.
+                assert route.path.startswith("/v1/responses/"), f"{route.path} is not behind the API key check"
+                continue
             assert handler.opt.get("scopes"), f"{route.path} {handler.http_methods} declares no scopes"

@@ -66,6 +66,7 @@ def run(
     now: datetime = NOW,
     touchpoint_known: bool = True,
     questionnaires: set[str] | None = None,
+    competitor: bool = False,
 ) -> Decision:
     return decide(
         ev or event(),
@@ -75,6 +76,7 @@ def run(
         now,
         touchpoint_known=touchpoint_known,
         questionnaires=questionnaires,
+        competitor=competitor,
     )
 
 
@@ -137,6 +139,7 @@ SCENARIOS: dict[Reason, dict[str, Any]] = {
     },
     "frequency_capped": {"triggers": [trigger()], "history": [sent("id-other", OCCURRED - timedelta(hours=3))]},
     "questionnaire_unavailable": {"triggers": [trigger()], "questionnaires": {"some-other-survey"}},
+    "competitor_encounter": {"triggers": [trigger()], "competitor": True},
 }
 
 
@@ -153,7 +156,13 @@ def test_each_reason(reason: Reason) -> None:
 
 
 def test_reasons_before_any_trigger_record_no_evaluations() -> None:
-    for reason in ("unknown_touchpoint", "no_trigger", "opted_out", "questionnaire_unavailable"):
+    for reason in (
+        "unknown_touchpoint",
+        "no_trigger",
+        "opted_out",
+        "questionnaire_unavailable",
+        "competitor_encounter",
+    ):
         kwargs = dict(SCENARIOS[reason])  # type: ignore[index]
         decision = run(kwargs.pop("triggers"), **kwargs)
         assert (decision.evaluations, decision.trigger_id) == ([], None)
@@ -472,3 +481,18 @@ def test_brand_rules_apply_on_top_of_each_triggers_own() -> None:
     same_day = [sent("id-other", NOW + timedelta(minutes=1))]
     capped = decide(event(), customer(), [relaxed], same_day, NOW, brand_rules=daily)
     assert (capped.reason, capped.evaluations[0].detail) == ("frequency_capped", "daily_cap")
+
+
+def test_a_trigger_exempt_from_brand_rules_is_held_only_by_its_own() -> None:
+    # A study's pre- and post-survey: the participant signed up for them, a brand-wide gap must not skip them.
+    exempt = trigger(
+        frequency=FrequencyRules(brand_gap=timedelta(0), trigger_gap=timedelta(0), exempt_from_brand_rules=True)
+    )
+    history = [sent("id-other", OCCURRED - timedelta(hours=3))]
+    brand_rules = FrequencyRules(brand_gap=timedelta(days=1), trigger_gap=timedelta(0), daily_cap=1)
+    assert decide(event(), customer(), [exempt], history, NOW, brand_rules=brand_rules).outcome == "scheduled"
+
+
+def test_a_competitor_encounter_is_never_surveyed_but_an_unknown_touchpoint_is_named_first() -> None:
+    assert run([trigger()], competitor=True).reason == "competitor_encounter"
+    assert run([trigger()], competitor=True, touchpoint_known=False).reason == "unknown_touchpoint"
