@@ -5,9 +5,10 @@ The message is stored first (`responses.inbound.receive`); then, in the same tra
 are asked in order, and the first that answers decides:
 
 1. keywords — STOP, START, HELP and the brand's own, or Twilio's ``OptOutType`` (`responses.consent`);
-2. the customer's open conversation on the sender written to: an answer (`responses.conversations`);
-3. a tracking study's texted code, from a participant (`responses.studies.handle_code`);
-4. the brand's auto-reply, for a customer outside any conversation.
+2. a tracking study's valid code, from a participant whose diary is open, even during a survey conversation;
+3. the customer's open conversation on the sender written to: an answer (`responses.conversations`);
+4. any other text of a study's participant: a code to explain, or a diary not open (`responses.studies`);
+5. the brand's auto-reply, for a customer outside any conversation.
 
 None answers: the message is ``ignored`` (empty TwiML). What the message meant, the reply and the conversation
 and invitation it went to are recorded on its row (`responses.inbound.record`), so a retried webhook (the same
@@ -24,6 +25,7 @@ handler and the auto-reply. A new step of that kind is one line in `STEPS`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -131,6 +133,8 @@ async def auto_reply(
 
 STEPS: Final[tuple[Step, ...]] = (
     consent.answer_keyword,
+    # A participant's valid code is one even while a survey question waits for its answer.
+    on_text("code", functools.partial(studies.handle_code, codes_only=True)),
     conversations.answer,
     on_text("code", studies.handle_code),
     on_text("auto_reply", auto_reply),

@@ -284,6 +284,7 @@ async def handle_code(
     text: str,
     now: datetime,
     base_url: str,
+    codes_only: bool = False,
 ) -> StudyReply | None:
     """What a study makes of an inbound text from `customer_id`, inside the caller's transaction.
 
@@ -300,11 +301,18 @@ async def handle_code(
     - any other text while the diary is open: a reply saying what is wrong and how to text a code.
     - any text before the diary opens or after it ended: a reply saying so; nothing is stored.
     The same `inbound_id` again (a provider's retried webhook) stores nothing new and confirms the same report.
+
+    With `codes_only`, only a valid code while the diary is open is answered (None otherwise): the step that
+    runs before a survey conversation, so that a participant's code is recorded as one even while a survey
+    question is waiting for its answer.
     """
     found = await report_queries.participation(conn, brand_id, customer_id, now, REPLY_AFTER_END)
     if found is None or found.opted_out:
         return None
     spec, locale = found.spec, found.locale
+    diary_open = found.diary_starts_at <= now < found.diary_ends_at
+    if codes_only and (not diary_open or isinstance(parse_code(text, spec.brands, spec.touchpoints), NotACode)):
+        return None
     if now < found.diary_starts_at:
         return StudyReply(text=study_texts.not_open(spec, _local(found.diary_starts_at, found.time_zone), locale))
     if now >= found.diary_ends_at:

@@ -11,7 +11,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import BrandFixture
-from tests.helpers import put_trigger
+from tests.helpers import PHONE, put_trigger
 from tests.responses.studies import BASE_URL, customer_id, enrolled, move_diary, study_setup, text
 
 
@@ -165,3 +165,30 @@ async def test_a_withdrawn_or_opted_out_participant_is_not_answered(
     assert await text(conn, brand, withdrawn, "BT45") is None
     assert await text(conn, brand, stopped, "BT45") is None
     assert await conn.fetchval("SELECT count(*) FROM self_reports") == 0
+
+
+async def test_a_code_texted_while_a_survey_question_waits_is_recorded_as_a_code(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, run_worker
+) -> None:
+    """The pre-survey opens an SMS conversation (in the sandbox); the participant texts an encounter before
+    answering it. The code is a code, not a wrong answer, and the survey question still takes its answer."""
+    await study_setup(client, brand)
+    await enrolled(client, brand)
+    await run_worker()
+
+    async def reply(text: str) -> dict:
+        response = await client.post(
+            "/v1/sandbox/replies", json={"phone": PHONE, "text": text}, headers=brand.headers("manage")
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    code = await reply("bt45")
+    assert code["outcome"] == "code" and "BT45" in code["reply"]
+    assert await conn.fetchval("SELECT count(*) FROM self_reports") == 1
+    assert await conn.fetchval("SELECT count(*) FROM answers") == 0
+    wrong = await reply("BX9")  # neither a code nor an answer to the open question: the question asks again
+    assert wrong["outcome"] == "reprompt"
+    answer = await reply("9")
+    assert answer["outcome"] == "answer"
+    assert await conn.fetchval("SELECT value FROM answers WHERE question_id = 'nps'") == 9
