@@ -187,7 +187,7 @@ async def test_a_code_texted_while_a_survey_question_waits_is_recorded_as_a_code
     assert code["outcome"] == "code" and "BT45" in code["reply"]
     assert await conn.fetchval("SELECT count(*) FROM self_reports") == 1
     assert await conn.fetchval("SELECT count(*) FROM answers") == 0
-    wrong = await reply("BX9")  # neither a code nor an answer to the open question: the question asks again
+    wrong = await reply("BX")  # neither a code nor an answer to the open question: the question asks again
     assert wrong["outcome"] == "reprompt"
     answer = await reply("9")
     assert answer["outcome"] == "answer"
