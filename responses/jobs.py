@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from notifications.queue import enqueue_invitations
-from responses import answers, conversations, studies
+from responses import answers, conversations
+from responses.studies import participation as studies
 
 log = logging.getLogger("lxt.jobs")
 

@@ -7,7 +7,7 @@ are asked in order, and the first that answers decides:
 1. keywords — STOP, START, HELP and the brand's own, or Twilio's ``OptOutType`` (`responses.consent`);
 2. a tracking study's valid code, from a participant whose diary is open, even during a survey conversation;
 3. the customer's open conversation on the sender written to: an answer (`responses.conversations`);
-4. any other text of a study's participant: a code to explain, or a diary not open (`responses.studies`);
+4. any other text of a study's participant: a code to explain, or a diary not open (`responses.studies.participation`);
 5. the brand's auto-reply, for a customer outside any conversation.
 
 None answers: the message is ``ignored`` (empty TwiML). What the message meant, the reply and the conversation
@@ -40,10 +40,11 @@ from notifications.queue import enqueue_invitations
 from notifications.sandbox import PROVIDER as SANDBOX
 from notifications.sandbox import OutboxEntry, latest_to
 from plumbing.ids import new_id
-from responses import consent, conversations, inbound, studies
+from responses import consent, conversations, inbound
 from responses.inbound import Inbound, Incoming, phone_of
 from responses.messaging import from_row
 from responses.received import Conversation, Outcome, Received, Reply, Sender
+from responses.studies import participation as studies
 from responses.texts import own_text, sms
 from triggers.schedule import InvitationJob
 

@@ -18,7 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
-from responses import diary
+from responses.studies import diary
 from server.deps import Conn
 
 HEADERS = {

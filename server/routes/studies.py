@@ -13,9 +13,10 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 
-from responses import studies, study_setup
-from responses.studies import Enrolled
-from responses.study_model import STUDY_KEY_PATTERN, Participant, ParticipantIn, ParticipantPage, Study, StudyIn
+from responses.studies import participation as studies
+from responses.studies import setup as study_setup
+from responses.studies.model import STUDY_KEY_PATTERN, Participant, ParticipantIn, ParticipantPage, Study, StudyIn
+from responses.studies.participation import Enrolled
 from server import db
 from server.auth import requires
 from server.deps import Conn

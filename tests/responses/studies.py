@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 from litestar.testing import AsyncTestClient
 
-from responses.studies import StudyReply, handle_code
+from responses.studies.participation import StudyReply, handle_code
 from tests.conftest import BrandFixture
 from tests.helpers import PHONE, publish_example
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from responses import study_texts
-from responses.codes import Code, NotACode, normalize, parse_code
-from responses.study_model import StudyIn, validate_study
+from responses.studies import texts as study_texts
+from responses.studies.codes import Code, NotACode, normalize, parse_code
+from responses.studies.model import StudyIn, validate_study
 from tests.responses.studies import study_body
 
 BRANDS = {"B", "C"}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from responses.study_model import compliance
+from responses.studies.model import compliance
 from tests.conftest import BrandFixture
 from tests.helpers import event, put_trigger, report
 from tests.responses.studies import enrolled, move_diary, study_setup, text

@@ -1,4 +1,4 @@
-"""What a participant's text becomes (`responses.studies.handle_code`, as the inbound SMS path calls it): a stored
+"""What a participant's text becomes (`responses.studies.participation.handle_code`, as the inbound SMS path calls it): a stored
 encounter and a confirmation, an explanation of the format, or a word that the diary is not open."""
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from datetime import datetime
 import msgspec
 
 from questionnaires.locales import language, resolve
-from responses.codes import NotACode
-from responses.study_model import StudyIn, StudyText
+from responses.studies.codes import NotACode
+from responses.studies.model import StudyIn, StudyText
 
 MAX_QUOTED = 20
 """Characters of a participant's text quoted back in a reply."""

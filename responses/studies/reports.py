@@ -10,8 +10,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from responses.study_model import StudyIn
-from responses.study_queries import study_spec
+from responses.studies.model import StudyIn
+from responses.studies.queries import study_spec
 
 # -- texted codes ------------------------------------------------------------------------------------------------
 

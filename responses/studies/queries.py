@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from responses.study_model import Study, StudyIn
+from responses.studies.model import Study, StudyIn
 from triggers.queries import TRIGGER_GUARD, sources_sql
 
 

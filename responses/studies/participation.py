@@ -1,5 +1,5 @@
 """Tracking studies: enrolling and withdrawing participants, the end of their diaries, and the codes they text
-(`handle_code`, called by the inbound SMS path). Setting a study up is `responses.study_setup`.
+(`handle_code`, called by the inbound SMS path). Setting a study up is `responses.studies.setup`.
 
 A study rides on the brand's own machinery rather than beside it. Setting it up registers two touchpoints and two
 triggers of the brand (`study_model.internal_keys`); enrolling a participant reports an event on the first, in
@@ -30,11 +30,12 @@ from customers.queries import put_customer
 from customers.zones import load_zone
 from plumbing.errors import Conflict, FieldError
 from plumbing.ids import new_id
-from responses import report_queries, study_queries, study_texts
-from responses.codes import NotACode, parse_code
-from responses.diary import diary_link
-from responses.report_queries import SelfReport
-from responses.study_model import (
+from responses.studies import queries as study_queries
+from responses.studies import reports as report_queries
+from responses.studies import texts as study_texts
+from responses.studies.codes import NotACode, parse_code
+from responses.studies.diary import diary_link
+from responses.studies.model import (
     Participant,
     ParticipantIn,
     StudyInvalid,
@@ -42,7 +43,8 @@ from responses.study_model import (
     internal_keys,
     status,
 )
-from responses.study_queries import ParticipantRow, StoredStudy
+from responses.studies.queries import ParticipantRow, StoredStudy
+from responses.studies.reports import SelfReport
 from triggers import schedule
 from triggers.events import EventIn, check_events
 from triggers.schedule import EventSource, InvitationJob, Pending

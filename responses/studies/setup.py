@@ -13,8 +13,15 @@ from uuid import UUID
 import asyncpg
 
 from plumbing.errors import Conflict, FieldError
-from responses import study_queries
-from responses.study_model import Study, StudyIn, StudyInvalid, changed_after_start, internal_keys, validate_study
+from responses.studies import queries as study_queries
+from responses.studies.model import (
+    Study,
+    StudyIn,
+    StudyInvalid,
+    changed_after_start,
+    internal_keys,
+    validate_study,
+)
 from triggers import catalog
 from triggers.model import FrequencyRules, TriggerIn, validate_trigger
 

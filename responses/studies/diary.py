@@ -20,8 +20,9 @@ import asyncpg
 import msgspec
 
 from customers.zones import load_zone
-from responses import report_queries, study_texts
-from responses.report_queries import DiaryOwner
+from responses.studies import reports as report_queries
+from responses.studies import texts as study_texts
+from responses.studies.reports import DiaryOwner
 
 TOKEN_BYTES: Final = 32
 OPEN_AFTER_END: Final = timedelta(days=14)
