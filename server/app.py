@@ -118,7 +118,7 @@ def create_app(settings: Settings) -> Litestar:
             admin_router,
             answer_api.ROUTER,
             *webhooks.ROUTES,
-            *diary.ROUTES,
+            diary.ROUTER,
             survey.ROUTER,
             pages.static_router(),
         ],

@@ -42,10 +42,11 @@ _PHONE = (
 )
 
 # A survey link's token is the customer's credential: in the page's path (``/s/<token>``, also inside a full link),
-# the app API's (``/v1/responses/<token>/…``) and a push or webhook payload (``"lxt_token": "…"``). Any segment
-# there is masked, whatever its shape: a mistyped token is still most of one.
+# a study participant's diary (``/d/<token>``), the app API's (``/v1/responses/<token>/…``) and a push or webhook
+# payload (``"lxt_token": "…"``). Any segment there is masked, whatever its shape: a mistyped token is still most
+# of one.
 _LINK_TOKENS = [
-    (re.compile(r"(/s/)[^/?#\s\"'<>]+"), r"\1***"),
+    (re.compile(r"(/[sd]/)[^/?#\s\"'<>]+"), r"\1***"),
     (re.compile(r"(/v1/responses/)[^/?#\s\"'<>]+"), r"\1***"),
     (re.compile(r"((?:\"|')(?:lxt_)?token(?:\"|')\s*:\s*(?:\"|'))[^\"']+"), r"\1***"),
 ]

@@ -264,3 +264,33 @@ async def test_every_kind_of_page_passes_axe(
     await check("unknown")
     assert len(found) == 13
     assert {name: violations for name, violations in found.items() if violations} == {}
+
+
+async def test_a_participant_comments_in_the_diary(
+    phone: Any, live_server: str, conn: asyncpg.Connection, brand: BrandFixture
+) -> None:
+    """A study participant's diary page (``/d/{token}``): the report they texted, a comment typed and saved, and
+    axe-core's rules on the page."""
+    from axe_playwright_python.async_playwright import Axe
+
+    from tests.responses.studies import enrolled, study_setup
+    from tests.responses.test_studies_diary_page import diary_path
+
+    async with httpx.AsyncClient(base_url=live_server) as client:  # the brand's API, on the same server
+        await study_setup(client, brand)  # type: ignore[arg-type]
+        customer = await enrolled(client, brand)  # type: ignore[arg-type]
+    await diary_path(conn, brand, customer, "BT45")
+    path = await diary_path(conn, brand, customer, "CS32")
+    await phone.goto(live_server + path)
+    assert await phone.locator("h2").all_inner_texts() == ["Cabco · Store", "Bolt · TV ad"]
+    await phone.get_by_role("textbox").first.fill("Long wait at the counter.")
+    async with phone.expect_navigation():
+        await phone.get_by_role("button").first.click()
+    assert await phone.get_by_role("status").inner_text() != ""
+    assert await phone.get_by_role("textbox").first.input_value() == "Long wait at the counter."
+    await shoot(phone, "diary")
+    violations = (await Axe().run(phone, options={"resultTypes": ["violations"]})).response["violations"]
+    assert [v["id"] for v in violations] == []
+    assert await conn.fetchval("SELECT comment FROM self_reports WHERE brand_letter = 'C'") == (
+        "Long wait at the counter."
+    )

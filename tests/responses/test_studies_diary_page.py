@@ -35,11 +35,12 @@ async def test_the_page_lists_reports_newest_first_and_keeps_comments(
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     csp = page.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "script-src" not in csp and "form-action 'self'" in csp
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp and "form-action 'self'" in csp
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["cache-control"] == "no-store"
     html = page.text
-    assert '<html lang="de">' in html and "<script" not in html and "http" not in html.split("<body>")[1]
+    assert '<html lang="de">' in html and "<script" not in html and "<style" not in html
+    assert "http" not in html.split("<body>")[1]
     assert html.index("Cabco · Store") < html.index("Bolt · TV ad")  # newest first
     assert "positiv 2/5 · überzeugend 1/5" in html
     assert len(page.content) < 30_000
@@ -53,9 +54,9 @@ async def test_the_page_lists_reports_newest_first_and_keeps_comments(
         follow_redirects=False,
     )
     assert saved.status_code == 303
-    assert saved.headers["location"] == f"{path}?saved={report_id}#r-{report_id}"
+    assert saved.headers["location"] == f"{path.removeprefix('/d/')}?saved={report_id}#r-{report_id}"
     assert saved.headers["referrer-policy"] == "no-referrer"
-    after = await client.get(saved.headers["location"])
+    after = await client.get(f"{path}?saved={report_id}")
     assert "Der Fahrer war &lt;b&gt;sehr&lt;/b&gt; nett</textarea>" in after.text  # escaped, line break trimmed
     assert "Gespeichert." in after.text
 
@@ -85,7 +86,7 @@ async def test_every_token_that_is_not_a_participants_gets_the_same_answer(
     answers.append(await client.post(unknown, data={"report_id": str(uuid4()), "comment": "x"}))
     for answer in answers[:2] + answers[3:]:
         assert answer.status_code == 404, answer.text
-        assert answer.json()["detail"] == "no such diary"
+        assert answer.content == answers[0].content  # one page for every link that leads nowhere
     assert answers[2].status_code in (404, 422)  # a NUL never reaches a query
     assert await conn.fetchval("SELECT comment FROM self_reports WHERE report_id = $1::uuid", their_report) is None
     assert (await client.get(theirs)).status_code == 200

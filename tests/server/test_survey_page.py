@@ -433,6 +433,8 @@ def test_link_tokens_never_reach_the_log() -> None:
         f'127.0.0.1 "GET /s/{token}?q=nps HTTP/1.1" 200 4.1 ms',
         f'127.0.0.1 "POST /v1/responses/{token}/answers HTTP/1.1" 422 3.0 ms',
         f"unhandled error on GET /s/{token}",
+        f'127.0.0.1 "POST /d/{token} HTTP/1.1" 303 2.2 ms',
+        f"Add a note: https://lxt.example/d/{token}",
         f"push data {{'lxt_token': '{token}', 'lxt_url': 'https://lxt.example/s/{token}'}}",
         f'webhook {{"token": "{token}", "link": "https://lxt.example/s/{token}"}}',
     ):
