@@ -8,6 +8,7 @@ answered, prefilled, to change it ("Back"); only questions the flow asked so far
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -21,6 +22,21 @@ from questionnaires.render import QuestionView, question_view
 from questionnaires.sms import thank_you_text
 from responses.answers import Answering, Given
 from server.pages import chrome
+
+# Messaging apps fetch a link as it arrives to show its preview: such a fetch is no customer opening the survey.
+# (iMessage fetches as facebookexternalhit and Twitterbot, Signal and WhatsApp as WhatsApp.) Only fetchers are
+# named: apps whose in-app browsers carry their name (Snapchat, Pinterest, Outlook) are customers reading.
+_LINK_PREVIEWS = re.compile(
+    r"facebookexternalhit|facebot|twitterbot|whatsapp/|telegrambot|slackbot|slack-imgproxy|discordbot|linkedinbot|"
+    r"skypeuripreview|redditbot|embedly|iframely|vkshare|googlebot|bingbot|applebot|google-pagerenderer|bitlybot",
+    re.IGNORECASE,
+)
+
+
+def is_link_preview(user_agent: str) -> bool:
+    """Whether a request comes from an app building a link preview (it must not mark the survey opened)."""
+    return _LINK_PREVIEWS.search(user_agent) is not None
+
 
 FACES = 5
 """Emoji ratings draw one of five faces for each point, from the scale's low end to its high end."""

@@ -29,7 +29,7 @@ from responses.answers import Answering, AnswersInvalid, InvitationClosed, Invit
 from server.answering import record_expiry, record_refusal
 from server.deps import Conn
 from server.pages import PAGE_EXCEPTION_HANDLERS, PAGE_HEADERS, message_page, not_found_page, page
-from server.survey import question_page, read_answer, revisit, thanks_page
+from server.survey import is_link_preview, question_page, read_answer, revisit, thanks_page
 
 Req = Request[Any, Any, Any]
 _encode = msgspec.json.Encoder().encode
@@ -46,7 +46,8 @@ async def show(request: Req, conn: Conn, token: Token, revisit_id: Revisit = Non
     closed = await closed_page(conn, answering, now)
     if closed is not None:
         return closed
-    await answers.mark_opened(conn, answering, now, "web")
+    if not is_link_preview(request.headers.get("user-agent", "")):
+        await answers.mark_opened(conn, answering, now, "web")
     step = answering.step
     if isinstance(step, End):
         # Everything asked was answered elsewhere (the app completes explicitly): on the page, that is the end.

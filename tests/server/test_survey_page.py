@@ -114,6 +114,28 @@ async def test_the_first_view_asks_the_first_question_in_the_customers_language_
     assert state["response_channel"] == "web"
 
 
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "WhatsApp/2.23.20.0",
+        "facebookexternalhit/1.1 Facebot Twitterbot/1.0",  # iMessage
+        "TelegramBot (like TwitterBot)",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    ],
+)
+async def test_a_messaging_apps_link_preview_does_not_open_the_survey(
+    client: AsyncTestClient, conn: asyncpg.Connection, brand: BrandFixture, agent: str
+) -> None:
+    sent = await sent_invitation(conn, brand)
+    preview = await client.get(f"/s/{sent.token}", headers={"user-agent": agent})
+    assert preview.status_code == 200
+    opened = "SELECT opened_at FROM invitations WHERE invitation_id = $1"
+    assert await conn.fetchval(opened, sent.invitation_id) is None
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+    await client.get(f"/s/{sent.token}", headers={"user-agent": phone})
+    assert await conn.fetchval(opened, sent.invitation_id) is not None
+
+
 async def test_an_answer_is_saved_and_the_page_redirects_to_the_next_question(
     client: AsyncTestClient, conn: asyncpg.Connection, brand: BrandFixture
 ) -> None:
