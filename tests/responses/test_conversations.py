@@ -28,6 +28,7 @@ from tests.responses.factories import definition, sent_invitation
 from tests.responses.studies import enrol, enrolled, study_setup
 from tests.responses.texting import (
     FROM,
+    LINKED_TEMPLATE,
     TEMPLATE,
     Phone,
     conversation_rows,
@@ -36,6 +37,7 @@ from tests.responses.texting import (
     invite,
     text_survey,
     visit,
+    whatsapp_link,
     with_twilio,
 )
 from triggers.schedule import InvitationJob
@@ -326,7 +328,9 @@ async def test_a_whatsapp_conversation(
     fake_twilio: FakeTwilio,
     phone: Phone,
 ) -> None:
-    await text_survey(client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=TEMPLATE)
+    await text_survey(
+        client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=TEMPLATE, when_busy="wait"
+    )
     invitation, said = await invite(ctx, client, brand, visit("e1", whatsapp=True))
     assert said == "sent via whatsapp (twilio)"
     assert fake_twilio.messages[0]["params"]["To"] == f"whatsapp:{PHONE}"
@@ -340,6 +344,72 @@ async def test_a_whatsapp_conversation(
     answered = await conn.fetch("SELECT question_id, channel FROM answers ORDER BY answered_at")
     assert [tuple(r) for r in answered] == [("nps", "whatsapp"), ("went_wrong", "whatsapp")]
     assert await current_answers(conn, invitation) == {"nps": 3, "went_wrong": "The queue"}
+
+
+async def test_a_whatsapp_template_that_cannot_carry_the_link_is_refused_where_one_may_be_needed(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
+    await text_survey(client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    trigger = {
+        "key": "after_visit",
+        "name": "NPS after a store visit",
+        "touchpoint": "store_visit",
+        "questionnaire": "store_visit_nps",
+        "channels": ["sms", "whatsapp"],
+        "whatsapp_template": TEMPLATE,
+    }
+    # Busy with another conversation (when_busy: link, the default), the invitation would go without its link.
+    for changes in ({}, {"style": "link"}):
+        refused = await client.put(
+            "/v1/triggers/after_visit", json={**trigger, **changes}, headers=brand.headers("manage")
+        )
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["pointer"] == "/whatsapp_template/variables"
+        assert "{link}" in error["message"]
+    waits = await client.put(
+        "/v1/triggers/after_visit", json={**trigger, "when_busy": "wait"}, headers=brand.headers("manage")
+    )
+    assert waits.status_code == 200, waits.text
+
+
+async def test_a_second_whatsapp_invitation_goes_as_a_link_in_the_template(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await text_survey(client, brand, channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    first, _ = await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    second, said = await invite(ctx, client, brand, visit("e2", whatsapp=True))
+    assert said == "sent via whatsapp (twilio)"
+    styles = await conn.fetch("SELECT invitation_id::text, style FROM messages ORDER BY created_at")
+    assert [tuple(r) for r in styles] == [(first, "conversation"), (second, "link")]
+    # The link in the second message opens the second survey; replies stay with the first.
+    page = await client.get(f"/s/{whatsapp_link(fake_twilio)}")
+    assert page.status_code == 200
+    assert await conn.fetchval("SELECT opened_at IS NOT NULL FROM invitations WHERE invitation_id = $1", second)
+    assert await phone.text("9", channel="whatsapp") == ask("stars")
+    assert await current_answers(conn, first) == {"nps": 9}
+    assert await conversation_rows(conn) == [(first, "stars", 0, None)]
+
+
+async def test_a_busy_whatsapp_invitation_whose_stored_template_has_no_link_waits(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    await text_survey(client, brand, channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    # A trigger stored before templates had to carry the link where one may be needed.
+    await conn.execute(
+        "UPDATE triggers SET definition = jsonb_set(definition, '{whatsapp_template,variables}', "
+        """'{"1": "{question}"}')"""
+    )
+    await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    second, said = await invite(ctx, client, brand, visit("e2", whatsapp=True))
+    assert said.startswith("deferred to ") and said.endswith("(conversation_busy)")
+    assert len(fake_twilio.messages) == 1
+    assert await conn.fetchval("SELECT status FROM invitations WHERE invitation_id = $1", second) == "scheduled"
 
 
 async def test_a_conversation_through_a_messaging_service(
