@@ -7,13 +7,15 @@ of the message's context). Its row is locked for the whole reply (``FOR UPDATE``
 messages sent in quick succession, each its own webhook) are answered one after the other, the second seeing
 what the first stored.
 
-A reply is read with the questionnaire's SMS parser (`questionnaires.parse.parse_sms`) for the current question
-in the conversation's locale, and given through `responses.answers.give` (the answering path every channel
-shares). One that cannot be read is answered with its re-prompt (`Invalid.reprompt`), at most `MAX_REPROMPTS`
-times for one question; after that an optional question is skipped and the next one asked, and a required one
-ends the conversation with a short closing text. A reply after the invitation's time is over closes the
-conversation with "this survey has closed" (or the brand's auto-reply). The survey's end sends the thank-you
-and closes it.
+A reply answers the question the conversation asked last (`Conversation.question_id`). It is read with the
+questionnaire's SMS parser (`questionnaires.parse.parse_sms`) for that question in the conversation's locale, and
+given through `responses.answers.give` (the answering path every channel shares). One that cannot be read is
+answered with its re-prompt (`Invalid.reprompt`), at most `MAX_REPROMPTS` times for one question; after that an
+optional question is skipped and the next one asked, and a required one ends the conversation with a short
+closing text. When the survey has moved past that question elsewhere (answered on the web page or in the app),
+the reply is not read at all: the question due now goes back, as a re-prompt that counts none. A reply after the
+invitation's time is over closes the conversation with "this survey has closed" (or the brand's auto-reply). The
+survey's end sends the thank-you and closes it.
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ async def answer(conn: asyncpg.Connection, received: Received) -> Reply | None:
     if isinstance(answering.closed(now), InvitationExpired):
         return await _expired(conn, conversation, answering, received)
     question = step.question
+    if question.id != conversation.question_id:
+        # The survey moved on elsewhere since this conversation asked (the question was answered on the web
+        # page or in the app, or a changed answer branched): the reply answers a question that is not the one
+        # due now, and is not read as an answer to one the customer has not seen here. The one due goes back.
+        await answers.mark_opened(conn, answering, now, received.answer_channel)
+        return await _next(conn, conversation, answering, "reprompt", now)
     parsed = parse_sms(question, message.body, conversation.locale)
     if isinstance(parsed, Answer):
         given = await _give(conn, conversation, answering, received, question.id, parsed.value)
@@ -126,7 +134,7 @@ async def answer(conn: asyncpg.Connection, received: Received) -> Reply | None:
         parsed = Invalid(reason="wrong_type", reprompt=expectation(question, conversation.locale))
     # The customer replied, if not readably: the invitation was opened all the same.
     await answers.mark_opened(conn, answering, now, received.answer_channel)
-    reprompts = conversation.reprompts if conversation.question_id == question.id else 0
+    reprompts = conversation.reprompts
     if reprompts < MAX_REPROMPTS:
         await conn.execute(
             _ASKED, conversation.brand_id, conversation.conversation_id, question.id, reprompts + 1, now

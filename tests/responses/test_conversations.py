@@ -5,15 +5,18 @@ conversation, WhatsApp, and the sandbox."""
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
 from notifications import jobs
+from notifications.channels import link_token_hash
 from questionnaires.render import render_sms, render_sms_thank_you
 from responses import jobs as response_jobs
 from responses import replies
@@ -67,6 +70,25 @@ async def state(conn: asyncpg.Connection, invitation_id: str) -> tuple:
         invitation_id,
     )
     return tuple(row)
+
+
+async def link_for(conn: asyncpg.Connection, invitation_id: str) -> str:
+    """A link token for the invitation, as a link-style message of it would carry (an SMS conversation has none)."""
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        """
+        INSERT INTO messages (brand_id, message_id, invitation_id, attempt, channel, provider, style, recipient,
+                              sender, status, body, segments, link_token_hash, accepted_at)
+        SELECT brand_id, $2, invitation_id, 2, 'web_link', 'twilio', 'link', $3, $4, 'accepted', 'link', 1, $5, now()
+        FROM invitations WHERE invitation_id = $1
+        """,
+        invitation_id,
+        uuid4(),
+        PHONE,
+        FROM,
+        link_token_hash(token),
+    )
+    return token
 
 
 async def test_every_question_type_is_answered_by_reply(
@@ -410,6 +432,50 @@ async def test_a_busy_whatsapp_invitation_whose_stored_template_has_no_link_wait
     assert said.startswith("deferred to ") and said.endswith("(conversation_busy)")
     assert len(fake_twilio.messages) == 1
     assert await conn.fetchval("SELECT status FROM invitations WHERE invitation_id = $1", second) == "scheduled"
+
+
+async def test_a_reply_after_answers_on_the_web_page_gets_the_question_due_now(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await text_survey(client, brand, channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    invitation, _ = await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    assert json.loads(fake_twilio.messages[0]["params"]["ContentVariables"])["1"] == ask("nps")
+    # The customer follows the message's link and answers the first two questions on the page.
+    token = whatsapp_link(fake_twilio)
+    for question, answer in (("nps", "9"), ("stars", "4")):
+        posted = await client.post(
+            f"/s/{token}", data={"question": question, "answer": answer}, follow_redirects=False
+        )
+        assert posted.status_code == 303, posted.text
+    # Then replies to the message, meaning the NPS: not an answer to a question never asked by WhatsApp.
+    assert await phone.text("8", channel="whatsapp") == ask("mood")
+    assert await current_answers(conn, invitation) == {"nps": 9, "stars": 4}
+    assert (await inbound_rows(conn))[-1] == ("8", "reprompt", ask("mood"))
+    assert await conversation_rows(conn) == [(invitation, "mood", 0, None)]  # asked, no re-prompt counted
+    assert await phone.text("4", channel="whatsapp") == ask("effort")
+    assert await current_answers(conn, invitation) == {"nps": 9, "stars": 4, "mood": 4}
+
+
+async def test_a_reply_after_answers_in_the_app_gets_the_question_due_now_by_sms(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, phone: Phone
+) -> None:
+    await text_survey(client, brand)
+    invitation, _ = await invite(ctx, client, brand, visit("e1"))
+    # An SMS conversation carries no link; the invitation gets one, as a link-style message would carry it.
+    token = await link_for(conn, invitation)
+    posted = await client.post(f"/v1/responses/{token}/answers", json={"answers": {"nps": 3}})
+    assert posted.status_code == 200, posted.text
+    assert await phone.text("9") == ask("stars")
+    assert await current_answers(conn, invitation) == {"nps": 3}
+    assert await conversation_rows(conn) == [(invitation, "stars", 0, None)]
+    # An unreadable reply to the question asked now is re-prompted as ever, the first of two.
+    assert await phone.text("lots") == "Please reply with a number from 1 to 5."
+    assert await conversation_rows(conn) == [(invitation, "stars", 1, None)]
 
 
 async def test_a_conversation_through_a_messaging_service(
