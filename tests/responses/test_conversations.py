@@ -478,6 +478,48 @@ async def test_a_reply_after_answers_in_the_app_gets_the_question_due_now_by_sms
     assert await conversation_rows(conn) == [(invitation, "stars", 1, None)]
 
 
+async def test_a_reply_to_a_survey_completed_on_the_web_page_is_thanked_and_the_conversation_completed(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await text_survey(client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    auto_reply = {"en": "This number takes no messages."}
+    response = await client.put("/v1/messaging", json={"auto_reply": auto_reply}, headers=brand.headers("manage"))
+    assert response.status_code == 200, response.text
+    invitation, _ = await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    posted = await client.post(
+        f"/s/{whatsapp_link(fake_twilio)}", data={"question": "nps", "answer": "8"}, follow_redirects=False
+    )
+    assert posted.status_code == 303, posted.text
+    assert (await state(conn, invitation))[0] == "completed"  # a passive: no follow-up question
+    # The reply, meant as the answer, comes too late: thanked, not the auto-reply for texts outside any survey.
+    assert await phone.text("8", channel="whatsapp") == "Thank you for your feedback!"
+    assert (await inbound_rows(conn))[-1] == ("8", "closed", "Thank you for your feedback!")
+    assert await conversation_rows(conn) == [(invitation, "nps", 0, "completed")]
+    assert await current_answers(conn, invitation) == {"nps": 8}
+    assert await phone.text("Hello?", channel="whatsapp") == auto_reply["en"]
+
+
+async def test_a_reply_once_the_app_answered_every_question_completes_the_survey(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    invitation, _ = await invite(ctx, client, brand, visit("e1"))
+    token = await link_for(conn, invitation)
+    # The app completes only on its own word, and has not said it yet.
+    posted = await client.post(f"/v1/responses/{token}/answers", json={"answers": {"nps": 10, "liked": "Staff"}})
+    assert posted.status_code == 200, posted.text
+    assert (await state(conn, invitation))[0] == "partial"
+    assert await phone.text("10") == "Thank you for your feedback!"
+    assert await state(conn, invitation) == ("completed", True, "app")
+    assert await conversation_rows(conn) == [(invitation, "nps", 0, "completed")]
+    assert await current_answers(conn, invitation) == {"nps": 10, "liked": "Staff"}
+
+
 async def test_a_conversation_through_a_messaging_service(
     client: AsyncTestClient,
     brand: BrandFixture,
