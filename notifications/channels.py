@@ -50,6 +50,15 @@ def send_rules(trigger_definition: dict[str, Any] | None) -> SendRules:
     return msgspec.convert(trigger_definition or {}, SendRules)
 
 
+def carries_link(channel: Channel, rules: SendRules) -> bool:
+    """Whether `channel`'s message can carry the survey link: every one can but a WhatsApp template without a
+    ``{link}`` variable. Triggers are refused without one where a link may be needed (`triggers.model`); one stored
+    before that rule may still lack it."""
+    if channel != "whatsapp":
+        return True
+    return rules.whatsapp_template is not None and rules.whatsapp_template.carries_link
+
+
 class Link(msgspec.Struct, frozen=True):
     token: str
     token_hash: bytes
@@ -138,7 +147,7 @@ def compose(
         assert customer.phone is not None
         if rules.whatsapp_template is None:
             raise ValueError("a WhatsApp invitation needs the trigger's whatsapp_template")
-        link = new_link(base_url) if rules.style == "link" or _uses_link(rules.whatsapp_template) else None
+        link = new_link(base_url) if rules.style == "link" or rules.whatsapp_template.carries_link else None
         title, _, locale_used = render_push(definition, locale)
         first = render_sms(definition, definition.questions[0].id, locale_used).text
         values = {"link": link.url if link else "", "title": title, "question": first}
@@ -205,10 +214,6 @@ def compose(
 def _after(preamble: str | None, sms: SmsMessage) -> SmsMessage:
     """`sms` with the invitation's preamble before it (measured again: it may take more segments)."""
     return sms_message(f"{preamble}\n\n{sms.text}", sms.locale) if preamble else sms
-
-
-def _uses_link(template: WhatsAppTemplate) -> bool:
-    return any("{link}" in value for value in template.variables.values())
 
 
 def _fill(value: str, values: dict[str, str]) -> str:

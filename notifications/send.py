@@ -31,7 +31,7 @@ import msgspec
 from customers.model import Customer
 from customers.queries import customer_by_id, mark_phone_unreachable, remove_push_token, withdraw_consent
 from notifications import conversations, queries
-from notifications.channels import Invitation, Message, SendRules, compose, send_rules
+from notifications.channels import Invitation, Message, SendRules, carries_link, compose, send_rules
 from notifications.outcome import Outcome
 from notifications.providers import BrandSenders, Providers, Route
 from plumbing.ids import new_id
@@ -140,7 +140,8 @@ async def send_claimed(
         try:
             route = providers.route(channel, loaded.senders)
             held = await _hold_conversation(pool, claimed, loaded, customer, channel, route, rules, now)
-            if held is not False or rules.when_busy == "link":
+            # Busy, it goes as a link only where the message can carry one; else it waits (`carries_link`).
+            if held is not False or (rules.when_busy == "link" and carries_link(channel, rules)):
                 message = compose(
                     channel,
                     # Busy: the customer's replies belong to the open conversation, so this one goes as a link.

@@ -5,15 +5,19 @@ A conversation is opened by the send job (`notifications.conversations`) when th
 out; a reply finds it by the customer's phone and the brand sender it was written to (`OPEN`, read with the rest
 of the message's context). Its row is locked for the whole reply (``FOR UPDATE``), so two replies racing (two
 messages sent in quick succession, each its own webhook) are answered one after the other, the second seeing
-what the first stored.
+what the first stored; so is its invitation's, so that an answer given on the web page or in the app meanwhile
+comes before the reply or after it, never in between.
 
-A reply is read with the questionnaire's SMS parser (`questionnaires.parse.parse_sms`) for the current question
-in the conversation's locale, and given through `responses.answers.give` (the answering path every channel
-shares). One that cannot be read is answered with its re-prompt (`Invalid.reprompt`), at most `MAX_REPROMPTS`
-times for one question; after that an optional question is skipped and the next one asked, and a required one
-ends the conversation with a short closing text. A reply after the invitation's time is over closes the
-conversation with "this survey has closed" (or the brand's auto-reply). The survey's end sends the thank-you
-and closes it.
+A reply answers the question the conversation asked last (`Conversation.question_id`). It is read with the
+questionnaire's SMS parser (`questionnaires.parse.parse_sms`) for that question in the conversation's locale, and
+given through `responses.answers.give` (the answering path every channel shares). One that cannot be read is
+answered with its re-prompt (`Invalid.reprompt`), at most `MAX_REPROMPTS` times for one question; after that an
+optional question is skipped and the next one asked, and a required one ends the conversation with a short
+closing text. When the survey has moved past that question elsewhere (answered on the web page or in the app),
+the reply is not read at all: the question due now goes back, as a re-prompt that counts none. A reply after the
+invitation's time is over closes the conversation with "this survey has closed" (or the brand's auto-reply). The
+survey's end sends the thank-you and closes it (``completed``), here or elsewhere: a reply to a survey completed
+on another channel is thanked too.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from uuid import UUID
 
 import asyncpg
 
-from questionnaires.flow import End, Step
+from questionnaires.flow import End
 from questionnaires.model import AnswerValue
 from questionnaires.parse import Answer, Invalid, expectation, parse_sms
 from questionnaires.render import render_sms, render_sms_thank_you
@@ -108,16 +112,28 @@ async def answer(conn: asyncpg.Connection, received: Received) -> Reply | None:
     if conversation is None:
         return None
     now = received.now
-    answering = await answers.load(conn, conversation.brand_id, conversation.invitation_id)
-    step = answering.step if answering is not None else None
-    if answering is None or answering.response_state == "completed" or not isinstance(step, Step):
-        # Completed on another channel (or never to be answered here): this message is not for it.
-        completed = answering is not None and answering.response_state == "completed"
-        await close(conn, conversation, "completed" if completed else "invitation_closed", now)
+    # Locked too: what is read here is what the answer is given to, whatever the web page or app do meanwhile.
+    answering = await answers.load(conn, conversation.brand_id, conversation.invitation_id, lock=True)
+    if answering is None:  # never to be answered here (invitations carry no foreign keys)
+        await close(conn, conversation, "invitation_closed", now)
         return None
+    if answering.response_state == "completed":  # on the web page or in the app, while this conversation was open
+        return await _over(conn, conversation, answering, now)
     if isinstance(answering.closed(now), InvitationExpired):
         return await _expired(conn, conversation, answering, received)
+    step = answering.step
+    if isinstance(step, End):
+        # Everything asked was answered in the app, which completes only on its own word: here, as on the survey
+        # page, that is the end.
+        await answers.complete(conn, answering, channel=received.answer_channel, now=now)
+        return await _over(conn, conversation, answering, now)
     question = step.question
+    if question.id != conversation.question_id:
+        # The survey moved on elsewhere since this conversation asked (the question was answered on the web
+        # page or in the app, or a changed answer branched): the reply answers a question that is not the one
+        # due now, and is not read as an answer to one the customer has not seen here. The one due goes back.
+        await answers.mark_opened(conn, answering, now, received.answer_channel)
+        return await _next(conn, conversation, answering, "reprompt", now)
     parsed = parse_sms(question, message.body, conversation.locale)
     if isinstance(parsed, Answer):
         given = await _give(conn, conversation, answering, received, question.id, parsed.value)
@@ -126,7 +142,7 @@ async def answer(conn: asyncpg.Connection, received: Received) -> Reply | None:
         parsed = Invalid(reason="wrong_type", reprompt=expectation(question, conversation.locale))
     # The customer replied, if not readably: the invitation was opened all the same.
     await answers.mark_opened(conn, answering, now, received.answer_channel)
-    reprompts = conversation.reprompts if conversation.question_id == question.id else 0
+    reprompts = conversation.reprompts
     if reprompts < MAX_REPROMPTS:
         await conn.execute(
             _ASKED, conversation.brand_id, conversation.conversation_id, question.id, reprompts + 1, now
@@ -165,9 +181,8 @@ async def _give(
         return refused
     except InvitationExpired:
         return await _expired(conn, conversation, answering, received)
-    except InvitationCompleted:
-        await close(conn, conversation, "invitation_closed", received.now)
-        return None
+    except InvitationCompleted:  # on another channel, a moment ago
+        return await _over(conn, conversation, answering, received.now)
     return await _next(conn, conversation, given.answering, "skipped" if skip else "answer", received.now)
 
 
@@ -181,6 +196,15 @@ async def _next(
         return _reply(conversation, outcome, render_sms_thank_you(definition, locale).text)
     await conn.execute(_ASKED, conversation.brand_id, conversation.conversation_id, step.question.id, 0, now)
     return _reply(conversation, outcome, render_sms(definition, step.question.id, locale).text)
+
+
+async def _over(
+    conn: asyncpg.Connection, conversation: Conversation, answering: Answering, now: datetime
+) -> Reply:
+    """The survey is over though this conversation did not end it (completed on another channel): close it as
+    completed, and thank the customer, whose reply came too late to be an answer."""
+    await close(conn, conversation, "completed", now)
+    return _reply(conversation, "closed", render_sms_thank_you(answering.definition, conversation.locale).text)
 
 
 async def _expired(

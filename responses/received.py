@@ -32,10 +32,11 @@ Outcome = Literal[
 """What an inbound message meant, as its row records it:
 
 - ``answer``: an answer to the conversation's question was stored (the next question or the thank-you went back);
-- ``reprompt``: it could not be read as an answer, and the question's re-prompt went back;
+- ``reprompt``: it could not be read as an answer, and the question's re-prompt went back; or the survey had moved
+  past the question it replied to (answered on another channel), and the question due now went back unread;
 - ``skipped``: still unreadable after the re-prompts, so the optional question was skipped;
 - ``closed``: the conversation ended without an answer: unreadable after the re-prompts on a required question,
-  or the invitation's time is over;
+  the invitation's time is over, or the survey was completed on another channel (thanked);
 - ``stop`` / ``start`` / ``help``: a keyword (`responses.keywords`) or Twilio's ``OptOutType``;
 - ``auto_reply``: outside any conversation, answered with the brand's auto-reply;
 - ``code``: a tracking study's texted code;

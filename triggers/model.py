@@ -26,7 +26,9 @@ field                default                    bounds
 ``channels``         ``["sms"]``                1–5 distinct of push, sms, whatsapp, web_link, webhook
 ``style``            ``conversation``           ``conversation`` or ``link`` (SMS and WhatsApp)
 ``when_busy``        ``link``                   ``link`` or ``wait``: a conversation is open already
-``whatsapp_template`` none                      required when ``channels`` has whatsapp
+``whatsapp_template`` none                      required when ``channels`` has whatsapp; a value must use
+                                                ``{link}`` unless the style is ``conversation`` with
+                                                ``when_busy`` ``wait`` (see `validate_trigger`)
 ``expires_after``    ``P1D``                    ``PT5M`` … ``P30D``
 ``priority``         ``0``                      -1000 … 1000 (higher wins)
 ``active``           ``true``
@@ -69,9 +71,13 @@ customer answers by reply; ``link`` sends a short text with the invitation's web
 WhenBusy = Literal["link", "wait"]
 """What a ``conversation``-style invitation does when the customer is still in another conversation with the
 brand's sender: replies can only belong to one of them, so it goes as a ``link`` instead, or it ``wait``s until
-that conversation is over (deferred, and ``stale`` once past its ``max_lag``)."""
+that conversation is over (deferred, and ``stale`` once past its ``max_lag``). By WhatsApp the link goes in the
+template's ``{link}`` variable, which ``link`` therefore requires."""
 
 Outside = Literal["defer", "drop"]
+
+LINK: Final = "{link}"
+"""The placeholder of a WhatsApp template variable that carries the invitation's web survey link."""
 
 DELAY_MAX: Final = timedelta(days=7)
 MAX_LAG_MAX: Final = timedelta(days=30)
@@ -182,6 +188,11 @@ class WhatsAppTemplate(Base, kw_only=True):
         Meta(max_length=20, description="Template variable number → value.", examples=[{"1": "{title}"}]),
     ] = {}
 
+    @property
+    def carries_link(self) -> bool:
+        """Whether a variable carries the invitation's web survey link: the only way a template can."""
+        return any(LINK in value for value in self.variables.values())
+
 
 class TriggerIn(Base, kw_only=True):
     """A trigger as a brand submits it (``POST /v1/triggers``)."""
@@ -206,7 +217,8 @@ class TriggerIn(Base, kw_only=True):
         Meta(
             description="For the conversation style: when the customer is still answering another survey by "
             "reply on the same sender, send this one as a `link` (the default), or `wait` until that "
-            "conversation is over (deferred; stale once past `max_lag`)."
+            "conversation is over (deferred; stale once past `max_lag`). With whatsapp, `link` needs a "
+            "`{link}` variable in `whatsapp_template`."
         ),
     ] = "link"
     whatsapp_template: WhatsAppTemplate | None = None
@@ -266,14 +278,8 @@ def validate_trigger(trigger: TriggerIn) -> None:
         gap: timedelta = getattr(trigger.frequency, name)
         errors += check_duration(gap, pointer("frequency", name), minimum=timedelta(0), maximum=GAP_MAX)
     errors += _repeated(trigger.channels, "channels")
-    if "whatsapp" in trigger.channels and trigger.whatsapp_template is None:
-        errors.append(
-            FieldError(
-                "/whatsapp_template",
-                "is required when channels include whatsapp: WhatsApp delivers a message that opens a "
-                "conversation only as an approved template",
-            )
-        )
+    if "whatsapp" in trigger.channels:
+        errors += _whatsapp_errors(trigger)
     errors += _repeated(trigger.send_window.days, "send_window", "days")
     start, end = parse_clock(trigger.send_window.start), parse_clock(trigger.send_window.end)
     if start is not None and start == end:
@@ -291,6 +297,33 @@ def validate_trigger(trigger: TriggerIn) -> None:
         errors += check_conditions(trigger.conditions, "/conditions")
     if errors:
         raise TriggerInvalid(_unique(errors))
+
+
+def _whatsapp_errors(trigger: TriggerIn) -> list[FieldError]:
+    """The template a trigger with the whatsapp channel needs: one, and one that carries the link whenever the
+    message may have to be a link (WhatsApp sends only the template's text, so a link must be one of its
+    variables)."""
+    template = trigger.whatsapp_template
+    if template is None:
+        return [
+            FieldError(
+                "/whatsapp_template",
+                "is required when channels include whatsapp: WhatsApp delivers a message that opens a "
+                "conversation only as an approved template",
+            )
+        ]
+    if template.carries_link:
+        return []
+    if trigger.style == "link":
+        why = "with style link the survey is answered on the web page the link opens"
+    elif trigger.when_busy == "link":
+        why = (
+            "with when_busy link an invitation due while the customer is still answering another survey on the "
+            "sender goes as a link; or set when_busy to wait"
+        )
+    else:
+        return []
+    return [FieldError("/whatsapp_template/variables", f"must use {LINK} in a value: {why}")]
 
 
 def _shape_errors(trigger: TriggerIn) -> list[FieldError]:

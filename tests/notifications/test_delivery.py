@@ -365,8 +365,8 @@ async def test_a_send_twilio_never_took_is_left_to_the_sweeper_which_sends_it_ag
 async def test_a_whatsapp_template_twilio_took_without_answering_is_found_and_not_sent_twice(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
 ) -> None:
-    template = {"content_sid": "HX" + "b" * 32, "variables": {"1": "{title}"}}
-    await survey_setup(client, brand, channels=["whatsapp"], whatsapp_template=template)
+    template = {"content_sid": "HX" + "b" * 32, "variables": {"1": "{title}"}}  # no link: it waits when busy
+    await survey_setup(client, brand, channels=["whatsapp"], whatsapp_template=template, when_busy="wait")
     customer = {"external_id": "c-1", "phone": PHONE, "consents": {"whatsapp": True}}
     result = await report(client, brand, {**event("e1"), "customer": customer})
     fake_twilio.fail_next_with_connection_drop(after_accepting=True)

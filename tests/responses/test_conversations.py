@@ -5,15 +5,18 @@ conversation, WhatsApp, and the sandbox."""
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
 from notifications import jobs
+from notifications.channels import link_token_hash
 from questionnaires.render import render_sms, render_sms_thank_you
 from responses import jobs as response_jobs
 from responses import replies
@@ -28,6 +31,7 @@ from tests.responses.factories import definition, sent_invitation
 from tests.responses.studies import enrol, enrolled, study_setup
 from tests.responses.texting import (
     FROM,
+    LINKED_TEMPLATE,
     TEMPLATE,
     Phone,
     conversation_rows,
@@ -36,6 +40,7 @@ from tests.responses.texting import (
     invite,
     text_survey,
     visit,
+    whatsapp_link,
     with_twilio,
 )
 from triggers.schedule import InvitationJob
@@ -65,6 +70,25 @@ async def state(conn: asyncpg.Connection, invitation_id: str) -> tuple:
         invitation_id,
     )
     return tuple(row)
+
+
+async def link_for(conn: asyncpg.Connection, invitation_id: str) -> str:
+    """A link token for the invitation, as a link-style message of it would carry (an SMS conversation has none)."""
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        """
+        INSERT INTO messages (brand_id, message_id, invitation_id, attempt, channel, provider, style, recipient,
+                              sender, status, body, segments, link_token_hash, accepted_at)
+        SELECT brand_id, $2, invitation_id, 2, 'web_link', 'twilio', 'link', $3, $4, 'accepted', 'link', 1, $5, now()
+        FROM invitations WHERE invitation_id = $1
+        """,
+        invitation_id,
+        uuid4(),
+        PHONE,
+        FROM,
+        link_token_hash(token),
+    )
+    return token
 
 
 async def test_every_question_type_is_answered_by_reply(
@@ -326,7 +350,9 @@ async def test_a_whatsapp_conversation(
     fake_twilio: FakeTwilio,
     phone: Phone,
 ) -> None:
-    await text_survey(client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=TEMPLATE)
+    await text_survey(
+        client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=TEMPLATE, when_busy="wait"
+    )
     invitation, said = await invite(ctx, client, brand, visit("e1", whatsapp=True))
     assert said == "sent via whatsapp (twilio)"
     assert fake_twilio.messages[0]["params"]["To"] == f"whatsapp:{PHONE}"
@@ -340,6 +366,158 @@ async def test_a_whatsapp_conversation(
     answered = await conn.fetch("SELECT question_id, channel FROM answers ORDER BY answered_at")
     assert [tuple(r) for r in answered] == [("nps", "whatsapp"), ("went_wrong", "whatsapp")]
     assert await current_answers(conn, invitation) == {"nps": 3, "went_wrong": "The queue"}
+
+
+async def test_a_whatsapp_template_that_cannot_carry_the_link_is_refused_where_one_may_be_needed(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
+    await text_survey(client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    trigger = {
+        "key": "after_visit",
+        "name": "NPS after a store visit",
+        "touchpoint": "store_visit",
+        "questionnaire": "store_visit_nps",
+        "channels": ["sms", "whatsapp"],
+        "whatsapp_template": TEMPLATE,
+    }
+    # Busy with another conversation (when_busy: link, the default), the invitation would go without its link.
+    for changes in ({}, {"style": "link"}):
+        refused = await client.put(
+            "/v1/triggers/after_visit", json={**trigger, **changes}, headers=brand.headers("manage")
+        )
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["pointer"] == "/whatsapp_template/variables"
+        assert "{link}" in error["message"]
+    waits = await client.put(
+        "/v1/triggers/after_visit", json={**trigger, "when_busy": "wait"}, headers=brand.headers("manage")
+    )
+    assert waits.status_code == 200, waits.text
+
+
+async def test_a_second_whatsapp_invitation_goes_as_a_link_in_the_template(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await text_survey(client, brand, channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    first, _ = await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    second, said = await invite(ctx, client, brand, visit("e2", whatsapp=True))
+    assert said == "sent via whatsapp (twilio)"
+    styles = await conn.fetch("SELECT invitation_id::text, style FROM messages ORDER BY created_at")
+    assert [tuple(r) for r in styles] == [(first, "conversation"), (second, "link")]
+    # The link in the second message opens the second survey; replies stay with the first.
+    page = await client.get(f"/s/{whatsapp_link(fake_twilio)}")
+    assert page.status_code == 200
+    assert await conn.fetchval("SELECT opened_at IS NOT NULL FROM invitations WHERE invitation_id = $1", second)
+    assert await phone.text("9", channel="whatsapp") == ask("stars")
+    assert await current_answers(conn, first) == {"nps": 9}
+    assert await conversation_rows(conn) == [(first, "stars", 0, None)]
+
+
+async def test_a_busy_whatsapp_invitation_whose_stored_template_has_no_link_waits(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    await text_survey(client, brand, channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    # A trigger stored before templates had to carry the link where one may be needed.
+    await conn.execute(
+        "UPDATE triggers SET definition = jsonb_set(definition, '{whatsapp_template,variables}', "
+        """'{"1": "{question}"}')"""
+    )
+    await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    second, said = await invite(ctx, client, brand, visit("e2", whatsapp=True))
+    assert said.startswith("deferred to ") and said.endswith("(conversation_busy)")
+    assert len(fake_twilio.messages) == 1
+    assert await conn.fetchval("SELECT status FROM invitations WHERE invitation_id = $1", second) == "scheduled"
+
+
+async def test_a_reply_after_answers_on_the_web_page_gets_the_question_due_now(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await text_survey(client, brand, channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    invitation, _ = await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    assert json.loads(fake_twilio.messages[0]["params"]["ContentVariables"])["1"] == ask("nps")
+    # The customer follows the message's link and answers the first two questions on the page.
+    token = whatsapp_link(fake_twilio)
+    for question, answer in (("nps", "9"), ("stars", "4")):
+        posted = await client.post(
+            f"/s/{token}", data={"question": question, "answer": answer}, follow_redirects=False
+        )
+        assert posted.status_code == 303, posted.text
+    # Then replies to the message, meaning the NPS: not an answer to a question never asked by WhatsApp.
+    assert await phone.text("8", channel="whatsapp") == ask("mood")
+    assert await current_answers(conn, invitation) == {"nps": 9, "stars": 4}
+    assert (await inbound_rows(conn))[-1] == ("8", "reprompt", ask("mood"))
+    assert await conversation_rows(conn) == [(invitation, "mood", 0, None)]  # asked, no re-prompt counted
+    assert await phone.text("4", channel="whatsapp") == ask("effort")
+    assert await current_answers(conn, invitation) == {"nps": 9, "stars": 4, "mood": 4}
+
+
+async def test_a_reply_after_answers_in_the_app_gets_the_question_due_now_by_sms(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, phone: Phone
+) -> None:
+    await text_survey(client, brand)
+    invitation, _ = await invite(ctx, client, brand, visit("e1"))
+    # An SMS conversation carries no link; the invitation gets one, as a link-style message would carry it.
+    token = await link_for(conn, invitation)
+    posted = await client.post(f"/v1/responses/{token}/answers", json={"answers": {"nps": 3}})
+    assert posted.status_code == 200, posted.text
+    assert await phone.text("9") == ask("stars")
+    assert await current_answers(conn, invitation) == {"nps": 3}
+    assert await conversation_rows(conn) == [(invitation, "stars", 0, None)]
+    # An unreadable reply to the question asked now is re-prompted as ever, the first of two.
+    assert await phone.text("lots") == "Please reply with a number from 1 to 5."
+    assert await conversation_rows(conn) == [(invitation, "stars", 1, None)]
+
+
+async def test_a_reply_to_a_survey_completed_on_the_web_page_is_thanked_and_the_conversation_completed(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await text_survey(client, brand, "store_visit_nps", channels=["whatsapp"], whatsapp_template=LINKED_TEMPLATE)
+    auto_reply = {"en": "This number takes no messages."}
+    response = await client.put("/v1/messaging", json={"auto_reply": auto_reply}, headers=brand.headers("manage"))
+    assert response.status_code == 200, response.text
+    invitation, _ = await invite(ctx, client, brand, visit("e1", whatsapp=True))
+    posted = await client.post(
+        f"/s/{whatsapp_link(fake_twilio)}", data={"question": "nps", "answer": "8"}, follow_redirects=False
+    )
+    assert posted.status_code == 303, posted.text
+    assert (await state(conn, invitation))[0] == "completed"  # a passive: no follow-up question
+    # The reply, meant as the answer, comes too late: thanked, not the auto-reply for texts outside any survey.
+    assert await phone.text("8", channel="whatsapp") == "Thank you for your feedback!"
+    assert (await inbound_rows(conn))[-1] == ("8", "closed", "Thank you for your feedback!")
+    assert await conversation_rows(conn) == [(invitation, "nps", 0, "completed")]
+    assert await current_answers(conn, invitation) == {"nps": 8}
+    assert await phone.text("Hello?", channel="whatsapp") == auto_reply["en"]
+
+
+async def test_a_reply_once_the_app_answered_every_question_completes_the_survey(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    invitation, _ = await invite(ctx, client, brand, visit("e1"))
+    token = await link_for(conn, invitation)
+    # The app completes only on its own word, and has not said it yet.
+    posted = await client.post(f"/v1/responses/{token}/answers", json={"answers": {"nps": 10, "liked": "Staff"}})
+    assert posted.status_code == 200, posted.text
+    assert (await state(conn, invitation))[0] == "partial"
+    assert await phone.text("10") == "Thank you for your feedback!"
+    assert await state(conn, invitation) == ("completed", True, "app")
+    assert await conversation_rows(conn) == [(invitation, "nps", 0, "completed")]
+    assert await current_answers(conn, invitation) == {"nps": 10, "liked": "Staff"}
 
 
 async def test_a_conversation_through_a_messaging_service(

@@ -4,6 +4,7 @@ signs them (`tests.fakes.twilio.FakeTwilio.inbound`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -23,6 +24,9 @@ BASE_URL = "http://lxt.test"
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[1] / "questionnaires" / "examples"
 TEMPLATE = {"content_sid": "HX" + "0" * 32, "variables": {"1": "{question}"}}
+"""A WhatsApp template that opens a conversation and nothing else: only for triggers that wait when busy."""
+LINKED_TEMPLATE = {"content_sid": "HX" + "1" * 32, "variables": {"1": "{question}", "2": "{link}"}}
+"""A WhatsApp template that carries the survey's link too: answered by reply or on the web page."""
 
 
 def with_twilio(settings: Settings, fake: FakeTwilio) -> Settings:
@@ -82,6 +86,13 @@ async def invite(ctx: dict[str, Any], client: AsyncTestClient, brand: BrandFixtu
     assert result["decision"] == "scheduled", result
     said = await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
     return result["invitation_id"], said
+
+
+def whatsapp_link(fake: FakeTwilio, index: int = -1) -> str:
+    """The link token of a WhatsApp message sent with `LINKED_TEMPLATE` (the newest by default)."""
+    url = json.loads(fake.messages[index]["params"]["ContentVariables"])["2"]
+    assert url.startswith(f"{BASE_URL}/s/"), url
+    return url.rsplit("/", 1)[1]
 
 
 def replied(twiml: str) -> str | None:

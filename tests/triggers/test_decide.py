@@ -33,7 +33,9 @@ NOW = OCCURRED + timedelta(seconds=3)
 def trigger(key: str = "visit", **changes: Any) -> Trigger:
     base = {"id": f"id-{key}", "key": key, "name": key, "touchpoint": "store", "questionnaire": "nps"}
     if "whatsapp" in changes.get("channels", []):
-        changes.setdefault("whatsapp_template", WhatsAppTemplate(content_sid="HX" + "0" * 32))
+        changes.setdefault(
+            "whatsapp_template", WhatsAppTemplate(content_sid="HX" + "0" * 32, variables={"1": "{link}"})
+        )
     built = msgspec.structs.replace(msgspec.convert(base, Trigger), **changes)
     validate_trigger(built)
     return built

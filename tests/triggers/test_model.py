@@ -134,6 +134,40 @@ def test_validation_reports_every_problem_at_once() -> None:
     ]
 
 
+WITHOUT_LINK = {"content_sid": "HX" + "0" * 32, "variables": {"1": "{question}"}}
+WITH_LINK = {"content_sid": "HX" + "0" * 32, "variables": {"1": "{question}", "2": "Or answer here: {link}"}}
+
+
+def test_a_whatsapp_trigger_needs_its_template() -> None:
+    assert pointers(decode(channels=["whatsapp"])) == ["/whatsapp_template"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # conversation style, and when_busy link: the default
+        {"when_busy": "link"},
+        {"style": "link"},
+        {"style": "link", "when_busy": "wait"},
+    ],
+)
+def test_a_whatsapp_template_must_carry_the_link_whenever_the_message_may_be_one(changes: dict[str, Any]) -> None:
+    # Busy or link style, the invitation is a link; WhatsApp sends only the template, so a variable must carry it.
+    trigger = decode(channels=["sms", "whatsapp"], whatsapp_template=WITHOUT_LINK, **changes)
+    with pytest.raises(TriggerInvalid) as caught:
+        validate_trigger(trigger)
+    [error] = caught.value.errors
+    assert error.pointer == "/whatsapp_template/variables"
+    assert "{link}" in error.message
+    validate_trigger(decode(channels=["sms", "whatsapp"], whatsapp_template=WITH_LINK, **changes))
+
+
+def test_a_whatsapp_conversation_that_waits_when_busy_needs_no_link() -> None:
+    validate_trigger(decode(channels=["whatsapp"], whatsapp_template=WITHOUT_LINK, when_busy="wait"))
+    # Without whatsapp among the channels the template is never sent.
+    validate_trigger(decode(channels=["sms"], whatsapp_template=WITHOUT_LINK))
+
+
 @pytest.mark.parametrize(
     ("field", "value", "at"),
     [
