@@ -33,7 +33,7 @@ from customers.queries import customer_by_id, mark_phone_unreachable, remove_pus
 from notifications import conversations, queries
 from notifications.channels import Invitation, Message, SendRules, carries_link, compose, send_rules
 from notifications.outcome import Outcome
-from notifications.providers import BrandSenders, Providers, Route
+from notifications.providers import SANDBOX, BrandSenders, Providers, Route
 from plumbing.ids import new_id
 from questionnaires.locales import pick_locale
 from questionnaires.model import Definition
@@ -42,6 +42,8 @@ from triggers.model import Channel
 from triggers.queries import move_invitation, reschedule_invitation
 
 log = logging.getLogger("lxt.send")
+
+TEXTED: Final = frozenset({"sms", "whatsapp"})
 
 MAX_SEND_ATTEMPTS: Final = 8
 """Claims of one invitation that may end in a transient failure before it fails for good."""
@@ -183,7 +185,10 @@ async def send_claimed(
                 style=message.style,
                 recipient=message.recipient,
                 sender=route.sender,
-                body=message.stored_body,
+                # The sandbox is lxt's own outbox for development: it keeps the message as the customer would read
+                # it, link included, so that the survey can be opened from it. A provider's message is stored with
+                # the token masked.
+                body=message.text if route.provider == SANDBOX and channel in TEXTED else message.stored_body,
                 segments=message.segments,
                 link_token_hash=message.link.token_hash if message.link else None,
                 now=now,

@@ -145,3 +145,14 @@ async def test_a_reply_to_a_phone_nothing_was_sent_to_says_so(
     assert await lxt("sandbox", "reply", PHONE, "9", "--brand", "nope") == 1
     assert "no brand 'nope'" in capsys.readouterr().err
     assert await conn.fetchval("SELECT count(*) FROM inbound_messages") == 0
+
+
+async def test_a_link_in_the_sandbox_opens_the_survey(client: AsyncTestClient, brand: BrandFixture, ctx) -> None:
+    """The sandbox keeps a link-style message as the customer would read it, so a developer can open the survey."""
+    await survey_setup(client, brand, style="link")
+    await sent(client, brand, ctx, "e1", "c-1", PHONE)
+    body = (await client.get("/v1/sandbox/messages", headers=brand.headers("manage"))).json()["items"][0]["body"]
+    link = body.split()[-1]
+    assert link.startswith("http://lxt.test/s/") and "{token}" not in link
+    page = await client.get(link.removeprefix("http://lxt.test"))
+    assert page.status_code == 200 and "How likely are you to recommend our store" in page.text
