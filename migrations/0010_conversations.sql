@@ -48,6 +48,19 @@ ALTER TABLE inbound_messages
     ADD COLUMN conversation_id uuid,
     ADD COLUMN invitation_id uuid;
 
+-- A provider's message id names one message, whichever brand it was stored for: a webhook the provider retries is
+-- the message stored the first time, even when the brand look-up would now say another brand (a shared sender,
+-- and another brand wrote to the phone in between). So the id is unique across brands — the system's own
+-- look-up, made before any brand is known, like the brand look-up itself — and replaces the per-brand key it
+-- implies (one index to write on the webhook's path, not two). Copies of a message such retries stored in a
+-- second brand before are dropped: the first one stays, with what it meant.
+DELETE FROM inbound_messages copy
+USING inbound_messages first
+WHERE copy.provider = first.provider AND copy.provider_message_id = first.provider_message_id
+  AND (copy.received_at, copy.inbound_id) > (first.received_at, first.inbound_id);
+ALTER TABLE inbound_messages DROP CONSTRAINT inbound_messages_brand_id_provider_provider_message_id_key;
+CREATE UNIQUE INDEX inbound_messages_by_provider_id ON inbound_messages (provider, provider_message_id);
+
 -- A brand's messaging settings: the answer to HELP, the auto-reply to a message outside any conversation (each
 -- a string or locale -> string; NULL: lxt's default HELP text, no auto-reply), and its own keywords per kind
 -- ({"stop": [...], "start": [...], "help": [...]}, case-folded), on top of the built-in ones.

@@ -3,7 +3,9 @@
 Every inbound message is stored first (`inbound_messages`), before anything else is done with it, once per
 provider message id: providers retry webhooks. What it meant (an answer, STOP, HELP …), decided by
 `responses.replies` in the same transaction, and the text lxt replied with are recorded on the row (`record`): a
-retried webhook is answered from there, with the same reply, and nothing is done twice.
+retried webhook is answered from there, with the same reply, and nothing is done twice. A provider's message id
+names one message across brands: a retry is the message stored the first time even when the brand look-up below
+would now find another brand (another brand wrote to the phone from a shared sender in between).
 
 Which brand a message belongs to is found from where it was sent to:
 1. a brand's own sender (`brand_senders`): its configured ``from`` number is the message's To, or its Messaging
@@ -122,16 +124,20 @@ _COLUMNS = (
     "received_at, outcome, reply, conversation_id, invitation_id"
 )
 
+# The insert is the duplicate check: the unique index on (provider, provider_message_id), across brands, makes
+# a message stored before — for whichever brand — a conflict, so the happy path pays no look-up of its own.
 _INSERT = f"""
 INSERT INTO inbound_messages (brand_id, channel, provider, provider_message_id, from_phone, to_address, body,
                               customer_id, payload, received_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, ({_CUSTOMER_WITH_PHONE}), $8, $9)
-ON CONFLICT (brand_id, provider, provider_message_id) DO NOTHING
+ON CONFLICT (provider, provider_message_id) DO NOTHING
 RETURNING {_COLUMNS}
 """
 
+# Across brands (index inbound_messages_by_provider_id): the message as stored the first time, for the brand it
+# was stored for then, whatever brand this delivery of it was about to be stored for.
 _STORED = f"""
-SELECT {_COLUMNS} FROM inbound_messages WHERE brand_id = $1 AND provider = $2 AND provider_message_id = $3
+SELECT {_COLUMNS} FROM inbound_messages WHERE provider = $1 AND provider_message_id = $2
 """
 
 _RECORD = """
@@ -170,7 +176,7 @@ async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -
 
     It is attributed to the brand's customer with the sender's phone: the one last messaged at it, else the one
     last updated. A message the provider sent before is not stored twice: the stored one is returned with
-    ``duplicate=True``.
+    ``duplicate=True``, with the brand it was stored for, whatever brand the look-up finds now.
     """
     phone = phone_of(incoming.from_phone)
     brand_id = incoming.brand_id
@@ -183,7 +189,8 @@ async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -
             messaging_service_sid=incoming.messaging_service_sid,
         )
         if brand_id is None:
-            return None
+            # No brand would take it now, but one may have when it was first delivered.
+            return await _stored(conn, incoming)
     row = await conn.fetchrow(
         _INSERT,
         brand_id,
@@ -199,8 +206,15 @@ async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -
     )
     if row is not None:
         return Inbound(**dict(row))
-    stored = await conn.fetchrow(_STORED, brand_id, incoming.provider, incoming.provider_message_id)
-    return Inbound(**dict(stored), duplicate=True)
+    stored = await _stored(conn, incoming)
+    assert stored is not None  # the insert conflicted with it
+    return stored
+
+
+async def _stored(conn: asyncpg.Connection, incoming: Incoming) -> Inbound | None:
+    """The message as stored when the provider delivered it before, for whichever brand; None if it did not."""
+    row = await conn.fetchrow(_STORED, incoming.provider, incoming.provider_message_id)
+    return Inbound(**dict(row), duplicate=True) if row is not None else None
 
 
 async def record(
