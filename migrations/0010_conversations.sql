@@ -3,10 +3,10 @@
 
 -- A survey answered by reply. The send job writes the row just before it calls the provider with the intro and
 -- first question (and closes it again if the provider does not take the message); replies find it by the
--- customer's phone and the brand sender they wrote to. A customer has at most one open conversation per brand
--- sender and channel — the partial unique index is the arbiter when two sends race for one phone — so a reply
--- always belongs to exactly one invitation; another conversation-style invitation meanwhile goes as a link or
--- waits (the trigger's `when_busy`).
+-- customer's phone and the sender they wrote to. A phone has at most one open conversation per sender and
+-- channel, whichever brand holds it (`conversations_open`, below) — the partial unique index is the arbiter when
+-- two sends race for one phone — so a reply always belongs to exactly one invitation; another conversation-style
+-- invitation meanwhile goes as a link or waits (the trigger's `when_busy`).
 CREATE TABLE conversations (
     brand_id          uuid NOT NULL,
     conversation_id   uuid NOT NULL DEFAULT lxt_uuid7(),
@@ -29,8 +29,12 @@ CREATE TABLE conversations (
     CHECK ((closed_at IS NULL) = (close_reason IS NULL)),
     PRIMARY KEY (brand_id, conversation_id)
 );
-CREATE UNIQUE INDEX conversations_open ON conversations (brand_id, channel, sender, recipient)
-    WHERE closed_at IS NULL;
+-- One open conversation per channel, phone and sender across brands: the one unique key here without brand_id.
+-- The phone and the sender are physical: brands share the default number (and may share a Messaging Service),
+-- and a customer replying to it can only be in one conversation with that number, so a second brand's survey
+-- there must go as a link or wait, as another invitation of the same brand would. The phone comes before the
+-- sender so that STOP, which closes a brand's conversations with the phone on every sender, is a look-up too.
+CREATE UNIQUE INDEX conversations_open ON conversations (channel, recipient, sender) WHERE closed_at IS NULL;
 CREATE INDEX conversations_by_invitation ON conversations (brand_id, invitation_id);
 -- The sweep closing conversations whose invitation is over (across brands: the system's own job). On a column no
 -- reply changes, so that the update each answer makes (question, re-prompts, last activity) stays a HOT update.

@@ -10,8 +10,10 @@ would now find another brand (another brand wrote to the phone from a shared sen
 Which brand a message belongs to is found from where it was sent to:
 1. a brand's own sender (`brand_senders`): its configured ``from`` number is the message's To, or its Messaging
    Service is the one the message came through;
-2. otherwise To is a sender brands share (the default number), and the message belongs to the brand that last
-   messaged that phone from it.
+2. otherwise To is a sender brands share (the default number, or a Messaging Service several brands configured):
+   the brand holding an open conversation with that phone on it (a reply to a survey question is the
+   conversation's, even when another brand has texted the phone a link from the same number since);
+3. else the brand that last messaged that phone from it.
 A message no brand can be found for is not stored: it cannot be attributed without risking another brand's
 customer's words landing with the wrong tenant.
 """
@@ -84,20 +86,39 @@ def _addresses(address: str) -> list[str]:
     return [phone, WHATSAPP_PREFIX + phone]
 
 
-# brand_senders holds one row per brand and channel: a scan of it is cheaper than an index on a jsonb member.
-_BRANDS_BY_SENDER = """
-SELECT DISTINCT brand_id FROM brand_senders
-WHERE channel = $1
-  AND (config->>'from' = ANY($2::text[]) OR ($3::text IS NOT NULL AND config->>'messaging_service_sid' = $3))
-"""
-
-# Across brands: the brand is what this look-up finds (index messages_by_recipient).
-_LAST_TO_PHONE = """
-SELECT brand_id FROM messages
-WHERE recipient = ANY($1::text[]) AND ($2::text[] IS NULL OR sender = ANY($2::text[]))
-  AND ($3::uuid[] IS NULL OR brand_id = ANY($3::uuid[]))
-ORDER BY created_at DESC
-LIMIT 1
+# In one round trip. `owners`: the brands that configured To (or the Messaging Service) as their own sender —
+# brand_senders holds one row per brand and channel, and a scan of it is cheaper than an index on a jsonb member.
+# One owner: the message is its. No owner (the default number) or several (a Messaging Service brands share): of
+# those brands (any, for the default number), the one holding an open conversation with the phone on this sender
+# — at most one: conversations_open spans brands — else the one that last messaged the phone from it (newest
+# first per form of the phone's address, index messages_by_recipient). Across brands: the brand is what this
+# look-up finds.
+_BRAND = """
+WITH owners AS MATERIALIZED (
+    SELECT DISTINCT brand_id FROM brand_senders
+    WHERE channel = $1
+      AND (config->>'from' = ANY($2::text[]) OR ($3::text IS NOT NULL AND config->>'messaging_service_sid' = $3))
+)
+SELECT coalesce(
+    (SELECT brand_id FROM owners WHERE (SELECT count(*) FROM owners) = 1),
+    (SELECT brand_id FROM conversations
+     WHERE channel = $1 AND recipient = $4 AND sender = ANY($5::text[]) AND closed_at IS NULL
+       AND (brand_id IN (SELECT brand_id FROM owners) OR NOT EXISTS (SELECT FROM owners))
+     ORDER BY opened_at DESC
+     LIMIT 1),
+    (SELECT last.brand_id
+     FROM unnest($6::text[]) AS phone (address)
+     CROSS JOIN LATERAL (
+         SELECT brand_id, created_at FROM messages
+         WHERE recipient = phone.address
+           AND (brand_id IN (SELECT brand_id FROM owners)
+                OR (NOT EXISTS (SELECT FROM owners) AND sender = ANY($5::text[])))
+         ORDER BY created_at DESC
+         LIMIT 1
+     ) last
+     ORDER BY last.created_at DESC
+     LIMIT 1)
+)
 """
 
 # Of the brand's customers with this phone (a household may share one), the one it last messaged there, else the
@@ -156,19 +177,11 @@ async def find_brand(
     messaging_service_sid: str | None = None,
 ) -> UUID | None:
     """The brand an inbound message to `to_address` belongs to (see the module's docstring), or None."""
-    recipients = _addresses(from_phone)
-    owners = [
-        r["brand_id"]
-        for r in await conn.fetch(_BRANDS_BY_SENDER, channel, _addresses(to_address), messaging_service_sid)
-    ]
-    if len(owners) == 1:
-        return owners[0]
-    if owners:
-        # Several brands configured the same sender (a shared Messaging Service): the one that last wrote to
-        # this phone through it. None of them did: no brand can be told.
-        return await conn.fetchval(_LAST_TO_PHONE, recipients, None, owners)
-    senders = _addresses(to_address) + ([messaging_service_sid] if messaging_service_sid else [])
-    return await conn.fetchval(_LAST_TO_PHONE, recipients, senders, None)
+    senders = [*_addresses(to_address), *([messaging_service_sid] if messaging_service_sid else [])]
+    phone = phone_of(from_phone)
+    return await conn.fetchval(
+        _BRAND, channel, _addresses(to_address), messaging_service_sid, phone, senders, _addresses(phone)
+    )
 
 
 async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -> Inbound | None:

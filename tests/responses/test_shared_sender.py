@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from notifications import jobs
 from notifications.ratelimit import rate_key
 from server.settings import Settings
 from tests.conftest import BrandFixture
@@ -101,3 +102,104 @@ async def test_a_retried_message_is_answered_once_though_another_brand_wrote_to_
     assert await current_answers(conn, answered) == {"nps": 8}
     assert await current_answers(conn, surveyed) == {}
     assert await open_conversations(conn) == [(globex, surveyed, "nps")]
+
+
+async def test_one_brands_open_conversation_sends_another_brands_survey_as_a_link(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    other_brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    acme, globex = brand.brand.brand_id, other_brand.brand.brand_id
+    await shared_survey(client, brand)
+    await shared_survey(client, other_brand)  # when_busy: link, the default
+    held, _ = await invite(ctx, client, brand, visit("e1"))
+    linked, said = await invite_later(ctx, client, other_brand, visit("e1"))
+    assert said == "sent via sms (twilio)"
+    assert await styles(conn) == [(acme, held, "conversation", SHARED), (globex, linked, "link", SHARED)]
+    assert "lxt.test/s/" in fake_twilio.messages[1]["params"]["Body"]
+    assert await open_conversations(conn) == [(acme, held, "nps")]
+    # Globex texted the phone last, but the reply answers the conversation it is in: acme's.
+    assert await phone.text("9", to=SHARED) == LIKED
+    assert await inbound_brands(conn) == [(acme, "9", "answer")]
+    assert await current_answers(conn, held) == {"nps": 9}
+    assert await current_answers(conn, linked) == {}
+
+
+async def test_another_brands_survey_that_waits_goes_once_the_conversation_on_the_shared_number_is_over(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    other_brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    await shared_survey(client, brand)
+    await shared_survey(client, other_brand, when_busy="wait")
+    await invite(ctx, client, brand, visit("e1"))
+    waiting, said = await invite_later(ctx, client, other_brand, visit("e1"))
+    assert said.startswith("deferred to ") and said.endswith("(conversation_busy)")
+    assert len(fake_twilio.messages) == 1
+    assert await phone.text("8", to=SHARED) == THANKS  # acme's survey is over
+    await conn.execute("UPDATE invitations SET planned_at = now() WHERE invitation_id = $1", waiting)
+    said = await jobs.send_invitation(ctx, str(other_brand.brand.brand_id), waiting)
+    assert said == "sent via sms (twilio)"
+    assert await open_conversations(conn) == [(other_brand.brand.brand_id, waiting, "nps")]
+    assert await phone.text("10", to=SHARED) == LIKED
+    assert await current_answers(conn, waiting) == {"nps": 10}
+
+
+async def test_a_reply_goes_to_the_brand_in_conversation_not_to_the_one_that_texted_a_link_since(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    other_brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    phone: Phone,
+) -> None:
+    acme, globex = brand.brand.brand_id, other_brand.brand.brand_id
+    await shared_survey(client, brand)
+    await shared_survey(client, other_brand, style="link")
+    held, _ = await invite(ctx, client, brand, visit("e1"))
+    linked, _ = await invite_later(ctx, client, other_brand, visit("e1"))
+    assert await styles(conn) == [(acme, held, "conversation", SHARED), (globex, linked, "link", SHARED)]
+    assert await phone.text("9", to=SHARED) == LIKED
+    assert await phone.text("The staff", to=SHARED) == THANKS
+    assert await inbound_brands(conn) == [(acme, "9", "answer"), (acme, "The staff", "answer")]
+    assert await current_answers(conn, held) == {"nps": 9, "liked": "The staff"}
+    # Acme's survey is over: what the phone sends now is for the brand that texted it last.
+    assert await phone.text("hello?", to=SHARED) is None
+    assert (await inbound_brands(conn))[-1] == (globex, "hello?", "ignored")
+
+
+async def test_a_messaging_service_two_brands_configured_is_shared_the_same_way(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    other_brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    fake_twilio: FakeTwilio,
+    phone: Phone,
+) -> None:
+    service = "MG" + "7" * 32
+    for each, style in ((brand, "conversation"), (other_brand, "link")):
+        response = await client.put(
+            "/v1/senders/sms",
+            json={"messaging_service_sid": service, "rate_per_second": 1000},
+            headers=each.headers("manage"),
+        )
+        assert response.status_code == 201, response.text
+        await shared_survey(client, each, style=style)
+    held, _ = await invite(ctx, client, brand, visit("e1"))
+    linked, _ = await invite(ctx, client, other_brand, visit("e1"))
+    assert [m["params"]["MessagingServiceSid"] for m in fake_twilio.messages] == [service, service]
+    # Twilio picked a number of the service's pool; the reply comes through the service.
+    reply = await phone.text("9", to=fake_twilio.service_number, messaging_service_sid=service)
+    assert reply == LIKED
+    assert await inbound_brands(conn) == [(brand.brand.brand_id, "9", "answer")]
+    assert await current_answers(conn, held) == {"nps": 9}
+    assert await current_answers(conn, linked) == {}
