@@ -65,6 +65,18 @@ WHERE copy.provider = first.provider AND copy.provider_message_id = first.provid
 ALTER TABLE inbound_messages DROP CONSTRAINT inbound_messages_brand_id_provider_provider_message_id_key;
 CREATE UNIQUE INDEX inbound_messages_by_provider_id ON inbound_messages (provider, provider_message_id);
 
+-- Every inbound message looks its brand up by the address it was sent to — across brands: the brand is what the
+-- look-up finds — so that is an index look-up, not a scan of every brand's senders.
+CREATE INDEX brand_senders_by_from ON brand_senders ((config->>'from'));
+CREATE INDEX brand_senders_by_service ON brand_senders ((config->>'messaging_service_sid'));
+
+-- Whose an inbound message is, of a brand's customers sharing the phone, is told by the brand's last message to
+-- the phone: brand_id goes between the phone and the time, so that one index probe finds it, however many
+-- messages the customer or other brands sent there. The look-up across brands (whose a reply to a shared sender
+-- is) reads the phone's messages, as few as before, and takes the newest.
+DROP INDEX messages_by_recipient;
+CREATE INDEX messages_by_recipient ON messages (recipient, brand_id, created_at) WHERE recipient IS NOT NULL;
+
 -- A brand's messaging settings: the answer to HELP, the auto-reply to a message outside any conversation (each
 -- a string or locale -> string; NULL: lxt's default HELP text, no auto-reply), and its own keywords per kind
 -- ({"stop": [...], "start": [...], "help": [...]}, case-folded), on top of the built-in ones.

@@ -86,18 +86,18 @@ def _addresses(address: str) -> list[str]:
     return [phone, WHATSAPP_PREFIX + phone]
 
 
-# In one round trip. `owners`: the brands that configured To (or the Messaging Service) as their own sender —
-# brand_senders holds one row per brand and channel, and a scan of it is cheaper than an index on a jsonb member.
+# In one round trip. `owners`: the brands that configured To (or the Messaging Service) as their own sender, by
+# the indexes on the two addresses (brand_senders_by_from, brand_senders_by_service): every webhook asks.
 # One owner: the message is its. No owner (the default number) or several (a Messaging Service brands share): of
 # those brands (any, for the default number), the one holding an open conversation with the phone on this sender
-# — at most one: conversations_open spans brands — else the one that last messaged the phone from it (newest
-# first per form of the phone's address, index messages_by_recipient). Across brands: the brand is what this
-# look-up finds.
+# — at most one: conversations_open spans brands — else the one that last messaged the phone from it (of the
+# phone's messages, by messages_by_recipient: a phone has few). Across brands: the brand is what this look-up
+# finds.
 _BRAND = """
 WITH owners AS MATERIALIZED (
     SELECT DISTINCT brand_id FROM brand_senders
     WHERE channel = $1
-      AND (config->>'from' = ANY($2::text[]) OR ($3::text IS NOT NULL AND config->>'messaging_service_sid' = $3))
+      AND (config->>'from' = ANY($2::text[]) OR config->>'messaging_service_sid' = $3)
 )
 SELECT coalesce(
     (SELECT brand_id FROM owners WHERE (SELECT count(*) FROM owners) = 1),
@@ -106,38 +106,37 @@ SELECT coalesce(
        AND (brand_id IN (SELECT brand_id FROM owners) OR NOT EXISTS (SELECT FROM owners))
      ORDER BY opened_at DESC
      LIMIT 1),
-    (SELECT last.brand_id
-     FROM unnest($6::text[]) AS phone (address)
-     CROSS JOIN LATERAL (
-         SELECT brand_id, created_at FROM messages
-         WHERE recipient = phone.address
-           AND (brand_id IN (SELECT brand_id FROM owners)
-                OR (NOT EXISTS (SELECT FROM owners) AND sender = ANY($5::text[])))
-         ORDER BY created_at DESC
-         LIMIT 1
-     ) last
-     ORDER BY last.created_at DESC
+    (SELECT brand_id FROM messages
+     WHERE recipient = ANY($6::text[])
+       AND (brand_id IN (SELECT brand_id FROM owners) OR (NOT EXISTS (SELECT FROM owners) AND sender = ANY($5::text[])))
+     ORDER BY created_at DESC
      LIMIT 1)
 )
 """
 
-# Of the brand's customers with this phone (a household may share one), the one it last messaged there, else the
-# one last updated. Driven from the phone's customers (index customers_by_phone), so that the plan stays the same
-# whatever the statistics say: a brand has many messages, a phone few customers. Looked up by the insert itself.
+# Of the brand's customers with this phone (a household may share one), the one the brand's last message to the
+# phone was for, else (none, or that customer has another phone now) the one last updated. The last message is
+# the newest of the brand's to either form of the phone's address: one probe each of messages_by_recipient
+# (recipient, brand_id, created_at), read newest first, whatever the customer's history. An uncorrelated
+# subquery, so that it runs once, before the joins, under any plan. Looked up by the insert itself.
 _CUSTOMER_WITH_PHONE = """
-SELECT c.customer_id
-FROM customers c
-LEFT JOIN LATERAL (
-    SELECT m.created_at
-    FROM invitations i
-    JOIN messages m ON m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id
-    WHERE i.brand_id = c.brand_id AND i.customer_id = c.customer_id AND m.recipient = ANY($10::text[])
-    ORDER BY m.created_at DESC
-    LIMIT 1
-) last ON true
-WHERE c.brand_id = $1 AND c.phone = $5
-ORDER BY last.created_at DESC NULLS LAST, c.updated_at DESC
-LIMIT 1
+SELECT coalesce(
+    (SELECT c.customer_id
+     FROM invitations i
+     JOIN customers c ON c.brand_id = i.brand_id AND c.customer_id = i.customer_id
+     WHERE i.brand_id = $1 AND c.phone = $5 AND i.invitation_id = (
+         SELECT last.invitation_id
+         FROM unnest($10::text[]) AS phone (address)
+         CROSS JOIN LATERAL (
+             SELECT invitation_id, created_at FROM messages
+             WHERE recipient = phone.address AND brand_id = $1
+             ORDER BY created_at DESC
+             LIMIT 1
+         ) last
+         ORDER BY last.created_at DESC
+         LIMIT 1)),
+    (SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $5 ORDER BY updated_at DESC LIMIT 1)
+)
 """
 
 _COLUMNS = (
