@@ -3,10 +3,10 @@
 
 -- A survey answered by reply. The send job writes the row just before it calls the provider with the intro and
 -- first question (and closes it again if the provider does not take the message); replies find it by the
--- customer's phone and the brand sender they wrote to. A customer has at most one open conversation per brand
--- sender and channel — the partial unique index is the arbiter when two sends race for one phone — so a reply
--- always belongs to exactly one invitation; another conversation-style invitation meanwhile goes as a link or
--- waits (the trigger's `when_busy`).
+-- customer's phone and the sender they wrote to. A phone has at most one open conversation per sender and
+-- channel, whichever brand holds it (`conversations_open`, below) — the partial unique index is the arbiter when
+-- two sends race for one phone — so a reply always belongs to exactly one invitation; another conversation-style
+-- invitation meanwhile goes as a link or waits (the trigger's `when_busy`).
 CREATE TABLE conversations (
     brand_id          uuid NOT NULL,
     conversation_id   uuid NOT NULL DEFAULT lxt_uuid7(),
@@ -29,8 +29,12 @@ CREATE TABLE conversations (
     CHECK ((closed_at IS NULL) = (close_reason IS NULL)),
     PRIMARY KEY (brand_id, conversation_id)
 );
-CREATE UNIQUE INDEX conversations_open ON conversations (brand_id, channel, sender, recipient)
-    WHERE closed_at IS NULL;
+-- One open conversation per channel, phone and sender across brands: the one unique key here without brand_id.
+-- The phone and the sender are physical: brands share the default number (and may share a Messaging Service),
+-- and a customer replying to it can only be in one conversation with that number, so a second brand's survey
+-- there must go as a link or wait, as another invitation of the same brand would. The phone comes before the
+-- sender so that STOP, which closes a brand's conversations with the phone on every sender, is a look-up too.
+CREATE UNIQUE INDEX conversations_open ON conversations (channel, recipient, sender) WHERE closed_at IS NULL;
 CREATE INDEX conversations_by_invitation ON conversations (brand_id, invitation_id);
 -- The sweep closing conversations whose invitation is over (across brands: the system's own job). On a column no
 -- reply changes, so that the update each answer makes (question, re-prompts, last activity) stays a HOT update.
@@ -47,6 +51,31 @@ ALTER TABLE inbound_messages
     ADD COLUMN reply text,
     ADD COLUMN conversation_id uuid,
     ADD COLUMN invitation_id uuid;
+
+-- A provider's message id names one message, whichever brand it was stored for: a webhook the provider retries is
+-- the message stored the first time, even when the brand look-up would now say another brand (a shared sender,
+-- and another brand wrote to the phone in between). So the id is unique across brands — the system's own
+-- look-up, made before any brand is known, like the brand look-up itself — and replaces the per-brand key it
+-- implies (one index to write on the webhook's path, not two). Copies of a message such retries stored in a
+-- second brand before are dropped: the first one stays, with what it meant.
+DELETE FROM inbound_messages copy
+USING inbound_messages first
+WHERE copy.provider = first.provider AND copy.provider_message_id = first.provider_message_id
+  AND (copy.received_at, copy.inbound_id) > (first.received_at, first.inbound_id);
+ALTER TABLE inbound_messages DROP CONSTRAINT inbound_messages_brand_id_provider_provider_message_id_key;
+CREATE UNIQUE INDEX inbound_messages_by_provider_id ON inbound_messages (provider, provider_message_id);
+
+-- Every inbound message looks its brand up by the address it was sent to — across brands: the brand is what the
+-- look-up finds — so that is an index look-up, not a scan of every brand's senders.
+CREATE INDEX brand_senders_by_from ON brand_senders ((config->>'from'));
+CREATE INDEX brand_senders_by_service ON brand_senders ((config->>'messaging_service_sid'));
+
+-- Whose an inbound message is, of a brand's customers sharing the phone, is told by the brand's last message to
+-- the phone: brand_id goes between the phone and the time, so that one index probe finds it, however many
+-- messages the customer or other brands sent there. The look-up across brands (whose a reply to a shared sender
+-- is) reads the phone's messages, as few as before, and takes the newest.
+DROP INDEX messages_by_recipient;
+CREATE INDEX messages_by_recipient ON messages (recipient, brand_id, created_at) WHERE recipient IS NOT NULL;
 
 -- A brand's messaging settings: the answer to HELP, the auto-reply to a message outside any conversation (each
 -- a string or locale -> string; NULL: lxt's default HELP text, no auto-reply), and its own keywords per kind

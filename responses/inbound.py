@@ -3,13 +3,17 @@
 Every inbound message is stored first (`inbound_messages`), before anything else is done with it, once per
 provider message id: providers retry webhooks. What it meant (an answer, STOP, HELP …), decided by
 `responses.replies` in the same transaction, and the text lxt replied with are recorded on the row (`record`): a
-retried webhook is answered from there, with the same reply, and nothing is done twice.
+retried webhook is answered from there, with the same reply, and nothing is done twice. A provider's message id
+names one message across brands: a retry is the message stored the first time even when the brand look-up below
+would now find another brand (another brand wrote to the phone from a shared sender in between).
 
 Which brand a message belongs to is found from where it was sent to:
 1. a brand's own sender (`brand_senders`): its configured ``from`` number is the message's To, or its Messaging
    Service is the one the message came through;
-2. otherwise To is a sender brands share (the default number), and the message belongs to the brand that last
-   messaged that phone from it.
+2. otherwise To is a sender brands share (the default number, or a Messaging Service several brands configured):
+   the brand holding an open conversation with that phone on it (a reply to a survey question is the
+   conversation's, even when another brand has texted the phone a link from the same number since);
+3. else the brand that last messaged that phone from it.
 A message no brand can be found for is not stored: it cannot be attributed without risking another brand's
 customer's words landing with the wrong tenant.
 """
@@ -82,39 +86,57 @@ def _addresses(address: str) -> list[str]:
     return [phone, WHATSAPP_PREFIX + phone]
 
 
-# brand_senders holds one row per brand and channel: a scan of it is cheaper than an index on a jsonb member.
-_BRANDS_BY_SENDER = """
-SELECT DISTINCT brand_id FROM brand_senders
-WHERE channel = $1
-  AND (config->>'from' = ANY($2::text[]) OR ($3::text IS NOT NULL AND config->>'messaging_service_sid' = $3))
+# In one round trip. `owners`: the brands that configured To (or the Messaging Service) as their own sender, by
+# the indexes on the two addresses (brand_senders_by_from, brand_senders_by_service): every webhook asks.
+# One owner: the message is its. No owner (the default number) or several (a Messaging Service brands share): of
+# those brands (any, for the default number), the one holding an open conversation with the phone on this sender
+# — at most one: conversations_open spans brands — else the one that last messaged the phone from it (of the
+# phone's messages, by messages_by_recipient: a phone has few). Across brands: the brand is what this look-up
+# finds.
+_BRAND = """
+WITH owners AS MATERIALIZED (
+    SELECT DISTINCT brand_id FROM brand_senders
+    WHERE channel = $1
+      AND (config->>'from' = ANY($2::text[]) OR config->>'messaging_service_sid' = $3)
+)
+SELECT coalesce(
+    (SELECT brand_id FROM owners WHERE (SELECT count(*) FROM owners) = 1),
+    (SELECT brand_id FROM conversations
+     WHERE channel = $1 AND recipient = $4 AND sender = ANY($5::text[]) AND closed_at IS NULL
+       AND (brand_id IN (SELECT brand_id FROM owners) OR NOT EXISTS (SELECT FROM owners))
+     ORDER BY opened_at DESC
+     LIMIT 1),
+    (SELECT brand_id FROM messages
+     WHERE recipient = ANY($6::text[])
+       AND (brand_id IN (SELECT brand_id FROM owners) OR (NOT EXISTS (SELECT FROM owners) AND sender = ANY($5::text[])))
+     ORDER BY created_at DESC
+     LIMIT 1)
+)
 """
 
-# Across brands: the brand is what this look-up finds (index messages_by_recipient).
-_LAST_TO_PHONE = """
-SELECT brand_id FROM messages
-WHERE recipient = ANY($1::text[]) AND ($2::text[] IS NULL OR sender = ANY($2::text[]))
-  AND ($3::uuid[] IS NULL OR brand_id = ANY($3::uuid[]))
-ORDER BY created_at DESC
-LIMIT 1
-"""
-
-# Of the brand's customers with this phone (a household may share one), the one it last messaged there, else the
-# one last updated. Driven from the phone's customers (index customers_by_phone), so that the plan stays the same
-# whatever the statistics say: a brand has many messages, a phone few customers. Looked up by the insert itself.
+# Of the brand's customers with this phone (a household may share one), the one the brand's last message to the
+# phone was for, else (none, or that customer has another phone now) the one last updated. The last message is
+# the newest of the brand's to either form of the phone's address: one probe each of messages_by_recipient
+# (recipient, brand_id, created_at), read newest first, whatever the customer's history. An uncorrelated
+# subquery, so that it runs once, before the joins, under any plan. Looked up by the insert itself.
 _CUSTOMER_WITH_PHONE = """
-SELECT c.customer_id
-FROM customers c
-LEFT JOIN LATERAL (
-    SELECT m.created_at
-    FROM invitations i
-    JOIN messages m ON m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id
-    WHERE i.brand_id = c.brand_id AND i.customer_id = c.customer_id AND m.recipient = ANY($10::text[])
-    ORDER BY m.created_at DESC
-    LIMIT 1
-) last ON true
-WHERE c.brand_id = $1 AND c.phone = $5
-ORDER BY last.created_at DESC NULLS LAST, c.updated_at DESC
-LIMIT 1
+SELECT coalesce(
+    (SELECT c.customer_id
+     FROM invitations i
+     JOIN customers c ON c.brand_id = i.brand_id AND c.customer_id = i.customer_id
+     WHERE i.brand_id = $1 AND c.phone = $5 AND i.invitation_id = (
+         SELECT last.invitation_id
+         FROM unnest($10::text[]) AS phone (address)
+         CROSS JOIN LATERAL (
+             SELECT invitation_id, created_at FROM messages
+             WHERE recipient = phone.address AND brand_id = $1
+             ORDER BY created_at DESC
+             LIMIT 1
+         ) last
+         ORDER BY last.created_at DESC
+         LIMIT 1)),
+    (SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $5 ORDER BY updated_at DESC LIMIT 1)
+)
 """
 
 _COLUMNS = (
@@ -122,16 +144,20 @@ _COLUMNS = (
     "received_at, outcome, reply, conversation_id, invitation_id"
 )
 
+# The insert is the duplicate check: the unique index on (provider, provider_message_id), across brands, makes
+# a message stored before — for whichever brand — a conflict, so the happy path pays no look-up of its own.
 _INSERT = f"""
 INSERT INTO inbound_messages (brand_id, channel, provider, provider_message_id, from_phone, to_address, body,
                               customer_id, payload, received_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, ({_CUSTOMER_WITH_PHONE}), $8, $9)
-ON CONFLICT (brand_id, provider, provider_message_id) DO NOTHING
+ON CONFLICT (provider, provider_message_id) DO NOTHING
 RETURNING {_COLUMNS}
 """
 
+# Across brands (index inbound_messages_by_provider_id): the message as stored the first time, for the brand it
+# was stored for then, whatever brand this delivery of it was about to be stored for.
 _STORED = f"""
-SELECT {_COLUMNS} FROM inbound_messages WHERE brand_id = $1 AND provider = $2 AND provider_message_id = $3
+SELECT {_COLUMNS} FROM inbound_messages WHERE provider = $1 AND provider_message_id = $2
 """
 
 _RECORD = """
@@ -150,19 +176,11 @@ async def find_brand(
     messaging_service_sid: str | None = None,
 ) -> UUID | None:
     """The brand an inbound message to `to_address` belongs to (see the module's docstring), or None."""
-    recipients = _addresses(from_phone)
-    owners = [
-        r["brand_id"]
-        for r in await conn.fetch(_BRANDS_BY_SENDER, channel, _addresses(to_address), messaging_service_sid)
-    ]
-    if len(owners) == 1:
-        return owners[0]
-    if owners:
-        # Several brands configured the same sender (a shared Messaging Service): the one that last wrote to
-        # this phone through it. None of them did: no brand can be told.
-        return await conn.fetchval(_LAST_TO_PHONE, recipients, None, owners)
-    senders = _addresses(to_address) + ([messaging_service_sid] if messaging_service_sid else [])
-    return await conn.fetchval(_LAST_TO_PHONE, recipients, senders, None)
+    senders = [*_addresses(to_address), *([messaging_service_sid] if messaging_service_sid else [])]
+    phone = phone_of(from_phone)
+    return await conn.fetchval(
+        _BRAND, channel, _addresses(to_address), messaging_service_sid, phone, senders, _addresses(phone)
+    )
 
 
 async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -> Inbound | None:
@@ -170,7 +188,7 @@ async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -
 
     It is attributed to the brand's customer with the sender's phone: the one last messaged at it, else the one
     last updated. A message the provider sent before is not stored twice: the stored one is returned with
-    ``duplicate=True``.
+    ``duplicate=True``, with the brand it was stored for, whatever brand the look-up finds now.
     """
     phone = phone_of(incoming.from_phone)
     brand_id = incoming.brand_id
@@ -183,7 +201,8 @@ async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -
             messaging_service_sid=incoming.messaging_service_sid,
         )
         if brand_id is None:
-            return None
+            # No brand would take it now, but one may have when it was first delivered.
+            return await _stored(conn, incoming)
     row = await conn.fetchrow(
         _INSERT,
         brand_id,
@@ -199,8 +218,15 @@ async def receive(conn: asyncpg.Connection, incoming: Incoming, now: datetime) -
     )
     if row is not None:
         return Inbound(**dict(row))
-    stored = await conn.fetchrow(_STORED, brand_id, incoming.provider, incoming.provider_message_id)
-    return Inbound(**dict(stored), duplicate=True)
+    stored = await _stored(conn, incoming)
+    assert stored is not None  # the insert conflicted with it
+    return stored
+
+
+async def _stored(conn: asyncpg.Connection, incoming: Incoming) -> Inbound | None:
+    """The message as stored when the provider delivered it before, for whichever brand; None if it did not."""
+    row = await conn.fetchrow(_STORED, incoming.provider, incoming.provider_message_id)
+    return Inbound(**dict(row), duplicate=True) if row is not None else None
 
 
 async def record(

@@ -237,8 +237,9 @@ async def _inbound(request: Req, channel: inbound.Channel) -> Response[str]:
 
 _INBOUND = (
     "Stores the message (once per MessageSid: Twilio retries) for the brand whose sender it was sent to: a "
-    "brand's own number or Messaging Service, else the brand that last messaged this phone from the shared "
-    "number; a message for no known brand is not stored. Then answers it with TwiML, in the same transaction: "
+    "brand's own number or Messaging Service, else the brand holding an open conversation with this phone on the "
+    "shared number, else the one that last messaged this phone from it; a message for no known brand is not "
+    "stored. Then answers it with TwiML, in the same transaction: "
     "STOP, START, HELP and the brand's keywords first (with `OptOutType` set, Twilio's Advanced Opt-Out answered "
     "already and the TwiML is empty); else the customer's open conversation on this sender takes it as the answer "
     "to its question and the TwiML carries the next question, a re-prompt or the thank-you; else the brand's "

@@ -79,3 +79,36 @@ async def test_keys_of_events_stored_before_the_key_table_still_count(empty_data
         )
     finally:
         await conn.close()
+
+
+async def test_a_provider_message_id_names_one_inbound_message_across_brands(empty_database: str) -> None:
+    """Copies of one provider message that a retried webhook stored in a second brand before 0010 are kept once,
+    the first; from then on the schema refuses another, whichever brand it would be for."""
+    conn = await db.connect(empty_database)
+    try:
+        every = migrate.load()
+        await migrate.migrate(conn, [m for m in every if m.version < 10])
+        first = await tenants.create_brand(conn, "acme", "Acme")
+        second = await tenants.create_brand(conn, "globex", "Globex")
+        store = """
+            INSERT INTO inbound_messages (brand_id, channel, provider, provider_message_id, from_phone, to_address,
+                                          body, received_at)
+            VALUES ($1, 'sms', $2, $3, '+4915112345678', '+447700900123', 'Yes', now() + $4 * interval '1 second')
+        """
+        await conn.execute(store, first.brand_id, "twilio", "SMretried", 0)
+        await conn.execute(store, second.brand_id, "twilio", "SMretried", 1)  # the retry, in the other brand
+        await conn.execute(store, second.brand_id, "twilio", "SMother", 2)
+        await conn.execute(store, second.brand_id, "sandbox", "SMretried", 3)  # another provider's id space
+        await migrate.migrate(conn, every)
+        kept = await conn.fetch(
+            "SELECT brand_id, provider, provider_message_id FROM inbound_messages ORDER BY received_at"
+        )
+        assert [tuple(r) for r in kept] == [
+            (first.brand_id, "twilio", "SMretried"),
+            (second.brand_id, "twilio", "SMother"),
+            (second.brand_id, "sandbox", "SMretried"),
+        ]
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(store, second.brand_id, "twilio", "SMretried", 4)
+    finally:
+        await conn.close()

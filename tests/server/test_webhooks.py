@@ -247,6 +247,27 @@ async def test_an_sms_to_a_brands_own_number_is_stored_for_it_once(
     assert payload["NumMedia"] == "0"  # every field as received
 
 
+async def test_a_retry_after_the_brand_gave_up_its_number_gets_the_same_answer(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await add_sender(conn, brand, "sms", **{"from": SENDER})
+    await surveyed(client, brand, conn)
+    await put_messaging(
+        conn,
+        brand.brand.brand_id,
+        check_messaging(MessagingIn(auto_reply="We read every message.")),
+        datetime.now(UTC),
+    )
+    first = await post_signed(client, f"{BASE_URL}/webhooks/twilio/sms", inbound())
+    assert "<Message>We read every message.</Message>" in first.text
+    await conn.execute("DELETE FROM brand_senders")  # no brand's number any more: a new message is no brand's
+    again = await post_signed(client, f"{BASE_URL}/webhooks/twilio/sms", inbound())
+    assert again.text == first.text
+    assert await stored_inbound(conn) == [
+        (brand.brand.brand_id, "sms", "twilio", "SMin0001", PHONE, SENDER, "9", True)
+    ]
+
+
 async def test_a_whatsapp_message_through_a_messaging_service_finds_its_brand(
     client: AsyncTestClient, brand: BrandFixture, other_brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
