@@ -297,6 +297,35 @@ async def test_a_carriers_unsubscribe_is_sticky_too(
     assert await consent(conn) == (False, ["sms"])
 
 
+# -- after STOP: nothing but the keywords' own replies ------------------------------------------------------------
+
+AUTO_REPLY = "This number takes no messages."
+
+
+async def auto_reply(client: AsyncTestClient, brand: BrandFixture) -> None:
+    body = {"auto_reply": AUTO_REPLY}
+    assert (await client.put("/v1/messaging", json=body, headers=brand.headers("manage"))).status_code == 200
+
+
+async def test_after_stop_the_channel_hears_only_the_keywords_replies(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await report(client, brand, visit("e1", sms=True, whatsapp=True))
+    await auto_reply(client, brand)
+    assert await phone.text("why?") == AUTO_REPLY
+    assert await phone.text("STOP") == EN.stopped.format(brand="Acme")
+    assert await phone.text("why?") is None
+    assert await phone.text("HELP") == EN.help.format(brand="Acme")
+    # WhatsApp was not stopped: it is answered as before.
+    assert await phone.text("why?", channel="whatsapp") == AUTO_REPLY
+    assert await phone.text("START") == EN.started.format(brand="Acme")
+    assert await phone.text("why?") == AUTO_REPLY
+    assert [row[1] for row in await inbound_rows(conn)] == [
+        "auto_reply", "stop", "ignored", "help", "auto_reply", "start", "auto_reply"
+    ]  # fmt: skip
+
+
 # -- the settings API ------------------------------------------------------------------------------------------------
 
 
