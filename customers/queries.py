@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
@@ -180,16 +180,36 @@ WITH changed AS (
 )
 """
 
-_RESUBSCRIBE = """
+OWN_OPT_OUT_SOURCES: Final = ("sms_keyword", "whatsapp_keyword", "twilio_opt_out", "provider")
+"""Sources of the consent changes by which customers opt out themselves (`Customer.unsubscribed`): a STOP keyword
+by SMS or WhatsApp, Twilio's Advanced Opt-Out, the carrier's refusal to deliver (Twilio 21610)."""
+
+# Customers who opted out of a channel themselves opt back in: the opt-out is undone, and the consent is again what
+# it was just before their latest opt-out (the consent change before it) — granted if the brand had granted it,
+# still withdrawn if the brand had withdrawn it (or never granted it). A withdrawn consent without an own opt-out
+# is the brand's, and START is not the customer's to take it back with.
+_RESUBSCRIBE = f"""
 WITH changed AS (
-    UPDATE customers
-    SET consents = consents || jsonb_build_object($3::text, true), unsubscribed = array_remove(unsubscribed, $3),
-        updated_at = $5
-    WHERE brand_id = $1 AND customer_id = ANY($2::uuid[]) AND consents -> $3::text = 'false'::jsonb
-    RETURNING brand_id, customer_id
+    UPDATE customers c
+    SET consents = c.consents || jsonb_build_object($3::text, coalesce(before.granted, false)),
+        unsubscribed = array_remove(c.unsubscribed, $3), updated_at = $5
+    FROM unnest($2::uuid[]) AS r (customer_id)
+    LEFT JOIN LATERAL (
+        SELECT b.granted FROM consent_changes b
+        WHERE b.brand_id = $1 AND b.customer_id = r.customer_id AND b.channel = $3
+          AND b.change_id < (
+              SELECT max(o.change_id) FROM consent_changes o
+              WHERE o.brand_id = $1 AND o.customer_id = r.customer_id AND o.channel = $3 AND NOT o.granted
+                AND o.source IN ({", ".join(f"'{source}'" for source in OWN_OPT_OUT_SOURCES)})
+          )
+        ORDER BY b.change_id DESC
+        LIMIT 1
+    ) before ON true
+    WHERE c.brand_id = $1 AND c.customer_id = r.customer_id AND $3 = ANY(c.unsubscribed)
+    RETURNING c.brand_id, c.customer_id, coalesce(before.granted, false) AS granted
 ), recorded AS (
     INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at)
-    SELECT brand_id, customer_id, $3, true, $4, $5 FROM changed
+    SELECT brand_id, customer_id, $3, true, $4, $5 FROM changed WHERE granted
     RETURNING customer_id
 )
 """
@@ -215,8 +235,9 @@ async def resubscribe_phone(
     conn: asyncpg.Connection, brand_id: UUID, phone: str, channel: str, source: str, now: datetime
 ) -> list[UUID]:
     """The customer behind `phone` opted back in to `channel` (START): every customer of the brand with that
-    phone whose consent to it is withdrawn gets it back, each change recorded with its `source`. Returns the
-    customers changed."""
+    phone who opted out of it themselves (`Customer.unsubscribed`) is no longer, and has the consent they had
+    before (see `_RESUBSCRIBE`), each grant recorded with its `source`. A consent the brand withdrew stays
+    withdrawn. Returns the customers granted the consent again."""
     owners = [r["customer_id"] for r in await conn.fetch(_WITH_PHONE, brand_id, phone)]
     if not owners:
         return []

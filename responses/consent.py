@@ -9,9 +9,12 @@ cancelled (``opted_out``; through `triggers.queries`, so the state machine recor
 another way is left to the send job, whose re-check reads the consent again and picks a channel the customer can
 still be reached on, or suppresses it.
 
-START opts a customer who opted out back in; HELP answers with the brand's help text. When Twilio's Advanced
-Opt-Out handled the message (``OptOutType``), it answered the customer itself: lxt records what happened and
-texts nothing, so the customer is not answered twice.
+START takes back the customer's own opt-out of the channel (a STOP, or the carrier's): the consent is again what
+it was before it (`customers.queries.resubscribe_phone`). It is no keyword for a customer who has none: a consent
+the brand withdrew is the brand's to give back, so START, YES and UNSTOP are then read like any other text (an
+answer, or the auto-reply). HELP answers with the brand's help text. When Twilio's Advanced Opt-Out handled the
+message (``OptOutType``), it answered the customer itself: lxt records what happened (a START grants nothing the
+customer did not opt out of themselves) and texts nothing, so the customer is not answered twice.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ async def answer_keyword(conn: asyncpg.Connection, received: Received) -> Reply 
     channel = received.channel
     customer = received.customer
     if kind == "start" and reported is None and (customer is None or not customer.opted_out_of(channel)):
-        return None  # not opted out: START, YES and UNSTOP are read like any other reply (YES may be an answer)
+        # No opt-out of their own to take back (never opted out, or the brand withdrew the consent): START, YES and
+        # UNSTOP are read like any other reply (YES may be an answer).
+        return None
     message, now, locale = received.message, received.now, received.locale
     source = "twilio_opt_out" if reported else f"{channel}_keyword"
     closed: list[UUID] = []

@@ -15,7 +15,8 @@ A brand adds its own per kind (`Keywords`, ``PUT /v1/messaging``).
 Precedence, before any answer is read: STOP and HELP always win, inside a conversation too — "stop" is never an
 answer, and a brand's stop or help keyword may not be a word that answers a question (a number, yes/no, a skip
 word). START, YES and UNSTOP (and the brand's start keywords) subscribe the customer again only while they are
-opted out of the channel; otherwise they are read as any other reply, so YES stays an answer to a yes/no question.
+opted out of the channel themselves (a STOP, or the carrier's opt-out); otherwise — never opted out, or the brand
+withdrew the consent — they are read as any other reply, so YES stays an answer to a yes/no question.
 """
 
 from __future__ import annotations

@@ -51,10 +51,14 @@ class Sender(msgspec.Struct, frozen=True, kw_only=True):
     customer_id: UUID
     locale: str | None
     consents: dict[str, bool]
+    unsubscribed: list[str] = []
+    """The channels the customer opted out of themselves (`customers.model.Customer.unsubscribed`)."""
 
     def opted_out_of(self, channel: str) -> bool:
-        """Whether the customer's consent to `channel` was withdrawn (not merely never given)."""
-        return self.consents.get(channel) is False
+        """Whether the customer opted out of `channel` themselves (a STOP, or the carrier's opt-out): only then
+        does START mean anything, and until then lxt texts them nothing there but the keywords' replies. A
+        consent the brand withdrew is not theirs to take back."""
+        return channel in self.unsubscribed
 
 
 class Conversation(msgspec.Struct, kw_only=True):

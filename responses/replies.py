@@ -20,7 +20,9 @@ again; a lost connection is raised (the provider retries the webhook). The happy
 savepoint, one transaction.
 
 Steps after the conversation see only the customer's words (`on_text`), and only a customer's: a study's code
-handler and the auto-reply. A new step of that kind is one line in `STEPS`.
+handler and the auto-reply. A new step of that kind is one line in `STEPS`. None of them answers a customer who
+opted out of the channel the message came on (STOP): after a STOP lxt texts nothing back on that channel but what
+the keywords require (the confirmation, HELP, START).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from notifications.sandbox import PROVIDER as SANDBOX
 from notifications.sandbox import OutboxEntry, latest_to
 from plumbing.ids import new_id
 from responses import consent, conversations, inbound
-from responses.inbound import Inbound, Incoming, phone_of
+from responses.inbound import Channel, Inbound, Incoming, phone_of
 from responses.messaging import from_row
 from responses.received import Conversation, Outcome, Received, Reply, Sender
 from responses.studies import participation as studies
@@ -73,6 +75,7 @@ class OnText(Protocol):
         customer_id: UUID,
         inbound_id: UUID,
         text: str,
+        channel: Channel,
         now: datetime,
         base_url: str,
     ) -> Texted | None: ...
@@ -81,18 +84,21 @@ class OnText(Protocol):
 def on_text(outcome: Outcome, handler: OnText) -> Step:
     """A step from a handler that sees only the customer's words, recorded as `outcome` when it answers. A
     message from a phone that is no customer of the brand's is not its to answer: lxt texts back only its
-    customers (nobody else can make it send messages, and pay for them)."""
+    customers (nobody else can make it send messages, and pay for them). Nor is one from a customer who opted
+    out of its channel: their STOP stands until their START, whatever they text meanwhile."""
 
     async def step(conn: asyncpg.Connection, received: Received) -> Reply | None:
-        if received.customer is None:
+        customer = received.customer
+        if customer is None or customer.opted_out_of(received.channel):
             return None
         message = received.message
         texted = await handler(
             conn,
             brand_id=message.brand_id,
-            customer_id=received.customer.customer_id,
+            customer_id=customer.customer_id,
             inbound_id=message.inbound_id,
             text=message.body,
+            channel=received.channel,
             now=received.now,
             base_url=received.base_url,
         )
@@ -122,6 +128,7 @@ async def auto_reply(
     customer_id: UUID,
     inbound_id: UUID,
     text: str,
+    channel: Channel,
     now: datetime,
     base_url: str,
 ) -> AutoReply | None:
@@ -146,6 +153,7 @@ STEPS: Final[tuple[Step, ...]] = (
 _CONTEXT = f"""
 WITH conversation AS ({conversations.OPEN})
 SELECT b.name, m.help_text, m.auto_reply, m.keywords, m.updated_at, c.customer_id, c.locale, c.consents,
+       c.unsubscribed,
        v.conversation_id, v.invitation_id AS conversation_invitation_id, v.customer_id AS conversation_customer_id,
        v.locale AS conversation_locale, v.question_id, v.reprompts
 FROM brands b
@@ -271,7 +279,12 @@ async def _received(
         _CONTEXT, message.brand_id, message.customer_id, message.channel, message.from_phone, senders
     )
     customer = (
-        Sender(customer_id=row["customer_id"], locale=row["locale"], consents=row["consents"])
+        Sender(
+            customer_id=row["customer_id"],
+            locale=row["locale"],
+            consents=row["consents"],
+            unsubscribed=list(row["unsubscribed"]),
+        )
         if row["customer_id"] is not None
         else None
     )

@@ -286,14 +286,18 @@ async def handle_code(
     text: str,
     now: datetime,
     base_url: str,
+    channel: str = "sms",
     codes_only: bool = False,
 ) -> StudyReply | None:
-    """What a study makes of an inbound text from `customer_id`, inside the caller's transaction.
+    """What a study makes of an inbound text from `customer_id` that came on `channel`, inside the caller's
+    transaction.
 
     None when the text is not the study's: the customer is not an enrolled participant (or withdrew) of a study
-    of the brand whose diary is open or ended within `REPLY_AFTER_END`, or opted out (a reply would ignore their
-    STOP). The caller then goes on as for any text (its auto-reply). Call it after STOP/HELP and after a survey
-    conversation of the customer has had its turn: a code is what is left.
+    of the brand whose diary is open or ended within `REPLY_AFTER_END`, or opted out — of all surveys, or of
+    `channel` (their STOP). An opted-out participant gets nothing, and nothing they text is stored: a code after
+    a STOP is neither confirmed nor recorded (they opted out of texting with the brand; the study's compliance
+    shows the gap), until their START. The caller then goes on as for any text. Call it after STOP/HELP and after
+    a survey conversation of the customer has had its turn: a code is what is left.
 
     Otherwise a `StudyReply` to send back, in the participant's language:
     - a valid code while the diary is open: stored as a touchpoint event (source ``self_report``, with the brand
@@ -308,7 +312,7 @@ async def handle_code(
     runs before a survey conversation, so that a participant's code is recorded as one even while a survey
     question is waiting for its answer.
     """
-    found = await report_queries.participation(conn, brand_id, customer_id, now, REPLY_AFTER_END)
+    found = await report_queries.participation(conn, brand_id, customer_id, now, REPLY_AFTER_END, channel)
     if found is None or found.opted_out:
         return None
     spec, locale = found.spec, found.locale

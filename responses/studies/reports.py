@@ -29,17 +29,19 @@ class Participation(msgspec.Struct, frozen=True, kw_only=True):
     locale: str | None
     time_zone: str | None
     opted_out: bool
+    """Of all surveys (``opted_out``), or of the channel the text came on (their STOP, `Customer.unsubscribed`)."""
 
 
 async def participation(
-    conn: asyncpg.Connection, brand_id: UUID, customer_id: UUID, now: datetime, grace: timedelta
+    conn: asyncpg.Connection, brand_id: UUID, customer_id: UUID, now: datetime, grace: timedelta, channel: str
 ) -> Participation | None:
     """The customer's study whose diary is open now, else the one that ended last within `grace`; withdrawn
-    participations do not count."""
+    participations do not count. Whether they opted out is told for a text that came on `channel`."""
     row = await conn.fetchrow(
         """
         SELECT p.participant_id, p.study_id, s.key, s.definition, p.diary_starts_at, p.diary_ends_at,
-               c.external_id, c.locale, c.time_zone, c.opted_out_at IS NOT NULL AS opted_out
+               c.external_id, c.locale, c.time_zone,
+               c.opted_out_at IS NOT NULL OR $5 = ANY(c.unsubscribed) AS opted_out
         FROM study_participants p
         JOIN studies s ON s.brand_id = p.brand_id AND s.study_id = p.study_id
         JOIN customers c ON c.brand_id = p.brand_id AND c.customer_id = p.customer_id
@@ -51,6 +53,7 @@ async def participation(
         customer_id,
         now,
         grace,
+        channel,
     )
     if row is None:
         return None

@@ -666,10 +666,16 @@ async def test_a_step_that_reads_only_the_words_plugs_in_after_the_conversation(
         customer_id: UUID,
         inbound_id: UUID,
         text: str,
+        channel: str,
         now: datetime,
         base_url: str,
     ) -> replies.AutoReply | None:
-        assert (brand_id, customer_id, base_url) == (brand.brand.brand_id, sent.customer_id, "http://lxt.test")
+        assert (brand_id, customer_id, channel, base_url) == (
+            brand.brand.brand_id,
+            sent.customer_id,
+            "sms",
+            "http://lxt.test",
+        )
         return replies.AutoReply(f"code {text} noted", [job]) if text.startswith("A") else None
 
     steps = [*replies.STEPS[:-1], replies.on_text("code", codes), replies.STEPS[-1]]

@@ -18,7 +18,7 @@ from responses.texts import DE, EN
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
-from tests.helpers import report
+from tests.helpers import event, report
 from tests.responses.texting import Phone, conversation_rows, inbound_rows, invite, text_survey, visit, with_twilio
 
 NONE = Keywords()
@@ -295,6 +295,72 @@ async def test_a_carriers_unsubscribe_is_sticky_too(
     later = await report(client, brand, visit("e2"))
     assert later["reason"] == "no_reachable_channel"
     assert await consent(conn) == (False, ["sms"])
+
+
+# -- after STOP: nothing but the keywords' own replies ------------------------------------------------------------
+
+AUTO_REPLY = "This number takes no messages."
+
+
+async def auto_reply(client: AsyncTestClient, brand: BrandFixture) -> None:
+    body = {"auto_reply": AUTO_REPLY}
+    assert (await client.put("/v1/messaging", json=body, headers=brand.headers("manage"))).status_code == 200
+
+
+async def test_after_stop_the_channel_hears_only_the_keywords_replies(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await report(client, brand, visit("e1", sms=True, whatsapp=True))
+    await auto_reply(client, brand)
+    assert await phone.text("why?") == AUTO_REPLY
+    assert await phone.text("STOP") == EN.stopped.format(brand="Acme")
+    assert await phone.text("why?") is None
+    assert await phone.text("HELP") == EN.help.format(brand="Acme")
+    # WhatsApp was not stopped: it is answered as before.
+    assert await phone.text("why?", channel="whatsapp") == AUTO_REPLY
+    assert await phone.text("START") == EN.started.format(brand="Acme")
+    assert await phone.text("why?") == AUTO_REPLY
+    assert [row[1] for row in await inbound_rows(conn)] == [
+        "auto_reply", "stop", "ignored", "help", "auto_reply", "start", "auto_reply"
+    ]  # fmt: skip
+
+
+# -- START takes back only the customer's own opt-out ----------------------------------------------------------------
+
+
+async def test_yes_and_start_do_not_grant_a_consent_the_brand_withdrew(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await report(client, brand, visit("e1"))
+    await auto_reply(client, brand)
+    withdrawn = await client.put("/v1/customers/c-1", json={"consents": {"sms": False}}, headers=brand.headers())
+    assert withdrawn.status_code == 200
+    # The customer never opted out: YES and START are texts like any other, answered by the auto-reply.
+    assert await phone.text("Yes") == AUTO_REPLY
+    assert await phone.text("START") == AUTO_REPLY
+    # Twilio's Advanced Opt-Out answered a START itself: recorded, and it grants nothing either.
+    assert await phone.text("START", opt_out_type="START") is None
+    assert await consent(conn) == (False, [])
+    assert await consent_changes(conn) == [("sms", True, "event"), ("sms", False, "api")]
+    assert [row[1] for row in await inbound_rows(conn)] == ["auto_reply", "auto_reply", "start"]
+    later = await report(client, brand, event("e2") | {"customer": {"external_id": "c-1"}})
+    assert (later["decision"], later["reason"]) == ("not_surveyed", "no_reachable_channel")
+
+
+async def test_start_after_stop_leaves_a_consent_the_brand_withdrew_alone(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await report(client, brand, visit("e1", customer="parent"))
+    await report(client, brand, visit("e2", customer="child"))
+    await client.put("/v1/customers/child", json={"consents": {"sms": False}}, headers=brand.headers())
+    await phone.text("STOP")
+    assert await phone.text("START") == EN.started.format(brand="Acme")
+    assert await consent(conn, "parent") == (True, [])
+    # The brand had withdrawn the child's consent before the STOP: START gives back only what the STOP took.
+    assert await consent(conn, "child") == (False, [])
 
 
 # -- the settings API ------------------------------------------------------------------------------------------------

@@ -192,3 +192,32 @@ async def test_a_code_texted_while_a_survey_question_waits_is_recorded_as_a_code
     answer = await reply("9")
     assert answer["outcome"] == "answer"
     assert await conn.fetchval("SELECT value FROM answers WHERE question_id = 'nps'") == 9
+
+
+async def test_after_stop_a_participant_is_texted_nothing_and_their_codes_are_not_stored(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, run_worker
+) -> None:
+    """A participant who texted STOP opted out of texting with the brand: a code texted after it is not stored
+    and gets no confirmation (the study's compliance shows the gap); HELP and START are still answered."""
+    await study_setup(client, brand)
+    customer = await enrolled(client, brand)
+    await run_worker()
+
+    async def reply(text: str) -> dict:
+        response = await client.post(
+            "/v1/sandbox/replies", json={"phone": PHONE, "text": text}, headers=brand.headers("manage")
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert (await reply("STOP"))["outcome"] == "stop"
+    for code in ("BS45", "nonsense"):
+        ignored = await reply(code)
+        assert (ignored["outcome"], ignored["reply"]) == ("ignored", None)
+    assert await text(conn, brand, customer, "BS45") is None
+    assert await conn.fetchval("SELECT count(*) FROM self_reports") == 0
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE source = 'self_report'") == 0
+    assert (await reply("HELP"))["outcome"] == "help"
+    assert (await reply("START"))["outcome"] == "start"
+    assert (await reply("BS45"))["outcome"] == "code"
+    assert await conn.fetchval("SELECT count(*) FROM self_reports") == 1
