@@ -122,8 +122,10 @@ import asyncio, sys, time
 from redis.asyncio import Redis
 from notifications.ratelimit import take
 
-async def main(url, key, rate, until):
+async def main(url, key, rate, start, until):
     redis = Redis.from_url(url)
+    await redis.ping()  # connected, and everything imported, before the start both wait for
+    await asyncio.sleep(max(0.0, start - time.time()))
     while (now := time.time()) < until:
         wait = await take(redis, key, rate)
         if wait == 0.0:
@@ -132,24 +134,20 @@ async def main(url, key, rate, until):
             await asyncio.sleep(min(wait, until - now))
     await redis.aclose()
 
-asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])))
 """
 
 
 async def test_processes_sharing_a_sender_stay_within_its_rate_together(redis_url: str) -> None:
     rate, duration = 50.0, 2.0
     key = rate_key("sms", f"+1415555{uuid.uuid4().int % 10_000:04d}")
-    until = (
-        time.time() + 3.0 + duration
-    )  # both start together once the interpreters are up (even on a busy machine)
+    # Both start together once their interpreters are up and connected (5 s: even on a busy machine).
+    until = time.time() + 5.0 + duration
     start = until - duration
 
     def run() -> list[subprocess.Popen[str]]:
-        command = [sys.executable, "-c", f"import time; time.sleep(max(0, {start} - time.time()))\n{_TAKER}"]
-        return [
-            subprocess.Popen([*command, redis_url, key, str(rate), str(until)], stdout=subprocess.PIPE, text=True)
-            for _ in range(2)
-        ]
+        command = [sys.executable, "-c", _TAKER, redis_url, key, str(rate), str(start), str(until)]
+        return [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
 
     takers = run()
     outputs = [await asyncio.to_thread(taker.communicate, timeout=30) for taker in takers]
