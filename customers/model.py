@@ -81,8 +81,9 @@ class Customer(msgspec.Struct, kw_only=True):
     ``unknown_number``); cleared when the phone changes."""
     unsubscribed: list[str] = []
     """Channels the customer opted out of themselves: a STOP reply, or the carrier's opt-out as Twilio reported
-    it. Their consent stays withdrawn whatever events say; only the customer's START, or ``PUT
-    /v1/customers/{id}`` with the ``manage`` scope, grants it again."""
+    it — also one made from their phone before it was theirs (migrations/0011). Their consent stays withdrawn
+    whatever events say; only the customer's START, or ``PUT /v1/customers/{id}`` with the ``manage`` scope, grants
+    it again."""
 
     def facts(self) -> CustomerFacts:
         return CustomerFacts(

@@ -103,7 +103,9 @@ async def put_customer(
 ) -> tuple[Customer, list[ConsentChange]]:
     """Create or update a customer inside the caller's transaction (the row stays locked until commit); consent
     changes are recorded as coming from `source` (``api``, or ``study`` for a tracking study's enrolment). Without
-    `opt_in` (a key without the ``manage`` scope) a customer's opt-outs stand (see `merge`).
+    `opt_in` (a key without the ``manage`` scope) a customer's opt-outs stand (see `merge`); with it, taking one
+    back lifts the phone's opt-out of that channel too (``phone_opt_outs``). A phone that opted out of a channel
+    withdraws it from the customer whatever `update` says (migrations/0011): the customer returned is as stored.
 
     A concurrent request creating the same customer first makes this fail with a unique violation: retry the
     transaction, and it finds and updates that customer.
@@ -113,10 +115,15 @@ async def put_customer(
     customer, changes = merge(
         stored or Customer(customer_id=new_id(), external_id=external_id), update, now, opt_in=opt_in
     )
+    lifted = sorted(set(stored.unsubscribed) - set(customer.unsubscribed)) if stored else []
+    if lifted and customer.phone is not None:
+        await conn.execute(_LIFT_PHONE_OPT_OUTS, brand_id, customer.phone, lifted)
     writes = CustomerWrites()
     writes.add_consent_changes(brand_id, customer.customer_id, changes)
     writes.add_customer(brand_id, stored, customer)
     await conn.execute(_WRITE, now, source, *rows.arguments(CUSTOMER_PARTS, writes))
+    if customer.phone is not None:
+        customer = await customer_by_id(conn, brand_id, customer.customer_id) or customer
     return customer, changes
 
 
@@ -150,8 +157,10 @@ async def withdraw_consent(
     conn: asyncpg.Connection, brand_id: UUID, customer_id: str, channel: str, source: str, now: datetime
 ) -> bool:
     """Record that the customer unsubscribed from `channel`, as the carrier reported it (Twilio 21610): the
-    consent is withdrawn and stays so (`Customer.unsubscribed`), the change recorded with its `source`; True if
-    the customer was not unsubscribed already."""
+    consent is withdrawn and stays so (`Customer.unsubscribed`), the change recorded with its `source`, and their
+    phone is opted out of the channel (the brand's other records with it follow when next written); True if the
+    customer was not unsubscribed already."""
+    await conn.execute(_OPT_OUT_PHONE_OF, brand_id, customer_id, channel, source, now)
     changed = await conn.fetchval(
         _UNSUBSCRIBE + "SELECT count(*) FROM recorded",
         brand_id,
@@ -180,9 +189,25 @@ WITH changed AS (
 )
 """
 
-OWN_OPT_OUT_SOURCES: Final = ("sms_keyword", "whatsapp_keyword", "twilio_opt_out", "provider")
+OWN_OPT_OUT_SOURCES: Final = ("sms_keyword", "whatsapp_keyword", "twilio_opt_out", "provider", "phone_opt_out")
 """Sources of the consent changes by which customers opt out themselves (`Customer.unsubscribed`): a STOP keyword
-by SMS or WhatsApp, Twilio's Advanced Opt-Out, the carrier's refusal to deliver (Twilio 21610)."""
+by SMS or WhatsApp, Twilio's Advanced Opt-Out, the carrier's refusal to deliver (Twilio 21610), and the opt-out
+of their phone, made before they had it (migrations/0011)."""
+
+# The phone's own opt-out of a channel (migrations/0011): a customer written with the phone gets it. The first one
+# stands (its time and source); a phone's START removes it.
+_OPT_OUT_PHONE = """
+INSERT INTO phone_opt_outs (brand_id, phone, channel, source, opted_out_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (brand_id, phone, channel) DO NOTHING
+"""
+_OPT_OUT_PHONE_OF = """
+INSERT INTO phone_opt_outs (brand_id, phone, channel, source, opted_out_at)
+SELECT brand_id, phone, $3, $4, $5 FROM customers WHERE brand_id = $1 AND customer_id = $2 AND phone IS NOT NULL
+ON CONFLICT (brand_id, phone, channel) DO NOTHING
+"""
+_LIFT_PHONE_OPT_OUTS = (
+    "DELETE FROM phone_opt_outs WHERE brand_id = $1 AND phone = $2 AND channel = ANY($3::text[])"
+)
 
 # Customers who opted out of a channel themselves opt back in: the opt-out is undone, and the consent is again what
 # it was just before their latest opt-out (the consent change before it) — granted if the brand had granted it,
@@ -223,8 +248,10 @@ async def unsubscribe_phone(
     conn: asyncpg.Connection, brand_id: UUID, phone: str, channel: str, source: str, now: datetime
 ) -> list[UUID]:
     """The customer behind `phone` opted out of `channel` (STOP): every customer of the brand with that phone
-    (a household may share one) is unsubscribed from it, each change recorded with its `source`. Returns the
-    customers with that phone, changed or not."""
+    (a household may share one) is unsubscribed from it, each change recorded with its `source`, and so is every
+    customer who gets the phone later (``phone_opt_outs``), until the phone's START. Returns the customers with
+    that phone, changed or not."""
+    await conn.execute(_OPT_OUT_PHONE, brand_id, phone, channel, source, now)
     owners = [r["customer_id"] for r in await conn.fetch(_WITH_PHONE, brand_id, phone)]
     if owners:
         await conn.execute(_UNSUBSCRIBE + "SELECT 1", brand_id, owners, channel, source, now)
@@ -237,7 +264,8 @@ async def resubscribe_phone(
     """The customer behind `phone` opted back in to `channel` (START): every customer of the brand with that
     phone who opted out of it themselves (`Customer.unsubscribed`) is no longer, and has the consent they had
     before (see `_RESUBSCRIBE`), each grant recorded with its `source`. A consent the brand withdrew stays
-    withdrawn. Returns the customers granted the consent again."""
+    withdrawn. The phone's own opt-out is lifted. Returns the customers granted the consent again."""
+    await conn.execute(_LIFT_PHONE_OPT_OUTS, brand_id, phone, [channel])
     owners = [r["customer_id"] for r in await conn.fetch(_WITH_PHONE, brand_id, phone)]
     if not owners:
         return []

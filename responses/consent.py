@@ -1,8 +1,9 @@
 """The keyword step: STOP, START and HELP (`responses.keywords`), looked at before anything is read as an answer.
 
 STOP opts the phone out of the channel it came on, for this brand, at once: every customer of the brand with that
-phone has the channel's consent withdrawn for good (`customers.model.Customer.unsubscribed`: only START or the
-brand's ``manage`` key grants it again, never an event), each change recorded with its source (``sms_keyword`` /
+phone, and every one given the phone later (``phone_opt_outs``, migrations/0011), has the channel's consent
+withdrawn for good (`customers.model.Customer.unsubscribed`: only START or the brand's ``manage`` key grants it
+again, never an event), each change recorded with its source (``sms_keyword`` /
 ``whatsapp_keyword``, or ``twilio_opt_out`` when Twilio's Advanced Opt-Out reported it), their open
 conversations on the channel are closed, and their invitations not yet sent that could only go that way are
 cancelled (``opted_out``; through `triggers.queries`, so the state machine records it). One that may still go

@@ -363,6 +363,115 @@ async def test_start_after_stop_leaves_a_consent_the_brand_withdrew_alone(
     assert await consent(conn, "child") == (False, [])
 
 
+# -- an opt-out belongs to the phone -----------------------------------------------------------------------------------
+
+OTHER_PHONE = "+4915199999999"
+
+
+async def test_a_customer_created_later_with_a_phone_that_stopped_is_not_texted(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx,
+    phone: Phone,
+    fake_twilio: FakeTwilio,
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await invite(ctx, client, brand, visit("e1", customer="a"))
+    await phone.text("STOP")
+    # Another record of the brand's with the same phone, whose system says it consents to SMS.
+    later = await report(client, brand, visit("e2", customer="b"))
+    # Decided before the write carried the phone's opt-out over to the new record: the send job's re-check
+    # reads the customer again and stops it.
+    assert later["decision"] == "scheduled"
+    said = await jobs.send_invitation(ctx, str(brand.brand.brand_id), later["invitation_id"])
+    assert said == "suppressed (no_reachable_channel)"
+    assert len(fake_twilio.messages) == 1
+    assert await consent(conn, "b") == (False, ["sms"])
+    changes = await conn.fetch(
+        """
+        SELECT channel, granted, source FROM consent_changes
+        WHERE customer_id = (SELECT customer_id FROM customers WHERE external_id = 'b') ORDER BY change_id
+        """
+    )
+    assert [tuple(c) for c in changes] == [("sms", True, "event"), ("sms", False, "phone_opt_out")]
+    again = await report(client, brand, visit("e3", customer="b"))
+    assert (again["decision"], again["reason"]) == ("not_surveyed", "no_reachable_channel")
+    # The phone's START opts both back in.
+    assert await phone.text("START") == EN.started.format(brand="Acme")
+    assert await consent(conn, "a") == await consent(conn, "b") == (True, [])
+    assert (await report(client, brand, visit("e4", customer="c")))["decision"] == "scheduled"
+
+
+async def test_a_phone_changed_to_one_that_stopped_is_opted_out_too(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await report(client, brand, visit("e1", customer="a"))
+    await report(client, brand, visit("e2", customer="b", phone=OTHER_PHONE))
+    await phone.text("STOP")
+    assert await consent(conn, "b") == (True, [])
+    moved = await client.put("/v1/customers/b", json={"phone": "+49 151 12345678"}, headers=brand.headers())
+    assert (moved.json()["consents"], moved.json()["unsubscribed"]) == ({"sms": False}, ["sms"])
+    assert await consent(conn, "b") == (False, ["sms"])
+
+
+async def test_a_stop_from_a_phone_the_brand_does_not_know_yet_holds_for_its_customer_later(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    assert await phone.text("STOP") == EN.stopped.format(brand="Acme")
+    later = await report(client, brand, visit("e1"))
+    assert (later["decision"], await consent(conn)) == ("scheduled", (False, ["sms"]))
+    assert (await report(client, brand, visit("e2")))["reason"] == "no_reachable_channel"
+
+
+async def test_a_carriers_unsubscribe_holds_for_a_later_customer_with_the_phone(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx, fake_twilio: FakeTwilio
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    fake_twilio.fail_next(status=400, code=21610)
+    result = await report(client, brand, visit("e1", customer="a"))
+    await jobs.send_invitation(ctx, str(brand.brand.brand_id), result["invitation_id"])
+    later = await report(client, brand, visit("e2", customer="b"))
+    assert later["decision"] == "scheduled"  # decided before the write carried the opt-out over (see above)
+    assert await consent(conn, "b") == (False, ["sms"])
+    assert await jobs.send_invitation(ctx, str(brand.brand.brand_id), later["invitation_id"]) == (
+        "suppressed (no_reachable_channel)"
+    )
+
+
+async def test_a_phones_stop_stays_with_the_brand_it_was_texted_to(
+    client: AsyncTestClient, brand: BrandFixture, other_brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await phone.text("STOP")
+    await report(client, other_brand, visit("e1"))
+    await report(client, brand, visit("e1"))
+    rows = await conn.fetch(
+        """
+        SELECT b.slug, c.consents, c.unsubscribed FROM customers c JOIN brands b USING (brand_id) ORDER BY b.slug
+        """
+    )
+    assert {r["slug"]: (r["consents"], list(r["unsubscribed"])) for r in rows} == {
+        brand.brand.slug: ({"sms": False}, ["sms"]),
+        other_brand.brand.slug: ({"sms": True}, []),
+    }
+
+
+async def test_a_manage_key_taking_an_opt_out_back_lifts_it_for_the_phone(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, phone: Phone
+) -> None:
+    await text_survey(client, brand, "store_visit_nps")
+    await report(client, brand, visit("e1", customer="a"))
+    await phone.text("STOP")
+    lifted = await client.put("/v1/customers/a", json={"consents": {"sms": True}}, headers=brand.headers("manage"))
+    assert lifted.json()["unsubscribed"] == []
+    # The brand has the customer's renewed consent for the phone: a new record with it is not opted out.
+    await report(client, brand, visit("e2", customer="b"))
+    assert await consent(conn, "b") == (True, [])
+
+
 # -- the settings API ------------------------------------------------------------------------------------------------
 
 

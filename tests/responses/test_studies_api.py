@@ -212,6 +212,28 @@ async def test_a_customer_who_opted_out_or_keeps_another_diary_is_not_enrolled(
     assert "rides" in busy.json()["detail"]
 
 
+async def test_a_new_participant_with_a_phone_that_texted_stop_is_not_enrolled_until_start(
+    client: AsyncTestClient, brand: BrandFixture, run_worker
+) -> None:
+    await study_setup(client, brand)
+    await enrolled(client, brand)
+    await run_worker()
+
+    async def reply(text: str) -> str:
+        body = {"phone": PHONE, "text": text}
+        response = await client.post("/v1/sandbox/replies", json=body, headers=brand.headers("manage"))
+        assert response.status_code == 200, response.text
+        return response.json()["outcome"]
+
+    assert await reply("STOP") == "stop"
+    # Another record of the brand's with the same phone: the phone's STOP holds for it too.
+    refused = await enrol(client, brand, external_id="p-2")
+    assert (refused.status_code, pointers(refused)) == (409, ["/external_id"])
+    assert "STOP" in refused.json()["detail"]
+    assert await reply("START") == "start"
+    assert (await enrol(client, brand, external_id="p-2")).status_code == 201
+
+
 async def test_withdrawal_cancels_the_study_surveys_and_is_final(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
