@@ -29,11 +29,12 @@ CREATE TABLE conversations (
     CHECK ((closed_at IS NULL) = (close_reason IS NULL)),
     PRIMARY KEY (brand_id, conversation_id)
 );
--- One open conversation per channel, phone and sender across brands: the one unique key here without brand_id.
--- The phone and the sender are physical: brands share the default number (and may share a Messaging Service),
--- and a customer replying to it can only be in one conversation with that number, so a second brand's survey
--- there must go as a link or wait, as another invitation of the same brand would. The phone comes before the
--- sender so that STOP, which closes a brand's conversations with the phone on every sender, is a look-up too.
+-- One open conversation per channel, phone and sender across brands: the table's one unique key without brand_id
+-- (distributed by brand, it would need a table of its own). The phone and the sender are physical: brands share
+-- the default number (and may share a Messaging Service), and a customer replying to it can only be in one
+-- conversation with that number, so a second brand's survey there must go as a link or wait, as another
+-- invitation of the same brand would. The phone comes before the sender so that STOP, which closes a brand's
+-- conversations with the phone on every sender, is a look-up too.
 CREATE UNIQUE INDEX conversations_open ON conversations (channel, recipient, sender) WHERE closed_at IS NULL;
 CREATE INDEX conversations_by_invitation ON conversations (brand_id, invitation_id);
 -- The sweep closing conversations whose invitation is over (across brands: the system's own job). On a column no
@@ -56,8 +57,9 @@ ALTER TABLE inbound_messages
 -- the message stored the first time, even when the brand look-up would now say another brand (a shared sender,
 -- and another brand wrote to the phone in between). So the id is unique across brands — the system's own
 -- look-up, made before any brand is known, like the brand look-up itself — and replaces the per-brand key it
--- implies (one index to write on the webhook's path, not two). Copies of a message such retries stored in a
--- second brand before are dropped: the first one stays, with what it meant.
+-- implies (one index to write on the webhook's path, not two; distributed by brand, it would need a table of its
+-- own). Copies of a message such retries stored in a second brand before are dropped: the first one stays, with
+-- what it meant.
 DELETE FROM inbound_messages copy
 USING inbound_messages first
 WHERE copy.provider = first.provider AND copy.provider_message_id = first.provider_message_id
@@ -73,7 +75,7 @@ CREATE INDEX brand_senders_by_service ON brand_senders ((config->>'messaging_ser
 -- Whose an inbound message is, of a brand's customers sharing the phone, is told by the brand's last message to
 -- the phone: brand_id goes between the phone and the time, so that one index probe finds it, however many
 -- messages the customer or other brands sent there. The look-up across brands (whose a reply to a shared sender
--- is) reads the phone's messages, as few as before, and takes the newest.
+-- is) reads the phone's messages — a phone gets few — and takes the newest.
 DROP INDEX messages_by_recipient;
 CREATE INDEX messages_by_recipient ON messages (recipient, brand_id, created_at) WHERE recipient IS NOT NULL;
 

@@ -15,6 +15,7 @@ import pytest
 
 from responses import conversations, inbound
 from responses.inbound import Incoming
+from server import db
 from tests.conftest import BrandFixture
 from tests.helpers import PHONE
 from tests.responses.factories import sent_invitation
@@ -172,3 +173,66 @@ async def test_stop_closes_a_brands_conversations_with_the_phone_by_a_look_up(
     assert scan["Actual Rows"] == 1
     assert scan["Shared Hit Blocks"] + scan["Shared Read Blocks"] <= 6
     assert await conn.fetchval("SELECT count(*) FROM conversations WHERE closed_at IS NULL") == 5001
+
+
+async def test_the_look_ups_are_planned_once_not_on_every_message(
+    conn: asyncpg.Connection, brand: BrandFixture, database_url: str
+) -> None:
+    """A prepared statement is planned for its values a few times, then settles on its generic plan unless that
+    looks costlier: the brand and customer look-ups must not look costlier, or every webhook plans them again."""
+    await conn.execute(
+        "INSERT INTO brand_senders (brand_id, channel, config) VALUES ($1, 'sms', $2)",
+        brand.brand.brand_id,
+        {"from": SENDER},
+    )
+    await other_brands_senders(conn, 300)
+    # The brand's customers, each messaged once from its number, as a brand in service has them.
+    await conn.execute(
+        """
+        WITH c AS (
+            INSERT INTO customers (brand_id, customer_id, external_id, phone)
+            SELECT $1, lxt_uuid7(), 'c' || g, '+49152' || lpad(g::text, 8, '0') FROM generate_series(1, 2000) g
+            RETURNING customer_id, phone
+        ), i AS (
+            INSERT INTO invitations (brand_id, invitation_id, event_id, customer_id, trigger_id, questionnaire_key,
+                                     questionnaire_version, status, occurred_at, planned_at, send_by, expires_at,
+                                     channels, channel, attempts)
+            SELECT $1, lxt_uuid7(), lxt_uuid7(), customer_id, lxt_uuid7(), 'store_visit_nps', 1, 'sent', now(),
+                   now(), now(), now() + interval '1 day', '{sms}', 'sms', 1
+            FROM c
+            RETURNING invitation_id, customer_id
+        )
+        INSERT INTO messages (brand_id, invitation_id, attempt, channel, provider, style, recipient, sender, status,
+                              body)
+        SELECT $1, i.invitation_id, 1, 'sms', 'twilio', 'link', c.phone, $2, 'accepted', 'How was it?'
+        FROM i JOIN c USING (customer_id)
+        """,
+        brand.brand.brand_id,
+        SENDER,
+    )
+    await sent_invitation(conn, brand, "store_visit_nps", phone=PHONE, sender=SENDER)
+    await conn.execute("ANALYZE")
+    webhook = await db.connect(database_url)  # its prepared statements are the webhook's alone
+    try:
+        for n in range(10):
+            async with webhook.transaction():
+                message = Incoming(
+                    provider="twilio",
+                    channel="sms",
+                    provider_message_id=f"SMplanned{n}",
+                    from_phone=PHONE,
+                    to_address=SENDER,
+                    body="9",
+                    payload={},
+                )
+                stored = await inbound.receive(webhook, message, datetime.now(UTC))
+                assert stored is not None and stored.brand_id == brand.brand.brand_id
+                assert stored.customer_id is not None
+        plans = await webhook.fetch(
+            "SELECT generic_plans, custom_plans, left(statement, 60) AS statement FROM pg_prepared_statements "
+            "WHERE statement NOT LIKE '%pg_prepared_statements%'"
+        )
+    finally:
+        await webhook.close()
+    assert plans
+    assert all(p["generic_plans"] >= 5 for p in plans), [tuple(p) for p in plans]
