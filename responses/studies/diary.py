@@ -9,8 +9,6 @@ whether it ever existed.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Final
@@ -20,29 +18,26 @@ import asyncpg
 import msgspec
 
 from customers.zones import load_zone
+from notifications.channels import LINK_TOKEN_BYTES, link_token_hash
+from responses.answers import well_formed
 from responses.studies import reports as report_queries
 from responses.studies import texts as study_texts
 from responses.studies.reports import DiaryOwner
 
-TOKEN_BYTES: Final = 32
 OPEN_AFTER_END: Final = timedelta(days=14)
 """How long after the diary ended its page still takes comments (researchers read them in the debriefing)."""
 MAX_SHOWN: Final = 40
 """Reports on the page (the newest): keeps it small on a phone; a participant comments on recent ones."""
 MAX_COMMENT: Final = 1000
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
-
-
-def token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 async def diary_link(
     conn: asyncpg.Connection, brand_id: UUID, participant_id: UUID, base_url: str, now: datetime
 ) -> str:
     """A new link to the participant's diary page (its token's hash stored)."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    await report_queries.add_diary_link(conn, brand_id, participant_id, token_hash(token), now)
+    # Made, shaped and stored like a survey link's token (`notifications.channels.new_link`).
+    token = secrets.token_urlsafe(LINK_TOKEN_BYTES)
+    await report_queries.add_diary_link(conn, brand_id, participant_id, link_token_hash(token), now)
     return f"{base_url.rstrip('/')}/d/{token}"
 
 
@@ -68,9 +63,9 @@ class DiaryPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def _owner(conn: asyncpg.Connection, token: str, now: datetime) -> DiaryOwner | None:
-    if not _TOKEN.match(token):
+    if not well_formed(token):
         return None
-    owner = await report_queries.diary_owner(conn, token_hash(token))
+    owner = await report_queries.diary_owner(conn, link_token_hash(token))
     if owner is None or owner.withdrawn_at is not None or now >= owner.diary_ends_at + OPEN_AFTER_END:
         return None
     return owner
