@@ -12,8 +12,8 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-Scope = Literal["ingest", "manage", "export"]
-SCOPES: tuple[Scope, ...] = ("ingest", "manage", "export")
+Scope = Literal["ingest", "manage", "export", "export_pii"]
+SCOPES: tuple[Scope, ...] = ("ingest", "manage", "export", "export_pii")
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="lowercase letters, digits, -")]
 KEY_PREFIX = "lxt_"
 
@@ -61,6 +61,13 @@ class SlugTaken(Exception):
     def __init__(self, slug: str) -> None:
         super().__init__(f"a brand with slug {slug!r} already exists")
         self.slug = slug
+
+
+def effective_scopes(scopes: list[str]) -> frozenset[str]:
+    """What a key may do: its scopes, where `export_pii` admits everything `export` admits (and more: contact
+    data in exports)."""
+    granted = frozenset(scopes)
+    return granted | {"export"} if "export_pii" in granted else granted
 
 
 def new_key() -> tuple[str, str, bytes]:
@@ -177,5 +184,5 @@ async def verify_key(conn: asyncpg.Connection, key: str) -> Principal | None:
         brand_slug=row["slug"],
         key_id=row["key_id"],
         prefix=row["prefix"],
-        scopes=frozenset(row["scopes"]),
+        scopes=effective_scopes(row["scopes"]),
     )

@@ -37,7 +37,7 @@ class BrandUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
+    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=4)]
     name: Annotated[str, Meta(max_length=200)] = ""
 
 
