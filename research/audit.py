@@ -47,15 +47,28 @@ async def record(
 
 
 async def entries(
-    conn: asyncpg.Connection, brand_id: UUID, *, action: str | None = None, limit: int = 100
+    conn: asyncpg.Connection,
+    brand_id: UUID,
+    *,
+    action: str | None = None,
+    limit: int = 100,
+    before: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[AuditEntry]:
-    """The brand's newest entries first, optionally of one action."""
+    """The brand's newest entries first, optionally of one action, older than entry `before` (the next page of a
+    list), and within [`since`, `until`)."""
     rows = await conn.fetch(
         "SELECT audit_id, at, actor, action, subject, details FROM audit_log "
-        "WHERE brand_id = $1 AND ($2::text IS NULL OR action = $2) ORDER BY audit_id DESC LIMIT $3",
+        "WHERE brand_id = $1 AND ($2::text IS NULL OR action = $2) AND ($4::bigint IS NULL OR audit_id < $4) "
+        "AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6) "
+        "ORDER BY audit_id DESC LIMIT $3",
         brand_id,
         action,
         limit,
+        before,
+        since,
+        until,
     )
     return [_entry(r) for r in rows]
 

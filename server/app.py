@@ -33,6 +33,7 @@ from server.routes import (
     brand,
     catalog,
     diary,
+    erasure,
     events,
     health,
     invitations,
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             *brand.ROUTES,
             *catalog.ROUTES,
+            *erasure.ROUTES,
             *events.ROUTES,
             *questionnaires.ROUTES,
             *invitations.ROUTES,

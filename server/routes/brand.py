@@ -13,10 +13,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody
 from msgspec import Meta
 
+from research.erasure import ErasurePolicy
+from research.retention import check_retention
 from server import tenants
 from server.auth import ANY_SCOPE, requires
 from server.deps import Conn
-from server.errors import ProblemOperation, problems
+from server.errors import ApiError, ProblemOperation, problems
 from server.routes.params import KeyPrefix
 from server.tenants import ApiKey, Brand, Principal, Scope
 from triggers.frequency import check_brand_rules
@@ -34,6 +36,12 @@ class BrandUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """At most one survey per customer per this long across all triggers (ISO 8601, e.g. P7D); null: none."""
     daily_survey_cap: Annotated[int, Meta(ge=1, le=100)] | msgspec.UnsetType | None = msgspec.UNSET
     """At most this many surveys per customer per local day across all triggers; null: none."""
+    retention: timedelta | msgspec.UnsetType | None = msgspec.UNSET
+    """Anonymise raw events, messages and answers older than this (ISO 8601, at least P1D, e.g. P90D); null: keep
+    them. Customers' contact data is not aged out: erasing a customer removes it."""
+    erasure: ErasurePolicy | msgspec.UnsetType = msgspec.UNSET
+    """What erasing a customer leaves: `anonymise` keeps their coded answers and events unlinked from anyone,
+    `delete` removes them."""
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -91,6 +99,8 @@ async def update_brand(
 ) -> Brand:
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     check_brand_rules(changes.get("survey_gap"))
+    if errors := check_retention(changes.get("retention")):
+        raise ApiError.naming(422, errors)
     brand = await tenants.update_brand(conn, request.auth.brand_id, changes)
     if brand is None:
         raise NotFoundException()

@@ -106,6 +106,21 @@ async def write_customer(client, victim, attacker, conn) -> None:
     assert await victim_rows(conn, victim) == before
 
 
+@attack("DELETE", "/v1/customers/{external_id:str}")
+async def erase_customer(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    before = await victim_rows(conn, victim)
+    assert (await client.delete("/v1/customers/c-1", headers=attacker.headers())).status_code == 404
+    assert await victim_rows(conn, victim) == before
+
+
+@attack("GET", "/v1/audit")
+async def read_audit(client, victim, attacker, conn) -> None:
+    await victim_world(client, victim)
+    assert (await client.delete("/v1/customers/c-1", headers=victim.headers())).status_code == 200
+    assert (await client.get("/v1/audit", headers=attacker.headers())).json()["items"] == []
+
+
 @attack("GET", "/v1/questionnaires")
 async def list_questionnaires(client, victim, attacker, conn) -> None:
     await victim_world(client, victim)

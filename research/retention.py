@@ -1,0 +1,186 @@
+"""Retention: raw content older than the brand's period (``brands.retention``) is anonymised, hourly.
+
+What is blanked is `research.personal.RAW`: event attributes, the texts lxt sent and their recipients, what
+customers texted and from where, every answer's raw input and free-text values, refused submissions, conversations'
+phones, study comments. Rows stay, with their links, times and coded values: response rates, scores and latencies
+are computed as before. Customers' own rows (phone, push tokens, attributes) are not aged out: they are the brand's
+current contact data, which it updates or erases (`research.erasure`).
+
+"Older than the period" is per table, by when the content came to be and was stored (`STEPS`): an event by both
+when it occurred and when lxt received it (one reported late is kept the period from its arrival), a message by
+when it was sent, an inbound message when received, an answer when given, a conversation when it closed (its phone
+is needed until then), a study comment when written.
+
+A run works in batches (`anonymise_batch`, at most `BATCH` rows, one statement each, so a transaction stays small)
+that lock their rows with ``SKIP LOCKED``: two runs at once share the work instead of waiting for each other or
+doing it twice, and neither waits for a customer's erasure. Each run starts where the brand's last complete run
+stopped (``brands.retention_applied_until``, less `RESCAN`: a row another transaction held then is tried again),
+so an hourly run reads an hour of rows, not the brand's history; its access path is the table's time index or
+its UUIDv7 key (the time the row was stored: migrations/0005). A run that anonymised something is audited
+(``retention_applied``) with the rows per table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, NamedTuple
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from plumbing.errors import FieldError
+from research import audit
+from research.personal import RAW, with_ctes
+from triggers.durations import check_duration, iso_duration
+from triggers.model import EXPIRES_MAX
+
+RETENTION_MIN: Final = timedelta(days=1)
+RETENTION_MAX: Final = timedelta(days=100 * 365)
+BATCH: Final = 5000
+"""Rows one statement anonymises at most."""
+RESCAN: Final = timedelta(days=1)
+"""How far back of the last complete run's cutoff a run looks again, for rows that were locked then."""
+CLOCK_MARGIN: Final = timedelta(hours=1)
+"""How far a row's id (made by the application's clock or the database's) may be from its time column."""
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_retention(retention: timedelta | None) -> list[FieldError]:
+    """Errors for a brand's retention period (``PATCH /v1/brand``): at least a day, whole seconds."""
+    if retention is None:
+        return []
+    return check_duration(retention, "/retention", minimum=RETENTION_MIN, maximum=RETENTION_MAX)
+
+
+class Step(NamedTuple):
+    """One table's raw content and when a row of it is old."""
+
+    table: str
+    key: tuple[str, ...]
+    """The row's key within the brand (a batch updates the rows it locked by it)."""
+    age: str
+    """The time a row is as old as: it is anonymised once this is before the cutoff."""
+    older: str = ""
+    """More that must be before the cutoff ($2)."""
+    stored: str | None = None
+    """The UUIDv7 key column whose time bounds the scan (the time the row was stored), when the table has no index
+    on `age`."""
+    lifetime: timedelta = timedelta(0)
+    """How long after it was stored a row's `age` may still be."""
+
+
+STEPS: Final = (
+    Step("events", ("event_id",), "received_at", older="occurred_at < $2", stored="event_id"),
+    Step("messages", ("message_id",), "created_at", stored="message_id"),
+    Step("inbound_messages", ("inbound_id",), "received_at", stored="inbound_id"),
+    Step("answers", ("answer_id",), "answered_at"),  # answers_by_time
+    Step("refused_answers", ("refusal_id",), "received_at"),
+    # Closed at most as long after it opened as an invitation lives (and the sweep that closes it runs each minute).
+    Step(
+        "conversations",
+        ("conversation_id",),
+        "closed_at",
+        stored="conversation_id",
+        lifetime=EXPIRES_MAX + timedelta(days=1),
+    ),
+    Step("self_reports", ("report_id",), "coalesce(comment_updated_at, reported_at)"),
+    Step("self_report_comments", ("report_id", "seq"), "written_at"),
+)
+
+
+def _statement(step: Step) -> str:
+    """One batch of `step`: $1 brand, $2 cutoff, $3 where the last complete run stopped, $4 the batch size, and
+    with `Step.stored` the range of ids ($5, $6) of rows stored meanwhile."""
+    raw = RAW[step.table]
+    stored = f"AND {step.stored} >= $5 AND {step.stored} < $6" if step.stored else ""
+    older = f"AND {step.older}" if step.older else ""
+    keys = ", ".join(step.key)
+    batch = f"""batch AS (
+        SELECT {keys} FROM {step.table}
+        WHERE brand_id = $1 AND {step.age} >= $3 AND {step.age} < $2 {older} {stored} AND {raw.present}
+        LIMIT $4
+        FOR UPDATE SKIP LOCKED
+    )"""
+    return f"""
+        {with_ctes(raw, batch)}
+        UPDATE {step.table} t SET {raw.blank}
+        FROM batch WHERE t.brand_id = $1 AND ({", ".join(f"t.{k}" for k in step.key)}) = ({
+        ", ".join(f"batch.{k}" for k in step.key)
+    })
+    """
+
+
+_STATEMENTS: Final = {step.table: _statement(step) for step in STEPS}
+
+
+class Due(msgspec.Struct, frozen=True, kw_only=True):
+    """A brand whose retention is due: rows whose age is in [`since`, `cutoff`) are looked at."""
+
+    brand_id: UUID
+    retention: timedelta
+    cutoff: datetime
+    since: datetime
+
+
+async def due(conn: asyncpg.Connection, now: datetime) -> list[Due]:
+    """Every brand with a retention period (all brands: the system's own job)."""
+    rows = await conn.fetch(
+        "SELECT brand_id, retention, retention_applied_until FROM brands WHERE retention IS NOT NULL "
+        "ORDER BY brand_id"
+    )
+    return [
+        Due(
+            brand_id=r["brand_id"],
+            retention=r["retention"],
+            cutoff=now - r["retention"],
+            since=r["retention_applied_until"] - RESCAN if r["retention_applied_until"] else EPOCH,
+        )
+        for r in rows
+    ]
+
+
+async def anonymise_batch(conn: asyncpg.Connection, brand: Due, step: Step, limit: int = BATCH) -> int:
+    """Blank the raw content of up to `limit` of the brand's rows of `step` that are old and still hold some
+    (skipping rows another transaction holds); how many were. One statement: its own transaction unless the
+    caller holds one."""
+    args: list[Any] = [brand.brand_id, brand.cutoff, brand.since, limit]
+    if step.stored:
+        args += [
+            _first_id(brand.since - step.lifetime - CLOCK_MARGIN),
+            _first_id(brand.cutoff + CLOCK_MARGIN),
+        ]
+    status = await conn.execute(_STATEMENTS[step.table], *args)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def finish(conn: asyncpg.Connection, brand: Due, rows: dict[str, int], *, complete: bool) -> int | None:
+    """After a run over `brand`: a complete one is where the next starts; one that anonymised anything is audited
+    with its `rows` per table (the audit id, else None). In the caller's transaction."""
+    if complete:
+        await conn.execute(
+            "UPDATE brands SET retention_applied_until = greatest(retention_applied_until, $2) WHERE brand_id = $1",
+            brand.brand_id,
+            brand.cutoff,
+        )
+    if not any(rows.values()):
+        return None
+    entry = await audit.record(
+        conn,
+        brand.brand_id,
+        actor="retention",
+        action="retention_applied",
+        details={
+            "retention": iso_duration(brand.retention),
+            "cutoff": brand.cutoff.isoformat(),
+            "complete": complete,
+            "rows": rows,
+        },
+    )
+    return entry.audit_id
+
+
+def _first_id(at: datetime) -> UUID:
+    """The smallest UUIDv7 of the millisecond `at` (ids of rows stored before it sort below it)."""
+    millis = max(0, int((at - EPOCH).total_seconds() * 1000))
+    return UUID(int=millis << 80)
