@@ -16,8 +16,9 @@ that lock their rows with ``SKIP LOCKED``: two runs at once share the work inste
 doing it twice, and neither waits for a customer's erasure. Each run starts where the brand's last complete run
 stopped (``brands.retention_applied_until``, less `RESCAN`: a row another transaction held then is tried again),
 so an hourly run reads an hour of rows, not the brand's history; its access path is the table's time index or
-its UUIDv7 key (the time the row was stored: migrations/0005). A run that anonymised something is audited
-(``retention_applied``) with the rows per table.
+its UUIDv7 key (the time the row was stored: migrations/0005). Once a day a run reads the whole history again, a
+net for what the windows cannot see (`due`). A run that anonymised something is audited (``retention_applied``)
+with the rows per table.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ RESCAN: Final = timedelta(days=1)
 """How far back of the last complete run's cutoff a run looks again, for rows that were locked then."""
 CLOCK_MARGIN: Final = timedelta(hours=1)
 """How far a row's id (made by the application's clock or the database's) may be from its time column."""
+WHOLE_HISTORY_HOUR: Final = 3
+"""The hour (UTC) whose run reads each brand's whole history, not only what was stored since the last run."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -89,17 +92,19 @@ STEPS: Final = (
 )
 
 
-def _statement(step: Step) -> str:
-    """One batch of `step`: $1 brand, $2 cutoff, $3 where the last complete run stopped, $4 the batch size, and
-    with `Step.stored` the range of ids ($5, $6) of rows stored meanwhile."""
+def _statement(step: Step, *, windowed: bool) -> str:
+    """One batch of `step`: $1 brand, $2 cutoff, $3 the batch size; `windowed`, only rows from where the last
+    complete run stopped ($4) and, with `Step.stored`, the range of ids ($5, $6) of the rows stored meanwhile."""
     raw = RAW[step.table]
-    stored = f"AND {step.stored} >= $5 AND {step.stored} < $6" if step.stored else ""
+    window = f"AND {step.age} >= $4" if windowed else ""
+    if windowed and step.stored:
+        window += f" AND {step.stored} >= $5 AND {step.stored} < $6"
     older = f"AND {step.older}" if step.older else ""
     keys = ", ".join(step.key)
     batch = f"""batch AS (
         SELECT {keys} FROM {step.table}
-        WHERE brand_id = $1 AND {step.age} >= $3 AND {step.age} < $2 {older} {stored} AND {raw.present}
-        LIMIT $4
+        WHERE brand_id = $1 AND {step.age} < $2 {older} {window} AND {raw.present}
+        LIMIT $3
         FOR UPDATE SKIP LOCKED
     )"""
     return f"""
@@ -111,20 +116,26 @@ def _statement(step: Step) -> str:
     """
 
 
-_STATEMENTS: Final = {step.table: _statement(step) for step in STEPS}
+_STATEMENTS: Final = {
+    (step.table, windowed): _statement(step, windowed=windowed) for step in STEPS for windowed in (False, True)
+}
 
 
 class Due(msgspec.Struct, frozen=True, kw_only=True):
-    """A brand whose retention is due: rows whose age is in [`since`, `cutoff`) are looked at."""
+    """A brand whose retention is due: rows whose age is before `cutoff`, and since `since` unless None (the
+    brand's whole history)."""
 
     brand_id: UUID
     retention: timedelta
     cutoff: datetime
-    since: datetime
+    since: datetime | None
 
 
 async def due(conn: asyncpg.Connection, now: datetime) -> list[Due]:
-    """Every brand with a retention period (all brands: the system's own job)."""
+    """Every brand with a retention period (all brands: the system's own job). Once a day (the run in
+    `WHOLE_HISTORY_HOUR`), and until a brand's first run completes, a run reads the brand's whole history: a row
+    the windows cannot see (stored before migrations/0005 made ids time-ordered, or held by another transaction
+    for longer than `RESCAN`) waits a day at most."""
     rows = await conn.fetch(
         "SELECT brand_id, retention, retention_applied_until FROM brands WHERE retention IS NOT NULL "
         "ORDER BY brand_id"
@@ -134,7 +145,9 @@ async def due(conn: asyncpg.Connection, now: datetime) -> list[Due]:
             brand_id=r["brand_id"],
             retention=r["retention"],
             cutoff=now - r["retention"],
-            since=r["retention_applied_until"] - RESCAN if r["retention_applied_until"] else EPOCH,
+            since=None
+            if r["retention_applied_until"] is None or now.hour == WHOLE_HISTORY_HOUR
+            else r["retention_applied_until"] - RESCAN,
         )
         for r in rows
     ]
@@ -144,13 +157,15 @@ async def anonymise_batch(conn: asyncpg.Connection, brand: Due, step: Step, limi
     """Blank the raw content of up to `limit` of the brand's rows of `step` that are old and still hold some
     (skipping rows another transaction holds); how many were. One statement: its own transaction unless the
     caller holds one."""
-    args: list[Any] = [brand.brand_id, brand.cutoff, brand.since, limit]
-    if step.stored:
-        args += [
-            _first_id(brand.since - step.lifetime - CLOCK_MARGIN),
-            _first_id(brand.cutoff + CLOCK_MARGIN),
-        ]
-    status = await conn.execute(_STATEMENTS[step.table], *args)
+    args: list[Any] = [brand.brand_id, brand.cutoff, limit]
+    if brand.since is not None:
+        args.append(brand.since)
+        if step.stored:
+            args += [
+                _first_id(brand.since - step.lifetime - CLOCK_MARGIN),
+                _first_id(brand.cutoff + CLOCK_MARGIN),
+            ]
+    status = await conn.execute(_STATEMENTS[step.table, brand.since is not None], *args)
     return int(status.rsplit(" ", 1)[-1])
 
 
@@ -173,6 +188,7 @@ async def finish(conn: asyncpg.Connection, brand: Due, rows: dict[str, int], *, 
         details={
             "retention": iso_duration(brand.retention),
             "cutoff": brand.cutoff.isoformat(),
+            "whole_history": brand.since is None,
             "complete": complete,
             "rows": rows,
         },

@@ -23,6 +23,7 @@ from notifications.providers import Providers
 from notifications.queue import SEND_INVITATION, Pacing
 from notifications.ratelimit import BrandSlots
 from notifications.twilio import Twilio
+from research import jobs as research_jobs
 from responses import jobs as response_jobs
 from server import db
 from server.app import queue_client
@@ -120,6 +121,14 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
             cron(response_jobs.end_diaries, second=0, run_at_startup=True),
             # Invitations whose time is over, and the conversations that end with them.
             cron(response_jobs.close_expired, second=45, run_at_startup=False),
+            # Hourly: raw events, messages and answers older than each brand's retention period, anonymised.
+            cron(
+                research_jobs.apply_retention,
+                minute=17,
+                second=15,
+                run_at_startup=False,
+                timeout=research_jobs.RETENTION_TIMEOUT,
+            ),
         ],
         "redis_pool": queue_client(settings.redis_url, settings.queue_name, timeout=QUEUE_TIMEOUT),
         "queue_name": settings.queue_name,
