@@ -339,6 +339,37 @@ def cmd_sandbox_reply(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customer_erase(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase a customer's personal data, as DELETE /v1/customers/{external_id} does, audited as done by `cli`."""
+    from research import erasure
+
+    async def work(conn: asyncpg.Connection) -> erasure.Erasure:
+        brand = await _brand(conn, args.brand)
+
+        async def erase(conn: asyncpg.Connection, _: int) -> erasure.Erasure | None:
+            return await erasure.erase_customer(
+                conn, brand.brand_id, args.external_id, actor="cli", now=datetime.now(UTC)
+            )
+
+        try:
+            erased = await db.with_retries(conn, erase)
+        except erasure.CustomerBeingContacted:
+            raise CliError(
+                "a message to this customer is being sent right now; erase again in a few seconds"
+            ) from None
+        if erased is None:
+            raise CliError(f"no customer {args.external_id!r} at {args.brand}")
+        return erased
+
+    erased = _with_conn(settings, work)
+    print(f"erased customer {erased.subject} ({erased.policy}), audit entry {erased.audit_id}")
+    print(f"    {erased.cancelled} invitations not sent yet cancelled")
+    for table, count in erased.rows.items():
+        if count:
+            print(f"    {table}: {count}")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 
 
@@ -403,6 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
     qp.add_argument("file", help="e.g. questionnaires/examples/store_visit_nps.yaml")
     qp.add_argument("--brand", required=True, help="brand slug")
     qp.set_defaults(func=cmd_questionnaire_push)
+
+    customer = sub.add_parser("customer", help="Erase customers", description="A brand's customers.")
+    c_sub = customer.add_subparsers(dest="customer_command", required=True, metavar="ACTION")
+    ce = add("erase", cmd_customer_erase, parent=c_sub)
+    ce.description = (
+        "Erase a customer's personal data in every table; what remains is kept unlinked from them or deleted, as "
+        "the brand's `erasure` setting says. Prints the customer's pseudonym and the rows per table."
+    )
+    ce.add_argument("external_id", help="the brand's own id of the customer")
+    ce.add_argument("--brand", required=True, help="brand slug")
 
     sandbox = sub.add_parser(
         "sandbox",
