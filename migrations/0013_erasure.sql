@@ -7,9 +7,11 @@
 -- the phone's own again (below). The hash is salted per brand so that two brands' rows cannot be joined, but phone
 -- numbers are few enough to be tried one by one: it keeps the number out of sight, not out of reach of whoever holds
 -- the database. Only phones no other customer of the brand has are moved (another's phone is their contact data).
+-- STABLE as textsend is, so that the planner inlines it (a call of a SQL function it cannot inline costs several
+-- times the hash).
 CREATE FUNCTION phone_opt_out_hash(brand_id uuid, phone text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT sha256(uuid_send(brand_id) || convert_to(phone, 'UTF8')) $$;
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT sha256(uuid_send(brand_id) || textsend(phone)) $$;
 
 CREATE TABLE erased_phone_opt_outs (
     brand_id      uuid NOT NULL REFERENCES brands (brand_id) ON DELETE CASCADE,
@@ -22,14 +24,15 @@ CREATE TABLE erased_phone_opt_outs (
 
 -- As in 0011, with one step first: a customer written with a phone whose opt-out was kept by its hash brings the
 -- opt-out back as the phone's own (`phone_opt_outs`), where the rest of this function, STOP's and START's code and
--- the brand's `manage` grant find it. While no erased phone ever opted out (the table is empty) the step costs one
--- look-up of an empty table per statement.
+-- the brand's `manage` grant find it. For a brand none of whose erased customers had opted out the step costs one
+-- index look-up per statement; for one with 10,000 such phones, about 3 µs per customer written (measured with
+-- 1000-row inserts of customers with phones: 12.7 ms with 0011's function, 15.9 ms with this one).
 CREATE OR REPLACE FUNCTION customers_honour_phone_opt_outs() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_trigger_depth() > 1 THEN
         RETURN NULL;
     END IF;
-    IF EXISTS (SELECT FROM erased_phone_opt_outs) THEN
+    IF EXISTS (SELECT FROM erased_phone_opt_outs WHERE brand_id IN (SELECT brand_id FROM written)) THEN
         WITH restored AS (
             DELETE FROM erased_phone_opt_outs e
             USING (SELECT DISTINCT brand_id, phone FROM written WHERE phone IS NOT NULL) w
