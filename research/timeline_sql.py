@@ -85,12 +85,26 @@ SELECT (v.definition ->> 'default_locale') || ARRAY(
              ELSE '[]' END) AS l) AS offered
 """
 
-# A text of the definition (a string, or locale -> string) in locale `r.locale`, as questionnaires.locales.resolve.
-_TEXT = """
-CASE WHEN jsonb_typeof(q.text) = 'string' THEN q.text #>> '{}'
-     ELSE coalesce(q.text ->> r.locale, q.text ->> (v.definition ->> 'default_locale'),
-                   (SELECT t.value FROM jsonb_each_text(q.text) t LIMIT 1))
-END
+# The question answer `a` answers, as the customer read it: its type, the locale, and its text in that locale (as
+# questionnaires.locales.resolve, given the locale pick_locale chose). Its own subquery, parameterised by the answer's
+# questionnaire version, question and the customer's locale only, so that PostgreSQL can compute it once for each of
+# those (the plan's Memoize) instead of once for every answer of an export.
+_ASKED = f"""
+SELECT r.locale, q.type,
+       CASE WHEN jsonb_typeof(q.text) = 'string' THEN q.text #>> '{{}}'
+            ELSE coalesce(q.text ->> r.locale, q.text ->> (v.definition ->> 'default_locale'),
+                          (SELECT t.value FROM jsonb_each_text(q.text) t LIMIT 1))
+       END AS text
+FROM questionnaire_versions v
+CROSS JOIN LATERAL ({OFFERED_LOCALES}) o
+CROSS JOIN LATERAL (SELECT {CUSTOMER_LOCALE} AS locale) r
+LEFT JOIN LATERAL (
+    SELECT qd -> 'text' AS text, qd ->> 'type' AS type
+    FROM jsonb_array_elements(v.definition -> 'questions') qd
+    WHERE qd ->> 'id' = a.question_id LIMIT 1
+) q ON true
+WHERE v.brand_id = a.brand_id AND v.key = a.questionnaire_key AND v.version = a.questionnaire_version
+LIMIT 1
 """
 
 
@@ -118,7 +132,7 @@ class _Branch:
         return (
             f"SELECT {self.customer} AS customer_id, {self.at} AS at, '{kind}'::text AS kind, {rank} AS kind_rank, "
             f"{self.item_id} AS item_id, {self.invitation_id} AS invitation_id, {self.event_id} AS event_id, "
-            f"jsonb_build_object({members}) AS detail\n{self.source.format(who=who)}"
+            f"jsonb_build_object({members}) AS detail\n{self.source.replace('{who}', who)}"
         )
 
 
@@ -277,15 +291,7 @@ def _branches(personal: bool) -> dict[Kind, _Branch]:
             f"""FROM invitations i
 JOIN answers a ON a.brand_id = i.brand_id AND a.invitation_id = i.invitation_id
 JOIN customers cu ON cu.brand_id = i.brand_id AND cu.customer_id = i.customer_id
-JOIN questionnaire_versions v
-  ON v.brand_id = a.brand_id AND v.key = a.questionnaire_key AND v.version = a.questionnaire_version
-CROSS JOIN LATERAL ({OFFERED_LOCALES}) o
-CROSS JOIN LATERAL (SELECT {CUSTOMER_LOCALE} AS locale) r
-LEFT JOIN LATERAL (
-    SELECT qd -> 'text' AS text, qd ->> 'type' AS type
-    FROM jsonb_array_elements(v.definition -> 'questions') qd
-    WHERE qd ->> 'id' = a.question_id LIMIT 1
-) q ON true
+LEFT JOIN LATERAL ({_ASKED}) q ON true
 WHERE i.brand_id = $1 {{who}}""",
             **_OF_INVITATION,
             at="a.answered_at",
@@ -295,8 +301,8 @@ WHERE i.brand_id = $1 {{who}}""",
                 "questionnaire_version": "a.questionnaire_version",
                 "question_id": "a.question_id",
                 "question_type": "q.type",
-                "question_text": _TEXT,
-                "locale": "r.locale",
+                "question_text": "q.text",
+                "locale": "q.locale",
                 "value": "a.value",
                 "raw": own_words.format("a.raw"),
                 "channel": "a.channel",
