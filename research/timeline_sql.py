@@ -9,7 +9,8 @@ export (all of a brand's customers, streamed).
 - ``kind`` text: one of `KINDS`;
 - ``kind_rank`` integer: the kind's position in `KINDS`, which orders items of the same instant in the order they
   happen in (a reply, then the consent it withdrew; an event, then its decision, then its invitation);
-- ``item_id`` text: the item's id within its kind (a row id, or ``<row id>/<n>`` for the rows of a row);
+- ``item_id`` text: the item's id within its kind (a row id, or ``<row id>/<n>`` for the rows of a row), in the
+  "C" collation, so that it sorts by its characters whatever the database's locale;
 - ``invitation_id`` uuid, ``event_id`` uuid: the invitation and the touchpoint event it belongs to, where it does;
 - ``detail`` jsonb: what the kind says (`research.timeline` documents each kind's members).
 
@@ -131,7 +132,7 @@ class _Branch:
         members = ", ".join(f"'{name}', {expression}" for name, expression in self.detail.items())
         return (
             f"SELECT {self.customer} AS customer_id, {self.at} AS at, '{kind}'::text AS kind, {rank} AS kind_rank, "
-            f"{self.item_id} AS item_id, {self.invitation_id} AS invitation_id, {self.event_id} AS event_id, "
+            f'({self.item_id}) COLLATE "C" AS item_id, {self.invitation_id} AS invitation_id, {self.event_id} AS event_id, '
             f"jsonb_build_object({members}) AS detail\n{self.source.replace('{who}', who)}"
         )
 
