@@ -70,7 +70,10 @@ def proportion(n: int, successes: int) -> Estimate:
     z2 = Z * Z
     centre = (share + z2 / (2 * n)) / (1 + z2 / n)
     half = Z / (1 + z2 / n) * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n))
-    return Estimate(value=100 * share, n=n, low=100 * max(0.0, centre - half), high=100 * min(1.0, centre + half))
+    # At 0 and at n the bound is exactly 0 or 1: said so, rather than left to rounding (2.8e-15).
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Estimate(value=100 * share, n=n, low=100 * low, high=100 * high)
 
 
 def difference(
