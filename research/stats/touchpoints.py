@@ -1,6 +1,6 @@
 """Figures by touchpoint, trigger or questionnaire version: per bucket and over the range, and overall.
 
-The database aggregates (`figures_sql`); this module runs the three statements in one snapshot, puts their rows
+The database aggregates (`figures_sql`); this module runs its two statements in one snapshot, puts their rows
 into `Figures`, and turns counts, means and standard deviations into estimates with intervals (`methods`).
 """
 
