@@ -4,7 +4,7 @@ stable across exports and unrelated across brands."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from research.exports.dataset import ExportFilter, ExportRequest
-from research.exports.datasets import DATASETS, UnknownDataset, build
+from research.exports.datasets import DATASETS, ExportFilterInvalid, UnknownDataset, build
 from research.pseudonyms import brand_key
 from tests.conftest import BrandFixture
 from tests.research.datasets_story import Story, story
@@ -139,3 +139,19 @@ async def test_every_dataset_lists_its_columns_and_an_unknown_one_is_named(
         assert all(column.meaning for column in dataset.columns)
     with pytest.raises(UnknownDataset):
         await build(conn, "answers", ExportRequest(brand_id=brand.brand.brand_id))
+
+
+@pytest.mark.parametrize(
+    ("where", "pointer"),
+    [
+        ({"version": 1}, "query:version"),
+        ({"start": datetime(2026, 1, 2, tzinfo=UTC), "end": datetime(2026, 1, 1, tzinfo=UTC)}, "query:end"),
+    ],
+)
+async def test_filters_that_contradict_themselves_are_named(
+    conn: asyncpg.Connection, brand: BrandFixture, where: dict, pointer: str
+) -> None:
+    for name in DATASETS:
+        with pytest.raises(ExportFilterInvalid) as raised:
+            await build(conn, name, ExportRequest(brand_id=brand.brand.brand_id, where=ExportFilter(**where)))
+        assert [e.pointer for e in raised.value.errors] == [pointer]

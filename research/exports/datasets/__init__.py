@@ -13,9 +13,10 @@ import asyncpg
 from research.exports.dataset import Dataset, ExportRequest
 from research.exports.datasets.events import events
 from research.exports.datasets.invitations import invitations
-from research.exports.datasets.query import ExportFilterInvalid
+from research.exports.datasets.query import ExportFilterInvalid, check_filter
 from research.exports.datasets.responses_long import responses_long
 from research.exports.datasets.responses_wide import responses_wide
+from research.exports.datasets.timelines import timelines
 
 Builder = Callable[[asyncpg.Connection, ExportRequest], Awaitable[Dataset]]
 
@@ -24,6 +25,7 @@ DATASETS: dict[str, Builder] = {
     "responses-wide": responses_wide,
     "events": events,
     "invitations": invitations,
+    "timelines": timelines,
 }
 """Every dataset by name, in the order they are listed."""
 
@@ -40,6 +42,7 @@ async def build(conn: asyncpg.Connection, name: str, request: ExportRequest) -> 
     builder = DATASETS.get(name)
     if builder is None:
         raise UnknownDataset(name)
+    check_filter(request.where)
     return await builder(conn, request)
 
 

@@ -76,6 +76,16 @@ class Select:
         )
 
 
+def check_filter(where: ExportFilter) -> None:
+    """Refuse filters that contradict themselves, whatever the dataset."""
+    if where.version is not None and where.questionnaire is None:
+        raise ExportFilterInvalid.of(
+            "version", "a version is one of a questionnaire's: name the questionnaire too"
+        )
+    if where.start is not None and where.end is not None and where.end <= where.start:
+        raise ExportFilterInvalid.of("end", "the end must come after the start")
+
+
 def apply_filter(
     select: Select,
     where: ExportFilter,
