@@ -145,7 +145,7 @@ async def test_every_dataset_lists_its_columns_and_an_unknown_one_is_named(
     ("where", "pointer"),
     [
         ({"version": 1}, "query:version"),
-        ({"start": datetime(2026, 1, 2, tzinfo=UTC), "end": datetime(2026, 1, 1, tzinfo=UTC)}, "query:end"),
+        ({"start": datetime(2026, 1, 2, tzinfo=UTC), "end": datetime(2026, 1, 1, tzinfo=UTC)}, "query:to"),
     ],
 )
 async def test_filters_that_contradict_themselves_are_named(

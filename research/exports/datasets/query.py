@@ -14,16 +14,20 @@ from research.exports.dataset import Column, Dataset, ExportFilter, Questionnair
 from research.pseudonyms import PseudonymKey
 from research.pseudonyms import sql as pseudonym_sql
 
+QUERY_PARAMETERS = {"start": "from", "end": "to"}
+"""The query parameter of each `ExportFilter` field whose name differs: time ranges are ``from``/``to`` throughout
+the API (``GET /v1/invitations``, the timeline)."""
+
 
 class ExportFilterInvalid(DefinitionInvalid):
-    """The filters don't select what the dataset needs (a 422); each error names the filter as ``query:<name>``,
-    the `ExportFilter` field and query parameter."""
+    """The filters don't select what the dataset needs (a 422); each error names the filter's query parameter
+    (``query:questionnaire``, ``query:to`` …), and `field` the `ExportFilter` field."""
 
     title = "Invalid export filter"
 
-    @classmethod
-    def of(cls, name: str, message: str) -> ExportFilterInvalid:
-        return cls([FieldError(f"query:{name}", message)])
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__([FieldError(f"query:{QUERY_PARAMETERS.get(field, field)}", message)])
 
 
 class Select:
@@ -79,11 +83,9 @@ class Select:
 def check_filter(where: ExportFilter) -> None:
     """Refuse filters that contradict themselves, whatever the dataset."""
     if where.version is not None and where.questionnaire is None:
-        raise ExportFilterInvalid.of(
-            "version", "a version is one of a questionnaire's: name the questionnaire too"
-        )
+        raise ExportFilterInvalid("version", "a version is one of a questionnaire's: name the questionnaire too")
     if where.start is not None and where.end is not None and where.end <= where.start:
-        raise ExportFilterInvalid.of("end", "the end must come after the start")
+        raise ExportFilterInvalid("end", "the end must come after the start")
 
 
 def apply_filter(
@@ -99,12 +101,6 @@ def apply_filter(
     """Conditions for the filters `where` sets, on the dataset's own expressions for each: its time, its
     touchpoint key, its trigger id (a key is looked up once, so that the rows' own trigger ids are compared),
     its questionnaire key and version."""
-    if where.version is not None and where.questionnaire is None:
-        raise ExportFilterInvalid.of(
-            "version", "a version is one of a questionnaire's: name the questionnaire too"
-        )
-    if where.start is not None and where.end is not None and where.end <= where.start:
-        raise ExportFilterInvalid.of("end", "the end must come after the start")
     if where.start is not None:
         select.where(f"{time} >= {select.param(where.start, 'timestamptz')}")
     if where.end is not None:

@@ -125,6 +125,6 @@ LEFT JOIN {shown} ON shown.key = a.questionnaire_key AND shown.version = a.quest
         NAME,
         "One row per current answer: what each customer answered to each question, in the order given.",
         source,
-        order="a.invitation_id, q.position",
+        order="i.occurred_at, a.invitation_id, q.position",
         questionnaires=[questionnaire(v) for v in asked],
     )

@@ -63,14 +63,12 @@ _CAST = {"integer": "::integer", "number": "::float8", "boolean": "::boolean", "
 async def responses_wide(conn: asyncpg.Connection, request: ExportRequest) -> Dataset:
     where, brand_id = request.where, request.brand_id
     if where.questionnaire is None:
-        raise ExportFilterInvalid.of("questionnaire", "the wide form holds one questionnaire version: name it")
+        raise ExportFilterInvalid("questionnaire", "the wide form holds one questionnaire version: name it")
     if where.version is None:
-        raise ExportFilterInvalid.of("version", "the wide form holds one questionnaire version: name its number")
+        raise ExportFilterInvalid("version", "the wide form holds one questionnaire version: name its number")
     found = await versions(conn, brand_id, where.questionnaire, where.version)
     if not found:
-        raise ExportFilterInvalid.of(
-            "version", f"questionnaire {where.questionnaire} has no version {where.version}"
-        )
+        raise ExportFilterInvalid("version", f"questionnaire {where.questionnaire} has no version {where.version}")
     version = found[0]
     select = Select(brand_id)
     select.add(common.INVITATION_ID, "i.invitation_id::text")
@@ -115,6 +113,6 @@ LEFT JOIN {shown} ON shown.key = i.questionnaire_key AND shown.version = i.quest
         NAME,
         f"One row per answered invitation of {version.key} version {version.version}, one column per question.",
         source,
-        order="i.invitation_id",
+        order="i.occurred_at, i.invitation_id",
         questionnaires=[questionnaire(version)],
     )
