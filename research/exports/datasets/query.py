@@ -61,7 +61,6 @@ class Select:
         source: str,
         *,
         order: str,
-        group: str = "",
         questionnaires: list[Questionnaire] | None = None,
     ) -> Dataset:
         """The dataset reading `source` (the FROM clause, joins included) in `order`."""
@@ -69,12 +68,11 @@ class Select:
         assert len(set(names)) == len(names), f"column names repeat in {name}: {names}"
         select = ",\n       ".join(f"{expression} AS {column.name}" for column, expression in self.columns)
         where = "\nWHERE " + "\n  AND ".join(self.conditions) if self.conditions else ""
-        group_by = f"\nGROUP BY {group}" if group else ""
         return Dataset(
             name=name,
             description=description,
             columns=[column for column, _ in self.columns],
-            sql=f"SELECT {select}\nFROM {source}{where}{group_by}\nORDER BY {order}",
+            sql=f"SELECT {select}\nFROM {source}{where}\nORDER BY {order}",
             args=tuple(self.args),
             questionnaires=questionnaires or [],
         )

@@ -172,8 +172,10 @@ def questionnaire(version: Version) -> Questionnaire:
 
 
 async def customer_locales(conn: asyncpg.Connection, brand_id: UUID) -> list[str]:
-    """The locales the brand's customers have ('' for none): few, whatever the number of customers."""
-    return [r[0] for r in await conn.fetch(_CUSTOMER_LOCALES, brand_id)]
+    """The locales the brand's customers have, and '' for none (a customer without one, or erased since): few,
+    whatever the number of customers."""
+    found = {r[0] for r in await conn.fetch(_CUSTOMER_LOCALES, brand_id)}
+    return sorted(found | {""})
 
 
 _CUSTOMER_LOCALES = "SELECT DISTINCT coalesce(locale, '') FROM customers WHERE brand_id = $1"
