@@ -50,6 +50,11 @@ class Select:
     def where(self, condition: str) -> None:
         self.conditions.append(condition)
 
+    def take_conditions(self) -> str:
+        """The conditions so far, joined with AND, for a subquery to apply instead of the SELECT itself."""
+        taken, self.conditions = self.conditions, []
+        return " AND ".join(taken)
+
     def pseudonym(self, customer_id: str, key: PseudonymKey) -> str:
         """SQL for the pseudonym of the customer id expression `customer_id` under the brand's `key`."""
         return pseudonym_sql(customer_id, self.param(key.inner), self.param(key.outer))

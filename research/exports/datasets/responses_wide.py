@@ -1,15 +1,17 @@
 """``responses-wide``: one row per answered invitation of one questionnaire version, one column per question.
 
 A version fixes the questions, so the columns are known before a row is read; another version may ask other
-questions, hence one version per file (``questionnaire`` and ``version`` are required filters). Each row gathers
-the invitation's current answers into one JSON object (`jsonb_object_agg`, by the index of current answers) and
-each column takes its question's value out of it, typed: a question skipped, branched away or not reached has no
-value there and its cells are empty, never 0.
+questions, hence one version per file (``questionnaire`` and ``version`` are required filters). The filtered
+invitations' current answers are gathered into one JSON object per invitation (`jsonb_object_agg`, grouped by
+invitation: one pass over the answers for a whole version, an index look-up per invitation for a few) and each
+column takes its question's value out of it, typed: a question skipped, branched away or not reached has no value
+there and its cells are empty, never 0. Invitations without a current answer have no row.
 """
 
 from __future__ import annotations
 
 import asyncpg
+import msgspec
 
 from questionnaires.model import MultiChoice
 from research.exports.dataset import Column, Dataset, ExportRequest
@@ -79,7 +81,7 @@ async def responses_wide(conn: asyncpg.Connection, request: ExportRequest) -> Da
     taken = {column.name for column, _ in select.columns}
     for question in version.definition.questions:
         qid = select.param(question.id, "text")
-        answer = f"w.answers -> {qid}"
+        answer = f"i.answers -> {qid}"
         if isinstance(question, MultiChoice):
             for column in dummies(question, version.definition, taken):
                 assert column.option is not None
@@ -87,23 +89,29 @@ async def responses_wide(conn: asyncpg.Connection, request: ExportRequest) -> Da
                 select.add(column, f"CASE jsonb_typeof({answer}) WHEN 'array' THEN {chosen} END")
             continue
         column = describe(question, version.definition, variable_name(question.id, taken))
-        select.add(column, f"(w.answers ->> {qid}){_CAST[column.type]}")
+        select.add(column, f"(i.answers ->> {qid}){_CAST[column.type]}")
+    # The filters on the invitation itself narrow the answers gathered; its event's touchpoint, outside, the rows.
     select.where("i.brand_id = $1")
     apply_filter(
         select,
-        where,
+        msgspec.structs.replace(where, touchpoint=None),
         time="i.occurred_at",
-        touchpoint="e.touchpoint_key",
+        touchpoint="",
         trigger_id="i.trigger_id",
         questionnaire="i.questionnaire_key",
         version="i.questionnaire_version",
     )
-    select.where("w.answers IS NOT NULL")
-    source = f"""invitations i
-CROSS JOIN LATERAL (
-    SELECT jsonb_object_agg(a.question_id, a.value) AS answers FROM answers a
-    WHERE a.brand_id = i.brand_id AND a.invitation_id = i.invitation_id AND a.replaced_at IS NULL
-) w
+    inside = select.take_conditions()
+    select.where("i.brand_id = $1")  # outside too, so that the joins below read the brand's rows only
+    if where.touchpoint is not None:
+        select.where(f"e.touchpoint_key = {select.param(where.touchpoint, 'text')}")
+    source = f"""(
+    SELECT i.*, jsonb_object_agg(a.question_id, a.value) AS answers
+    FROM invitations i
+    JOIN answers a ON a.brand_id = i.brand_id AND a.invitation_id = i.invitation_id AND a.replaced_at IS NULL
+    WHERE {inside}
+    GROUP BY i.brand_id, i.invitation_id
+) i
 {common.INVITATION_JOINS}
 {common.CUSTOMERS_JOIN.format(row="i")}
 {pseudonym}
