@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -86,6 +87,16 @@ async def test_events_filter_by_time_touchpoint_trigger_and_questionnaire(
 async def test_invitations_carry_the_delivery_outcome_and_the_latency_chain(
     client: AsyncTestClient, conn: asyncpg.Connection, told: Story
 ) -> None:
+    # A later attempt for Ben that the provider never took: the delivery outcome is the last attempt's, the
+    # accepted and delivered steps stay those of the accepted one.
+    await conn.execute(
+        """
+        INSERT INTO messages (brand_id, invitation_id, channel, provider, status, error_code, body, attempt, created_at)
+        VALUES ($1, $2, 'sms', 'sandbox', 'not_sent', '30001', 'Hi', 2, now() + interval '1 second')
+        """,
+        told.brand.brand.brand_id,
+        UUID(told.ben),
+    )
     rows = await rows_of(conn, await build(conn, "invitations", request(told)))
     assert [r["invitation_id"] for r in rows] == [told.anna, told.ben]
     for row in rows:
@@ -98,7 +109,7 @@ async def test_invitations_carry_the_delivery_outcome_and_the_latency_chain(
             found["trigger"],
         )
         assert (row["response_state"], row["end_reason"]) == (found["response_state"], found["end_reason"])
-        (attempt,) = found["messages"]
+        attempt = found["messages"][-1]
         assert (row["message_status"], row["delivery_status"], row["message_error_code"]) == (
             attempt["status"],
             attempt["delivery_status"],
@@ -114,6 +125,12 @@ async def test_invitations_carry_the_delivery_outcome_and_the_latency_chain(
     assert anna["touchpoint"] == "store_visit" and anna["questionnaire"] == "every_type"
     assert anna["completed_seconds"] > anna["first_answer_seconds"] > anna["accepted_seconds"] > 0
     assert (ben["end_reason"], ben["response_channel"]) == ("ended_early", "app")
+    assert (ben["message_status"], ben["message_error_code"], ben["delivery_status"]) == (
+        "not_sent",
+        "30001",
+        None,
+    )
+    assert ben["accepted_at"] is not None and ben["accepted_at"] < ben["first_answer_at"]
 
 
 async def test_pseudonyms_are_stable_across_exports_and_unrelated_across_brands(

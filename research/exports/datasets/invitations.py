@@ -5,8 +5,9 @@ received it and decided, the send was planned, a worker claimed it, the provider
 delivered, the customer opened the survey, gave the first answer, completed it. Each step is a time and its
 seconds since the contact, empty where it has not happened. The same definitions, set-based: the claim is the
 first move to ``sending``; accepted and delivered are those of the last accepted attempt (its ``accepted_at``, or
-its creation for attempts stored before lxt kept ``accepted_at``). Each is one index look-up per invitation
-(`invitation_transitions`' and `messages_by_invitation`'s), whatever the number of invitations.
+its creation for attempts stored before lxt kept ``accepted_at``). The claim and the last attempt are an index
+look-up each per invitation (`invitation_transitions`' key, `messages_by_invitation`); an earlier accepted attempt
+is looked up only when the last one was not accepted, which a sent invitation's never is.
 
 The delivery outcome is the last attempt's: the provider's answer (``message_status``, its error code) and the
 furthest status its receipts reported (``delivery_status``, its error code).
@@ -34,12 +35,15 @@ STATUSES: dict[InvitationStatus, str] = {
     "cancelled": "Withdrawn: its trigger was deactivated or its questionnaire archived",
 }
 
+_ACCEPTED = "CASE WHEN last.status = 'accepted' THEN last.{0} ELSE earlier.{0} END"
+"""Of the last accepted attempt: the last one, most of the time; else an earlier one, looked up only then."""
+
 MILESTONES = [
     ("decided", "lxt received the event and decided to survey", "e.received_at"),
     ("planned", "the send was planned for (delay and send window applied)", "i.planned_at"),
     ("claimed", "a worker took the invitation for sending", "claimed.at"),
-    ("accepted", "the provider accepted the message", "accepted.at"),
-    ("delivered", "the provider reported the message delivered", "accepted.delivered_at"),
+    ("accepted", "the provider accepted the message", _ACCEPTED.format("accepted_at")),
+    ("delivered", "the provider reported the message delivered", _ACCEPTED.format("delivered_at")),
     ("opened", "the customer first opened the survey (page, app) or replied", "i.opened_at"),
     ("first_answer", "the customer's first answer", "i.first_answer_at"),
     ("completed", "the survey was completed", "i.completed_at"),
@@ -114,15 +118,18 @@ LEFT JOIN LATERAL (
     ORDER BY tr.seq LIMIT 1
 ) claimed ON true
 LEFT JOIN LATERAL (
-    SELECT m.status, m.error_code, m.delivery_status, m.delivery_error_code FROM messages m
+    SELECT m.status, m.error_code, m.delivery_status, m.delivery_error_code,
+           coalesce(m.accepted_at, m.created_at) AS accepted_at, m.delivered_at
+    FROM messages m
     WHERE m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id
     ORDER BY m.created_at DESC, m.message_id DESC LIMIT 1
 ) last ON true
 LEFT JOIN LATERAL (
-    SELECT coalesce(m.accepted_at, m.created_at) AS at, m.delivered_at FROM messages m
-    WHERE m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id AND m.status = 'accepted'
+    SELECT coalesce(m.accepted_at, m.created_at) AS accepted_at, m.delivered_at FROM messages m
+    WHERE last.status IS DISTINCT FROM 'accepted'
+      AND m.brand_id = i.brand_id AND m.invitation_id = i.invitation_id AND m.status = 'accepted'
     ORDER BY m.created_at DESC, m.message_id DESC LIMIT 1
-) accepted ON true"""
+) earlier ON true"""
 
 
 async def invitations(conn: asyncpg.Connection, request: ExportRequest) -> Dataset:
