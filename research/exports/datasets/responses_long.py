@@ -1,4 +1,5 @@
-"""``responses-long``: one row per answer, every questionnaire and version of the brand, in the order given.
+"""``responses-long``: one row per answer, every questionnaire and version of the brand, in contact order and each
+invitation's answers in the questionnaire's order.
 
 Only current answers: an answer the customer changed, or one that branching made moot when an earlier answer
 changed, is not a response any more (the invitation's history and the timelines export keep it). A skipped optional
