@@ -41,8 +41,10 @@ from server.routes import (
     questionnaires,
     sandbox,
     senders,
+    stats,
     studies,
     survey,
+    timeline,
     webhooks,
 )
 from server.settings import Settings
@@ -105,6 +107,8 @@ def create_app(settings: Settings) -> Litestar:
             *sandbox.ROUTES,
             *senders.ROUTES,
             *studies.ROUTES,
+            *stats.ROUTES,
+            *timeline.ROUTES,
         ],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],

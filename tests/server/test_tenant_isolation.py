@@ -244,6 +244,19 @@ async def read_invitations(client, victim, attacker, conn) -> None:
     assert (await client.get(f"/v1/invitations/{invitation_id}", headers=victim.headers())).status_code == 200
 
 
+@attack("GET", "/v1/customers/{external_id:str}/timeline")
+async def read_timeline(client, victim, attacker, conn) -> None:
+    invitation_id = await victim_sent(client, victim, conn)
+    assert (await client.get("/v1/customers/c-1/timeline", headers=attacker.headers())).status_code == 404
+    # The attacker's own customer c-1 has a timeline of the attacker's own, with nothing of the victim's in it.
+    await client.put("/v1/customers/c-1", json={"consents": {"sms": True}}, headers=attacker.headers())
+    theirs = (await client.get("/v1/customers/c-1/timeline", headers=attacker.headers())).json()
+    assert [item["kind"] for item in theirs["items"]] == ["consent"]
+    victims = (await client.get("/v1/customers/c-1/timeline", headers=victim.headers())).json()
+    assert {"event", "invitation", "message", "receipt"} <= {item["kind"] for item in victims["items"]}
+    assert invitation_id in {item["invitation_id"] for item in victims["items"]}
+
+
 @attack("GET", "/v1/events/{idempotency_key:path}")
 async def read_event(client, victim, attacker, conn) -> None:
     await victim_world(client, victim)
@@ -364,6 +377,29 @@ async def change_study(client, victim, attacker, conn) -> None:
     replaced = await client.put("/v1/studies/rides", json=study_body(name="Pwned"), headers=attacker.headers())
     assert replaced.status_code == 422
     assert await victim_study_rows(conn, victim) == before
+
+
+@attack("GET", "/v1/stats/touchpoints")
+@attack("GET", "/v1/stats/triggers")
+@attack("GET", "/v1/stats/questionnaires")
+async def read_stats(client, victim, attacker, conn) -> None:
+    """The attacker's figures count its own contact only, with the victim's keys as filters too."""
+    await victim_sent(client, victim, conn)
+    await survey_setup(client, attacker)
+    await report(client, attacker, event("own-event", customer="c-1"))
+    for path in ("touchpoints", "triggers", "questionnaires"):
+        for query in ("", "?touchpoint=store_visit&trigger=after_visit&questionnaire=store_visit_nps"):
+            body = (await client.get(f"/v1/stats/{path}{query}", headers=attacker.headers())).json()
+            assert body["overall"]["total"]["events"] == 1, (path, query)
+        victims = (await client.get(f"/v1/stats/{path}", headers=victim.headers())).json()["overall"]["total"]
+        assert victims["events"] == 1
+
+
+@attack("GET", "/v1/stats/studies/{key:str}")
+async def read_study_stats(client, victim, attacker, conn) -> None:
+    await victim_study(client, victim)
+    assert (await client.get("/v1/stats/studies/rides", headers=attacker.headers())).status_code == 404
+    assert (await client.get("/v1/stats/studies/rides", headers=victim.headers())).status_code == 200
 
 
 @attack("GET", "/v1/responses/{token:str}")
