@@ -11,12 +11,12 @@ Whatever the policy:
   attributes; event attributes; messages' texts and recipients; inbound texts, phones and provider payloads,
   including those from the customer's phone that no customer was found for; free-text answers, every answer's raw
   input, refused submissions; study comments;
-- the phone's opt-outs (a STOP) are kept, by the phone's hash (migrations/0013): honouring a STOP is an
+- the phone's opt-outs (a STOP) are kept, by the phone's hash (migrations/0014): honouring a STOP is an
   obligation that outlives the customer, and a customer the brand creates later with the phone starts opted out.
   A phone another customer of the brand still has stays as it is: it is their contact data too.
 
 Then ``anonymise`` (the default) keeps the rows — coded answers, events, decisions, invitations, consent history —
-for statistics, with every id the brand or a provider was given replaced (`erased_id` in migrations/0013: the
+for statistics, with every id the brand or a provider was given replaced (`erased_id` in migrations/0014: the
 customer's, their events', invitations', messages' and study participations'): the customer row becomes a tombstone
 (``erased:<new id>``, no contact data, opted out), so no join leads from anything the brand holds back to the rows,
 and the exports' pseudonym of the customer changes with their id, so new files cannot be linked to earlier ones.
