@@ -23,7 +23,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from server.tenants import Principal
+from server.tenants import Principal, effective_scopes
 
 SESSION_LIFETIME: Final = timedelta(hours=12)
 TOKEN_BYTES: Final = 32
@@ -38,6 +38,8 @@ class DashboardSession(msgspec.Struct, frozen=True, kw_only=True):
     brand_name: str
     key_id: UUID
     key_prefix: str
+    scopes: frozenset[str]
+    """The key's (`tenants.effective_scopes`): what the pages may show, e.g. a customer's own words."""
     expires_at: datetime
     csrf: str
     """The token the session's forms carry."""
@@ -88,7 +90,7 @@ async def start(conn: asyncpg.Connection, principal: Principal, now: datetime) -
 
 
 _SESSION = """
-SELECT s.brand_id, b.name AS brand_name, s.key_id, k.prefix AS key_prefix, s.expires_at
+SELECT s.brand_id, b.name AS brand_name, s.key_id, k.prefix AS key_prefix, k.scopes, s.expires_at
 FROM dashboard_sessions s
 JOIN api_keys k ON k.brand_id = s.brand_id AND k.key_id = s.key_id
 JOIN brands b ON b.brand_id = s.brand_id
@@ -103,7 +105,8 @@ async def find(conn: asyncpg.Connection, token: str | None, now: datetime) -> Da
     row = await conn.fetchrow(_SESSION, token_hash(token), now)
     if row is None:
         return None
-    return DashboardSession(**dict(row), csrf=csrf_token(token))
+    found = dict(row)
+    return DashboardSession(**found | {"scopes": effective_scopes(found["scopes"])}, csrf=csrf_token(token))
 
 
 async def end(conn: asyncpg.Connection, token: str) -> None:

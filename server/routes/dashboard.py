@@ -17,25 +17,32 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from datetime import UTC, datetime
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Final
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.exceptions import PermissionDeniedException
+from litestar.params import QueryParameter
 from litestar.response import Redirect
 
+from customers.zones import ZONE_RULE, load_zone
+from research import timeline
 from research.stats.model import StatsQueryInvalid
 from research.stats.query import stats_query
 from research.stats.touchpoints import stats as touchpoint_stats
 from research.stats_histogram import first_answer_times
+from research.timeline import Position, TimelineQuery
 from server import dashboard_session as sessions
+from server import dashboard_timeline as entries
 from server import dashboard_view as view
 from server import tenants
 from server.dashboard_session import DashboardSession
 from server.deps import Conn
 from server.pages import PAGE_EXCEPTION_HANDLERS, PAGE_HEADERS, page
+from server.routes.params import CursorQuery, ExternalId
+from server.routes.timeline import PERSONAL_DATA_SCOPES
 from server.settings import Settings
 from triggers import catalog
 
@@ -45,6 +52,8 @@ COOKIE: Final = "lxt_dashboard"
 SIGN_IN_COOKIE: Final = "lxt_dashboard_sign_in"
 """The sign-in form's double-submit token: its value is also in the form, and another site can set neither."""
 SIGN_IN_FORM_SECONDS: Final = 3600
+TIMELINE_PAGE: Final = 100
+"""Timeline items per page of the viewer."""
 
 
 def _cookie_path(settings: Settings) -> str:
@@ -175,8 +184,52 @@ async def overview(request: Req, conn: Conn) -> Response[Any]:
     return page("dashboard.html.j2", context)
 
 
+@get("/customer", include_in_schema=False)
+async def find_customer(
+    external_id: Annotated[str, QueryParameter(min_length=1, max_length=200)],
+    tz: Annotated[str, QueryParameter(max_length=64)] = "UTC",
+) -> Redirect:
+    """The look-up form's target: the customer's page, at its address."""
+    return _redirect(f"customers/{quote(external_id.strip(), safe='')}?tz={quote(tz, safe='/')}")
+
+
+@get("/customers/{external_id:str}", include_in_schema=False)
+async def customer(
+    request: Req,
+    conn: Conn,
+    external_id: ExternalId,
+    tz: Annotated[str, QueryParameter(max_length=64)] = "UTC",
+    cursor: CursorQuery = None,
+) -> Response[Any]:
+    session = await _session(request, conn)
+    if session is None:
+        return _redirect("../login")
+    zone = load_zone(tz)
+    try:
+        after = Position.from_cursor(cursor) if cursor else None
+    except ValueError:
+        after = None  # a mangled link: its first page
+    query = TimelineQuery(after=after, limit=TIMELINE_PAGE)
+    personal = not PERSONAL_DATA_SCOPES.isdisjoint(session.scopes)
+    found = await timeline.customer_timeline(conn, session.brand_id, external_id, query, personal=personal)
+    context = {
+        **view.chrome(2, session),
+        "external_id": external_id,
+        "found": found is not None,
+        "tz": tz,
+        "tz_error": None if zone else f"Unknown time zone: {ZONE_RULE}.",
+        "zones": view.ZONES,
+        "first_page": after is None,
+    }
+    if found is None:
+        return page("dashboard_customer.html.j2", context, 404)
+    context["days"] = entries.days(found.items, zone or ZoneInfo("UTC"))
+    context["next_page"] = found.next_cursor and f"?tz={quote(tz, safe='/')}&cursor={found.next_cursor}"
+    return page("dashboard_customer.html.j2", context, 200 if zone else 422)
+
+
 ROUTER = Router(
     path="/dashboard",
-    route_handlers=[sign_in_form, sign_in, sign_out, overview],
+    route_handlers=[sign_in_form, sign_in, sign_out, overview, find_customer, customer],
     exception_handlers=PAGE_EXCEPTION_HANDLERS,
 )

@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from server import tenants
 from server.pages import CSP
 from tests.conftest import BrandFixture
+from tests.responses.factories import sent_invitation
 
 SIGN_IN = "/dashboard/login"
 
@@ -214,3 +215,59 @@ async def test_the_key_never_reaches_the_logs(
     assert caplog.records  # the check can fail: something was logged
     for key in (brand.keys["export"], brand.keys["manage"]):
         assert not [r for r in caplog.records if key in r.getMessage()]
+
+
+async def test_the_timeline_viewer_shows_the_brands_own_customers_only(
+    browser: AsyncTestClient, brand: BrandFixture, other_brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await sent_invitation(conn, other_brand, external_id="theirs")
+    await sent_invitation(conn, brand, external_id="shared", questionnaire="store_visit_nps")
+    await sent_invitation(conn, other_brand, external_id="shared", questionnaire="delivery_csat")
+    await sign_in(browser, brand.keys["export"])
+    for unknown in ("theirs", "nobody"):
+        response = await browser.get(f"/dashboard/customers/{unknown}")
+        assert response.status_code == 404
+        assert f"Acme has no customer with the id “{unknown}”." in response.text
+        assert "Invitation" not in response.text
+    shared = await browser.get("/dashboard/customers/shared")
+    assert shared.status_code == 200
+    assert "store_visit_nps v1" in shared.text and "delivery_csat" not in shared.text
+
+
+async def test_the_look_up_form_leads_to_the_customers_page(browser: AsyncTestClient) -> None:
+    response = await browser.get("/dashboard/customer", params={"external_id": " a/b c ", "tz": "Europe/Berlin"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "customers/a%2Fb%20c?tz=Europe/Berlin"
+
+
+async def test_a_long_timeline_comes_in_pages(
+    browser: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    sent = await sent_invitation(conn, brand, external_id="c-1")
+    await conn.execute(
+        "INSERT INTO consent_changes (brand_id, customer_id, channel, granted, source, changed_at) "
+        "SELECT $1, $2, 'sms', n % 2 = 0, 'api', now() - interval '1 day' + n * interval '1 second' "
+        "FROM generate_series(1, 120) n",
+        brand.brand.brand_id,
+        sent.customer_id,
+    )
+    await sign_in(browser, brand.keys["export"])
+    first = await browser.get("/dashboard/customers/c-1", params={"tz": "Asia/Tokyo"})
+    assert first.text.count('class="item ') == 100
+    assert "First page" not in first.text
+    found = re.search(r'href="(\?tz=Asia/Tokyo&amp;cursor=[^"]+)" *>Next page', first.text)
+    assert found, "no link to the next page"
+    second = await browser.get("/dashboard/customers/c-1" + found.group(1).replace("&amp;", "&"))
+    assert second.text.count('class="item ') == 122 - 100  # 120 consents, the invitation and its message
+    assert "Next page" not in second.text and "First page" in second.text
+
+
+async def test_an_unknown_time_zone_is_said_next_to_its_field(
+    browser: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await sent_invitation(conn, brand, external_id="c-1")
+    await sign_in(browser, brand.keys["export"])
+    response = await browser.get("/dashboard/customers/c-1", params={"tz": "Mars/Olympus"})
+    assert response.status_code == 422
+    assert 'id="tz-error"' in response.text and "Unknown time zone" in response.text
+    assert "Invitation" in response.text  # still shown, in UTC
