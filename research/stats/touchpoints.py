@@ -1,14 +1,215 @@
-"""Figures by touchpoint, trigger or questionnaire version: per bucket and over the range, and overall."""
+"""Figures by touchpoint, trigger or questionnaire version: per bucket and over the range, and overall.
+
+The database aggregates (`figures_sql`); this module runs the three statements in one snapshot, puts their rows
+into `Figures`, and turns counts, means and standard deviations into estimates with intervals (`methods`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from research.stats.model import Stats, StatsQuery
+from plumbing.errors import FieldError
+from research.stats import methods
+from research.stats.figures_sql import statements
+from research.stats.model import (
+    Bucket,
+    Dimension,
+    Figures,
+    Group,
+    Latency,
+    QuestionScore,
+    ReasonCount,
+    Stats,
+    StatsQuery,
+    StatsQueryInvalid,
+    Unsent,
+)
+from research.stats.scales import DETRACTORS_TO, PROMOTERS_FROM, ScaleQuestion, as_arrays, brand_scale_questions
+
+Cell = tuple[bool, str, int, datetime | None]
+"""(overall, group key, version, bucket's local start or None for the whole range): where a row belongs."""
+QuestionKey = tuple[str, str, str, int, int]
+"""(questionnaire key, question id, type, low, high)."""
 
 
 async def stats(conn: asyncpg.Connection, brand_id: UUID, query: StatsQuery) -> Stats:
     """The brand's figures for `query` (grouped by ``query.by``)."""
-    raise NotImplementedError
+    counts_sql, outcomes_sql, scores_sql = statements(query.by)
+    scales = await brand_scale_questions(conn, brand_id, query.questionnaire)
+    args = (brand_id, query.start, query.end, query.bucket, query.tz, query.touchpoint, query.trigger)
+    args += (query.questionnaire,)
+    try:
+        async with snapshot(conn):
+            counts = await conn.fetch(counts_sql, *args)
+            outcomes = await conn.fetch(outcomes_sql, *args)
+            scores = await conn.fetch(scores_sql, *args, *as_arrays(scales), PROMOTERS_FROM, DETRACTORS_TO)
+    except asyncpg.InvalidParameterValueError as error:  # a zone zoneinfo knows and this PostgreSQL does not
+        raise StatsQueryInvalid(
+            [FieldError("query:tz", f"is not a time zone the database knows ({error})")]
+        ) from None
+    groups = _assemble(counts, _outcomes(outcomes), _scores(scores, scales))
+    overall = groups.pop(0)
+    named = await _names(conn, brand_id, query.by, groups)
+    return Stats(
+        by=query.by,
+        from_=query.start,
+        to=query.end,
+        bucket=query.bucket,
+        tz=query.tz,
+        overall=overall,
+        groups=sorted(named, key=lambda g: (g.key or "", g.version or 0)),
+        methods=methods.METHODS,
+    )
+
+
+def snapshot(conn: asyncpg.Connection) -> contextlib.AbstractAsyncContextManager[Any]:
+    """A read-only repeatable-read transaction, so that a report's statements see one snapshot; inside a
+    transaction the caller opened, that one (its isolation is the caller's choice)."""
+    if conn.is_in_transaction():
+        return contextlib.nullcontext()
+    return conn.transaction(isolation="repeatable_read", readonly=True)
+
+
+def _cell(row: asyncpg.Record) -> Cell:
+    return row["overall"], row["grp"], row["grp_version"], row["local_start"]
+
+
+class _Outcomes:
+    def __init__(self) -> None:
+        self.not_surveyed: list[ReasonCount] = []
+        self.unsent: list[Unsent] = []
+
+
+def _outcomes(rows: list[asyncpg.Record]) -> dict[Cell, _Outcomes]:
+    found: dict[Cell, _Outcomes] = defaultdict(_Outcomes)
+    for row in rows:
+        cell = found[_cell(row)]
+        if row["kind"] == "not_surveyed":
+            cell.not_surveyed.append(ReasonCount(reason=row["reason"], count=row["count"]))
+        else:
+            cell.unsent.append(Unsent(status=row["kind"], reason=row["reason"], count=row["count"]))
+    return found
+
+
+class _Scores:
+    def __init__(self) -> None:
+        self.nps = methods.nps(0, 0, 0)
+        self.csat = methods.proportion(0, 0)
+        self.questions: dict[QuestionKey, QuestionScore] = {}
+
+
+def _scores(rows: list[asyncpg.Record], scales: list[ScaleQuestion]) -> dict[Cell, _Scores]:
+    display = {}
+    for q in sorted(scales, key=lambda q: q.version):  # the latest version's display
+        display[(q.questionnaire, q.question, q.type, q.low, q.high)] = q.display
+    found: dict[Cell, _Scores] = defaultdict(_Scores)
+    for row in rows:
+        cell = found[_cell(row)]
+        if row["by_type"]:
+            if row["type"] == "nps":
+                cell.nps = methods.nps(row["n"], row["promoters"], row["detractors"])
+            elif row["type"] == "csat":
+                cell.csat = methods.proportion(row["n"], row["top"])
+            continue
+        key: QuestionKey = (row["questionnaire_key"], row["question_id"], row["type"], row["low"], row["high"])
+        cell.questions[key] = _question(key, display.get(key), row)
+    return found
+
+
+def _question(key: QuestionKey, display: str | None, row: Any | None) -> QuestionScore:
+    """The scores of one question from its row (None: no answers)."""
+    questionnaire, question, type_, low, high = key
+    n = row["n"] if row else 0
+    return QuestionScore(
+        questionnaire=questionnaire,
+        question=question,
+        type=type_,  # type: ignore[arg-type]
+        scale_min=low,
+        scale_max=high,
+        display=display,
+        mean=methods.mean(n, row["mean"] if row else None, row["sd"] if row else None, (low, high)),
+        top_two_box=methods.proportion(n, row["top"] if row else 0) if type_ in ("csat", "rating") else None,
+        nps=methods.nps(n, row["promoters"], row["detractors"]) if row and type_ == "nps" else None,
+    )
+
+
+def _assemble(
+    counts: list[asyncpg.Record], outcomes: dict[Cell, _Outcomes], scores: dict[Cell, _Scores]
+) -> list[Group]:
+    """The grid's rows (ordered: overall first, then by group; the range's total before its buckets) as groups."""
+    groups: list[Group] = []
+    for row in counts:
+        cell = _cell(row)
+        if row["local_start"] is None:
+            asked = scores.get(cell, _Scores()).questions
+            groups.append(
+                Group(
+                    key=None if row["overall"] else row["grp"],
+                    name=None,
+                    version=row["grp_version"] or None,
+                    total=Figures(**_figures(row, outcomes.get(cell), scores.get(cell), asked)),
+                    buckets=[],
+                )
+            )
+            continue
+        total_questions = scores.get((*cell[:3], None), _Scores()).questions
+        figures = _figures(row, outcomes.get(cell), scores.get(cell), total_questions)
+        groups[-1].buckets.append(Bucket(start=row["starts"], end=row["ends"], **figures))
+    return groups
+
+
+def _figures(
+    row: asyncpg.Record,
+    outcomes: _Outcomes | None,
+    scores: _Scores | None,
+    asked: dict[QuestionKey, QuestionScore],
+) -> dict[str, Any]:
+    """A cell's figures; `asked` are the group's questions over the range, each shown in every bucket (with n = 0
+    where it had no answers)."""
+    scores = scores or _Scores()
+    outcomes = outcomes or _Outcomes()
+    return {
+        "events": row["events"],
+        "invitations": row["invitations"],
+        "sends": row["sends"],
+        "deliveries": row["deliveries"],
+        "started": row["started"],
+        "responses": row["responses"],
+        "response_rate": methods.proportion(row["sends"], row["responses"]),
+        "nps": scores.nps,
+        "csat": scores.csat,
+        "scores": [
+            scores.questions.get(key) or _question(key, question.display, None) for key, question in asked.items()
+        ],
+        "to_first_answer": Latency(
+            n=row["first_answer_n"], median=row["first_answer_median"], p90=row["first_answer_p90"]
+        ),
+        "to_completion": Latency(
+            n=row["completion_n"], median=row["completion_median"], p90=row["completion_p90"]
+        ),
+        "not_surveyed": outcomes.not_surveyed,
+        "unsent": outcomes.unsent,
+    }
+
+
+_NAMES: dict[Dimension, str] = {
+    "touchpoint": "SELECT key AS id, key, name FROM touchpoints WHERE brand_id = $1 AND key = ANY($2::text[])",
+    "trigger": "SELECT trigger_id::text AS id, key, definition->>'name' AS name FROM triggers "
+    "WHERE brand_id = $1 AND trigger_id::text = ANY($2::text[])",
+    "questionnaire": "SELECT key AS id, key, title AS name FROM questionnaires WHERE brand_id = $1 AND key = ANY($2::text[])",
+}
+
+
+async def _names(conn: asyncpg.Connection, brand_id: UUID, by: Dimension, groups: list[Group]) -> list[Group]:
+    """The groups with their names; a trigger's group key is its id until here, its key after."""
+    rows = await conn.fetch(_NAMES[by], brand_id, [g.key for g in groups])
+    found = {r["id"]: (r["key"], r["name"]) for r in rows}
+    for group in groups:
+        group.key, group.name = found.get(group.key or "", (group.key, None))
+    return groups

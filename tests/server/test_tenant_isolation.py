@@ -351,6 +351,29 @@ async def change_study(client, victim, attacker, conn) -> None:
     assert await victim_study_rows(conn, victim) == before
 
 
+@attack("GET", "/v1/stats/touchpoints")
+@attack("GET", "/v1/stats/triggers")
+@attack("GET", "/v1/stats/questionnaires")
+async def read_stats(client, victim, attacker, conn) -> None:
+    """The attacker's figures count its own contact only, with the victim's keys as filters too."""
+    await victim_sent(client, victim, conn)
+    await survey_setup(client, attacker)
+    await report(client, attacker, event("own-event", customer="c-1"))
+    for path in ("touchpoints", "triggers", "questionnaires"):
+        for query in ("", "?touchpoint=store_visit&trigger=after_visit&questionnaire=store_visit_nps"):
+            body = (await client.get(f"/v1/stats/{path}{query}", headers=attacker.headers())).json()
+            assert body["overall"]["total"]["events"] == 1, (path, query)
+        victims = (await client.get(f"/v1/stats/{path}", headers=victim.headers())).json()["overall"]["total"]
+        assert victims["events"] == 1
+
+
+@attack("GET", "/v1/stats/studies/{key:str}")
+async def read_study_stats(client, victim, attacker, conn) -> None:
+    await victim_study(client, victim)
+    assert (await client.get("/v1/stats/studies/rides", headers=attacker.headers())).status_code == 404
+    assert (await client.get("/v1/stats/studies/rides", headers=victim.headers())).status_code == 200
+
+
 @attack("GET", "/v1/responses/{token:str}")
 @attack("POST", "/v1/responses/{token:str}/answers")
 @attack("POST", "/v1/responses/{token:str}/complete")
