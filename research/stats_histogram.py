@@ -30,20 +30,22 @@ class TimeBin(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def label(self) -> str:
-        start, end = _duration(self.from_minutes), self.to_minutes
+        """The bin in words: "under 5 min", "5–15 min", "30 min–1 h", "1 d or more"."""
+        (low, low_unit), end = _duration(self.from_minutes), self.to_minutes
         if end is None:
-            return f"{start} or more"
+            return f"{low} {low_unit} or more"
+        high, high_unit = _duration(end)
         if self.from_minutes == 0:
-            return f"under {_duration(end)}"
-        return f"{start} to {_duration(end)}"
+            return f"under {high} {high_unit}"
+        return f"{low}–{high} {high_unit}" if low_unit == high_unit else f"{low} {low_unit}–{high} {high_unit}"
 
 
-def _duration(minutes: int) -> str:
+def _duration(minutes: int) -> tuple[int, str]:
     if minutes < 60:
-        return f"{minutes} min"
+        return minutes, "min"
     if minutes < 1440:
-        return f"{minutes // 60} h"
-    return f"{minutes // 1440} d"
+        return minutes // 60, "h"
+    return minutes // 1440, "d"
 
 
 _BINS = """

@@ -68,7 +68,7 @@ def empty_chart(chart_id: str, title: str, message: str = "No data in this range
 
 
 SCORE_HEIGHT = 176
-_LEFT, _RIGHT, _TOP, _BOTTOM = 34, 10, 12, 26
+_LEFT, _RIGHT, _TOP, _BOTTOM, _INSET = 36, 12, 12, 28, 8
 
 
 def score_chart(
@@ -86,10 +86,11 @@ def score_chart(
     if not scored:
         return empty_chart(chart_id, title)
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, SCORE_HEIGHT - _TOP - _BOTTOM
-    step = plot_w / max(len(points) - 1, 1)
+    # The first and last buckets sit a little inside the grid, so their points and bands are not cut at its ends.
+    step = (plot_w - 2 * _INSET) / max(len(points) - 1, 1)
 
     def x(index: int) -> float:
-        return _LEFT + (index * step if len(points) > 1 else plot_w / 2)
+        return _LEFT + (_INSET + index * step if len(points) > 1 else plot_w / 2)
 
     def y(value: float) -> float:
         clamped = min(max(value, floor), ceiling)
@@ -100,13 +101,13 @@ def score_chart(
         body.append(
             f'<line class="grid{" zero" if tick == 0 else ""}" x1="{_LEFT}" x2="{WIDTH - _RIGHT}" '
             f'y1="{_number(y(tick))}" y2="{_number(y(tick))}"/>'
-            f'<text class="axis" x="{_LEFT - 4}" y="{_number(y(tick) + 3.5)}" text-anchor="end">{tick:g}</text>'
+            f'<text class="axis" x="{_LEFT - 5}" y="{_number(y(tick) + 4)}" text-anchor="end">{tick:g}</text>'
         )
     for run in _runs(points, lambda p: p.low is not None and p.high is not None):
         if len(run) == 1:  # one bucket alone: its interval as a bar
             index, point = run[0]
             body.append(
-                f'<rect class="band" x="{_number(x(index) - 4)}" width="8" y="{_number(y(point.high or 0))}" '
+                f'<rect class="band" x="{_number(x(index) - 3)}" width="6" y="{_number(y(point.high or 0))}" '
                 f'height="{_number(y(point.low or 0) - y(point.high or 0))}"/>'
             )
             continue
@@ -125,14 +126,24 @@ def score_chart(
             f'<circle class="{"point no-ci" if hollow else "point"}" cx="{_number(x(index))}" '
             f'cy="{_number(y(point.value))}" r="{3.5 if hollow else 3}"/>'
         )
-    first, last = points[0].label, points[-1].label
     baseline = SCORE_HEIGHT - 8
-    body.append(f'<text class="axis" x="{_LEFT}" y="{baseline}" text-anchor="start">{_text(first)}</text>')
-    if len(points) > 1:
+    for index in _labelled(len(points)):
+        anchor = "start" if index == 0 and len(points) > 1 else "end" if index == len(points) - 1 else "middle"
         body.append(
-            f'<text class="axis" x="{WIDTH - _RIGHT}" y="{baseline}" text-anchor="end">{_text(last)}</text>'
+            f'<text class="axis" x="{_number(x(index))}" y="{baseline}" text-anchor="{anchor}">'
+            f"{_text(points[index].label)}</text>"
         )
     return _frame(chart_id, title, _score_summary(points), SCORE_HEIGHT, body, "score")
+
+
+def _labelled(count: int, most: int = 5) -> list[int]:
+    """The buckets the time axis names: the first, the last, and evenly spaced ones between, `most` in all."""
+    if count <= most:
+        return list(range(count))
+    step = -(-(count - 1) // (most - 1))
+    # A label is centred on its bucket and the last one ends at the edge: keep the one before clear of it.
+    inner = [i for i in range(step, count - 1, step) if (count - 1 - i) / (count - 1) >= 0.22]
+    return [0, *inner, count - 1]
 
 
 def _runs(points: Sequence[ScorePoint], keep: Callable[[ScorePoint], bool]) -> list[list[tuple[int, ScorePoint]]]:
@@ -163,7 +174,7 @@ def _score_summary(points: Sequence[ScorePoint]) -> str:
     return " ".join(parts)
 
 
-BAR_ROW = 34
+BAR_ROW = 32
 _VALUE_ROOM = 56
 
 
@@ -180,8 +191,8 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, unit: str = "")
         width = bar.value / largest * room if largest > 0 else 0
         body.append(
             f'<text class="label" x="0" y="{top + 12}">{_text(bar.label)}</text>'
-            f'<rect class="bar" x="0" y="{top + 16}" width="{_number(max(width, 1))}" height="12" rx="2"/>'
-            f'<text class="value" x="{_number(width + 5)}" y="{top + 26.5}">{_text(_count(bar.value))}{_text(unit)}</text>'
+            f'<rect class="bar" x="0" y="{top + 17}" width="{_number(max(width, 1))}" height="11" rx="2"/>'
+            f'<text class="value" x="{_number(width + 5)}" y="{top + 27}">{_text(_count(bar.value))}{_text(unit)}</text>'
         )
     desc = "; ".join(f"{bar.label}: {_count(bar.value)}{unit}" for bar in bars)
     return _frame(chart_id, title, desc, len(bars) * BAR_ROW, body, "bars")

@@ -108,7 +108,16 @@ async def sign_in_form(request: Req) -> Response[Any]:
 def _sign_in_page(request: Req, error: str | None = None, status: int = 200) -> Response[Any]:
     """The sign-in form with a fresh token, in the form and in its cookie."""
     token = secrets.token_urlsafe(24)
-    context = {**view.chrome(depth=1), "csrf": token, "error": error, "lifetime": view.LIFETIME_TEXT}
+    settings: Settings = request.app.state.settings
+    # Plain HTTP to another machine without an https public URL: the browser will not send the Secure cookies back.
+    plain = request.url.scheme == "http" and _secure(request) and not settings.public_base_url.startswith("https:")
+    context = {
+        **view.chrome(depth=1),
+        "csrf": token,
+        "error": error,
+        "lifetime": view.LIFETIME_TEXT,
+        "needs_https": plain,
+    }
     response = page("dashboard_login.html.j2", context, status)
     _set_cookie(request, response, SIGN_IN_COOKIE, token, SIGN_IN_FORM_SECONDS)
     return response

@@ -180,10 +180,14 @@ async def test_plain_http_to_this_machine_gets_a_cookie_the_browser_keeps(
         response = await sign_in(local, brand.keys["export"])
         assert set_cookies(response)["lxt_dashboard"]["lxt_dashboard"]["secure"] == ""
         assert (await local.get("/dashboard")).status_code == 200
+        assert 'id="https"' not in (await local.get(SIGN_IN)).text
+    # Anywhere else, plain HTTP gets Secure cookies, which a browser does not send back: the page says why.
     async with AsyncTestClient(app, base_url="http://lxt.example") as elsewhere:
-        elsewhere.follow_redirects = False
-        response = await sign_in(elsewhere, brand.keys["export"])
-        assert set_cookies(response)["lxt_dashboard"]["lxt_dashboard"]["secure"] is True
+        form = await elsewhere.get(SIGN_IN)
+        assert set_cookies(form)["lxt_dashboard_sign_in"]["lxt_dashboard_sign_in"]["secure"] is True
+        assert "browsers keep the dashboard's session cookie only over HTTPS" in form.text
+    async with AsyncTestClient(app, base_url="https://lxt.example") as deployed:
+        assert 'id="https"' not in (await deployed.get(SIGN_IN)).text
 
 
 async def test_every_dashboard_page_carries_the_pages_security_headers(

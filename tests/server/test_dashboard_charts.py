@@ -41,7 +41,15 @@ def test_a_score_chart_draws_the_line_the_band_and_the_points() -> None:
     ys = [float(p.split(",")[1]) for p in line.get("points", "").split()]
     assert ys[1] < ys[2] < ys[0]  # 30 is drawn highest, 10 lowest (SVG's y grows downwards)
     assert len(svg.findall(f"{SVG}circle[@class='point']")) == 3
-    assert [t.text for t in svg.findall(f"{SVG}text")][-2:] == ["2 Mar", "16 Mar"]
+    assert [t.text for t in svg.findall(f"{SVG}text")][-3:] == ["2 Mar", "9 Mar", "16 Mar"]
+
+
+def test_a_long_time_axis_names_a_few_buckets_that_do_not_overlap() -> None:
+    days = [ScorePoint(label=f"{n} Mar", value=n) for n in range(1, 29)]
+    svg = parsed(score_chart("nps-1", "NPS", days))
+    labels = [t for t in svg.findall(f"{SVG}text") if t.text and t.text.endswith("Mar")]
+    assert [t.text for t in labels] == ["1 Mar", "8 Mar", "15 Mar", "22 Mar", "28 Mar"]
+    assert [t.get("text-anchor") for t in labels] == ["start", "middle", "middle", "middle", "end"]
 
 
 def test_a_score_without_an_interval_is_hollow_and_gets_no_band() -> None:
