@@ -23,6 +23,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from research import audit
 from server.tenants import Principal, effective_scopes
 
 SESSION_LIFETIME: Final = timedelta(hours=12)
@@ -70,8 +71,8 @@ def may_sign_in(principal: Principal) -> bool:
 
 
 async def start(conn: asyncpg.Connection, principal: Principal, now: datetime) -> str:
-    """A new session for `principal` (a verified key that `may_sign_in`): its token, for the cookie. The brand's
-    sessions that have expired are removed on the way."""
+    """A new session for `principal` (a verified key that `may_sign_in`): its token, for the cookie. The sign-in
+    goes into the brand's audit log; the brand's sessions that have expired are removed on the way."""
     token = new_token()
     async with conn.transaction():
         await conn.execute(
@@ -85,6 +86,9 @@ async def start(conn: asyncpg.Connection, principal: Principal, now: datetime) -
             principal.key_id,
             now,
             now + SESSION_LIFETIME,
+        )
+        await audit.record(
+            conn, principal.brand_id, actor=f"dashboard:{principal.prefix}", action="dashboard_sign_in"
         )
     return token
 

@@ -43,6 +43,8 @@ class Entry(msgspec.Struct, frozen=True, kw_only=True):
     badge: str
     heading: str
     facts: list[str]
+    answer: str | None = None
+    """An answer's value, in words."""
     replaced: bool = False
     """An answer the customer changed later, or that branching no longer asks for."""
 
@@ -69,7 +71,6 @@ def entry(item: t.TimelineItem, local: datetime) -> Entry:
     heading, facts = _words(item)
     kind = type(item).__struct_config__.tag
     assert isinstance(kind, str)
-    replaced = isinstance(item, t.AnswerItem) and not item.detail.current
     return Entry(
         time=f"{local:%H:%M:%S}",
         at=item.at.isoformat(),
@@ -77,7 +78,8 @@ def entry(item: t.TimelineItem, local: datetime) -> Entry:
         badge=BADGES[kind],
         heading=heading,
         facts=[fact for fact in facts if fact],
-        replaced=replaced,
+        answer=answer_text(item.detail.value) if isinstance(item, t.AnswerItem) else None,
+        replaced=isinstance(item, t.AnswerItem) and not item.detail.current,
     )
 
 
@@ -104,7 +106,6 @@ def _words(item: t.TimelineItem) -> tuple[str, list[str]]:
         case t.AnswerItem(detail=d):
             replaced = f"replaced ({d.replaced_reason})" if not d.current else ""
             return d.question_text or d.question_id, [
-                f"Answer: {answer_text(d.value)}",
                 f"{d.questionnaire_key} v{d.questionnaire_version}, question {d.question_id}, by {d.channel}",
                 replaced,
                 f"Sent as: {d.raw}" if d.raw else "",

@@ -165,6 +165,11 @@ async def test_a_researcher_reads_the_figures_opens_a_timeline_and_signs_out(
         assert await page.locator("h1").inner_text() == "Customer c-1"
         answers = page.locator("li.kind-answer .heading")
         assert await answers.all_inner_texts() == [NPS_DE, LIKED_DE]
+        values = page.locator("li.kind-answer .answer")
+        assert [await values.nth(n).text_content() for n in range(2)] == [
+            "Answer: 9",
+            "Answer: Freundliches Personal",
+        ]
         badges = await page.locator(".badge").all_inner_texts()
         assert badges[:4] == ["Event", "Consent", "Decision", "Invitation"] and badges[-1] == "Consent"
 
@@ -225,6 +230,9 @@ async def test_every_kind_of_dashboard_page_passes_axe_at_both_widths(
                 else:
                     await page.goto(live_server + path)
                 found[f"{name}-{width}"] = await violations(axe, page)
+                if name == "empty":
+                    assert await page.locator("#empty").inner_text() == "No data in this range"
+                    assert await page.locator("svg").count() == 0
                 await shoot(page, f"{name}-{width}")
                 if name == "login":
                     await sign_in(page, live_server, brand.keys["export"] + "x")  # wrong: the page with its error

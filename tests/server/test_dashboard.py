@@ -18,6 +18,7 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from research import audit
 from server import tenants
 from server.pages import CSP
 from tests.conftest import BrandFixture
@@ -78,6 +79,11 @@ async def test_an_export_key_signs_in_for_a_session_cookie_that_only_the_dashboa
     page = await browser.get("/dashboard")
     assert page.status_code == 200
     assert "<h1>Touchpoints</h1>" in page.text
+    (signed_in,) = await audit.entries(conn, brand.brand.brand_id)
+    assert (signed_in.actor, signed_in.action) == (
+        f"dashboard:{brand.keys['export'].split('_')[1]}",
+        "dashboard_sign_in",
+    )
 
 
 async def test_a_key_with_export_pii_signs_in_and_one_with_manage_alone_does_not(
