@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from html import escape
+from itertools import pairwise
 
 import msgspec
 from markupsafe import Markup
@@ -127,8 +128,9 @@ def score_chart(
             f'cy="{_number(y(point.value))}" r="{3.5 if hollow else 3}"/>'
         )
     baseline = SCORE_HEIGHT - 8
-    for index in _labelled(len(points)):
-        anchor = "start" if index == 0 and len(points) > 1 else "end" if index == len(points) - 1 else "middle"
+    for index in _labelled(len(points), plot_w - 2 * _INSET):
+        edge = len(points) > 1 and index in (0, len(points) - 1)
+        anchor = ("start" if index == 0 else "end") if edge else "middle"
         body.append(
             f'<text class="axis" x="{_number(x(index))}" y="{baseline}" text-anchor="{anchor}">'
             f"{_text(points[index].label)}</text>"
@@ -136,14 +138,18 @@ def score_chart(
     return _frame(chart_id, title, _score_summary(points), SCORE_HEIGHT, body, "score")
 
 
-def _labelled(count: int, most: int = 5) -> list[int]:
-    """The buckets the time axis names: the first, the last, and evenly spaced ones between, `most` in all."""
-    if count <= most:
-        return list(range(count))
-    step = -(-(count - 1) // (most - 1))
-    # A label is centred on its bucket and the last one ends at the edge: keep the one before clear of it.
-    inner = [i for i in range(step, count - 1, step) if (count - 1 - i) / (count - 1) >= 0.22]
-    return [0, *inner, count - 1]
+_LABEL_ROOM = 60
+"""Units between the positions of two neighbouring date labels: a centred "23 Mar" beside one at an edge."""
+
+
+def _labelled(count: int, span: float, most: int = 5) -> list[int]:
+    """The buckets the time axis names: the first, the last, and evenly spaced ones between, as many as fit
+    (`most` at most) in `span` units without touching."""
+    for labels in range(min(count, most), 1, -1):
+        chosen = sorted({round(i * (count - 1) / (labels - 1)) for i in range(labels)})
+        if all((b - a) * span / (count - 1) >= _LABEL_ROOM for a, b in pairwise(chosen)):
+            return chosen
+    return [0] if count == 1 else [0, count - 1]
 
 
 def _runs(points: Sequence[ScorePoint], keep: Callable[[ScorePoint], bool]) -> list[list[tuple[int, ScorePoint]]]:

@@ -48,8 +48,8 @@ def test_a_long_time_axis_names_a_few_buckets_that_do_not_overlap() -> None:
     days = [ScorePoint(label=f"{n} Mar", value=n) for n in range(1, 29)]
     svg = parsed(score_chart("nps-1", "NPS", days))
     labels = [t for t in svg.findall(f"{SVG}text") if t.text and t.text.endswith("Mar")]
-    assert [t.text for t in labels] == ["1 Mar", "8 Mar", "15 Mar", "22 Mar", "28 Mar"]
-    assert [t.get("text-anchor") for t in labels] == ["start", "middle", "middle", "middle", "end"]
+    assert [t.text for t in labels] == ["1 Mar", "10 Mar", "19 Mar", "28 Mar"]
+    assert [t.get("text-anchor") for t in labels] == ["start", "middle", "middle", "end"]
 
 
 def test_a_score_without_an_interval_is_hollow_and_gets_no_band() -> None:
@@ -112,3 +112,13 @@ def test_bars_keep_their_order_and_scale_to_the_largest() -> None:
 @pytest.mark.parametrize("bars", [[], [Bar("a", 0), Bar("b", 0)]])
 def test_bars_with_nothing_to_count_say_so(bars: list[Bar]) -> None:
     assert bar_chart("r", "Why not surveyed", bars) == empty_chart("r", "Why not surveyed")
+
+
+def test_one_bucket_is_drawn_in_the_middle_with_its_interval_as_a_bar() -> None:
+    svg = parsed(score_chart("nps-1", "NPS", [week(2, 30, 10, 50)]))
+    (point,) = svg.findall(f"{SVG}circle")
+    (band,) = svg.findall(f"{SVG}rect[@class='band']")
+    (label,) = [t for t in svg.findall(f"{SVG}text") if t.text == "2 Mar"]
+    middle = float(point.get("cx", ""))
+    assert float(band.get("x", "")) + float(band.get("width", "")) / 2 == pytest.approx(middle)
+    assert (float(label.get("x", "")), label.get("text-anchor")) == (pytest.approx(middle), "middle")
