@@ -1,8 +1,9 @@
-"""The SQL of the touchpoint figures: three statements over the same contacts, each one pass with GROUPING SETS
-giving every group per bucket, every group over the range, all groups per bucket and all over the range.
+"""The SQL of the touchpoint figures: two statements over the same contacts — counts, minutes and outcomes;
+scores — each one pass with GROUPING SETS giving every group per bucket, every group over the range, all groups
+per bucket and all over the range.
 
 A contact is an event of the range (``events_by_time``) with the invitation it scheduled, if any; every figure
-of a bucket counts its contacts and what followed from them. Parameters, shared by the three:
+of a bucket counts its contacts and what followed from them. Parameters, shared by the two:
 
     $1 brand_id, $2 from, $3 to, $4 bucket unit ('day' | 'week'), $5 time zone,
     $6 touchpoint key, $7 trigger key, $8 questionnaire key (each NULL for all)
@@ -20,6 +21,10 @@ from research.stats.model import Dimension
 from research.stats.scales import SCALES_SQL
 from triggers.events import MAX_FUTURE
 
+WORK_MEM: Final = "64MB"
+"""Sort memory for the statistics' transaction: the percentiles and grouping sets sort every contact of the
+range, which spills to disk at the default 4MB from ~30k contacts on."""
+
 GROUP_BY: Final[dict[Dimension, tuple[str, str]]] = {
     "touchpoint": ("e.touchpoint_key", "NULL::int"),
     "trigger": ("e.trigger_id::text", "NULL::int"),
@@ -33,7 +38,7 @@ GROUP_BY: Final[dict[Dimension, tuple[str, str]]] = {
 _CONTACTS = """
 contacts AS (
     SELECT {group} AS grp, {version} AS grp_version, date_trunc($4, e.occurred_at AT TIME ZONE $5) AS local_start,
-           e.outcome, e.reason, i.invitation_id, i.status, i.status_reason,
+           e.outcome, e.reason, e.invitation_id, i.status, i.status_reason,
            i.first_answer_at IS NOT NULL AS started, i.response_state = 'completed' AS completed,
            extract(epoch FROM i.first_answer_after)::float8 / 60 AS to_first_answer,
            extract(epoch FROM i.completed_after)::float8 / 60 AS to_completion
@@ -51,6 +56,8 @@ _SETS = "GROUPING SETS ((grp, grp_version, local_start{0}), (grp, grp_version{0}
 _KEYS = """
     GROUPING(grp, grp_version) <> 0 AS overall, coalesce(grp, '') AS grp, coalesce(grp_version, 0) AS grp_version,
     {local_start} AS local_start"""
+_GRID_KEYS = _KEYS.format(local_start="coalesce(local_start, '-infinity')")
+"""Cell keys for the grid's join: the whole range is '-infinity' there (and NULL in the rows returned)."""
 
 _SKEW = f"interval '{int(MAX_FUTURE.total_seconds())} seconds'"
 
@@ -69,10 +76,11 @@ delivered AS (
     SELECT DISTINCT m.invitation_id
     FROM messages m
     WHERE m.brand_id = $1 AND m.delivered_at IS NOT NULL AND m.created_at >= $2 - {_SKEW}
-      AND m.invitation_id IN (SELECT invitation_id FROM contacts WHERE status = 'sent')
+      AND m.invitation_id IN (SELECT invitation_id FROM invitations
+                              WHERE brand_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND status = 'sent')
 ),
 cells AS (
-    SELECT {_KEYS.format(local_start="coalesce(local_start, '-infinity')")},
+    SELECT {_GRID_KEYS},
            count(*) AS events,
            count(c.invitation_id) AS invitations,
            count(*) FILTER (WHERE c.status = 'sent') AS sends,
@@ -80,13 +88,30 @@ cells AS (
            count(*) FILTER (WHERE c.started) AS started,
            count(*) FILTER (WHERE c.completed) AS responses,
            count(c.to_first_answer) AS first_answer_n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.to_first_answer) AS first_answer_median,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY c.to_first_answer) AS first_answer_p90,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY c.to_first_answer) AS first_answer,
            count(c.to_completion) AS completion_n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.to_completion) AS completion_median,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY c.to_completion) AS completion_p90
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY c.to_completion) AS completion
     FROM contacts c LEFT JOIN delivered d ON d.invitation_id = c.invitation_id
     GROUP BY {_SETS.format("", "")}
+),
+-- Why not surveyed, and which invitations ended unsent, as one list per cell, most frequent first.
+why AS (
+    SELECT {_GRID_KEYS}, kind, reason, count(*) AS count
+    FROM (
+        SELECT grp, grp_version, local_start,
+               CASE WHEN outcome = 'not_surveyed' THEN 'not_surveyed' ELSE status END AS kind,
+               CASE WHEN outcome = 'not_surveyed' THEN reason ELSE status_reason END AS reason
+        FROM contacts
+        WHERE outcome = 'not_surveyed' OR status IN ('suppressed', 'expired', 'failed', 'cancelled')
+    ) unsurveyed
+    GROUP BY {_SETS.format(", kind, reason", "kind, reason")}
+),
+whys AS (
+    SELECT overall, grp, grp_version, local_start,
+           jsonb_agg(jsonb_build_object('kind', kind, 'reason', reason, 'count', count)
+                     ORDER BY count DESC, kind, reason) AS why
+    FROM why
+    GROUP BY overall, grp, grp_version, local_start
 ),
 groups AS (
     SELECT DISTINCT overall, grp, grp_version FROM cells WHERE overall OR grp <> ''
@@ -100,27 +125,15 @@ SELECT g.overall, g.grp, g.grp_version, nullif(s.local_start, '-infinity') AS lo
        coalesce(c.events, 0) AS events, coalesce(c.invitations, 0) AS invitations, coalesce(c.sends, 0) AS sends,
        coalesce(c.deliveries, 0) AS deliveries, coalesce(c.started, 0) AS started,
        coalesce(c.responses, 0) AS responses,
-       coalesce(c.first_answer_n, 0) AS first_answer_n, c.first_answer_median, c.first_answer_p90,
-       coalesce(c.completion_n, 0) AS completion_n, c.completion_median, c.completion_p90
+       coalesce(c.first_answer_n, 0) AS first_answer_n, c.first_answer[1] AS first_answer_median,
+       c.first_answer[2] AS first_answer_p90, coalesce(c.completion_n, 0) AS completion_n,
+       c.completion[1] AS completion_median, c.completion[2] AS completion_p90, coalesce(w.why, '[]') AS why
 FROM groups g CROSS JOIN slots s
 LEFT JOIN cells c ON c.overall = g.overall AND c.grp = g.grp AND c.grp_version = g.grp_version
                  AND c.local_start = s.local_start
+LEFT JOIN whys w ON w.overall = g.overall AND w.grp = g.grp AND w.grp_version = g.grp_version
+                AND w.local_start = s.local_start
 ORDER BY g.overall DESC, g.grp, g.grp_version, s.local_start
-"""
-
-_OUTCOMES = f"""
-WITH {_CONTACTS},
-why AS (
-    SELECT grp, grp_version, local_start,
-           CASE WHEN outcome = 'not_surveyed' THEN 'not_surveyed' ELSE status END AS kind,
-           CASE WHEN outcome = 'not_surveyed' THEN reason ELSE status_reason END AS reason
-    FROM contacts
-    WHERE outcome = 'not_surveyed' OR status IN ('suppressed', 'expired', 'failed', 'cancelled')
-)
-SELECT {_KEYS.format(local_start="local_start")}, kind, reason, count(*) AS count
-FROM why
-GROUP BY {_SETS.format(", kind, reason", "kind, reason")}
-ORDER BY count DESC, kind, reason
 """
 
 _QUESTION = "questionnaire_key, question_id, type, low, high"
@@ -135,13 +148,18 @@ scored AS (
                   AND a.answered_at >= $2 - {_SKEW}
     JOIN scales s ON s.questionnaire_key = a.questionnaire_key AND s.questionnaire_version = a.questionnaire_version
                  AND s.question_id = a.question_id
-)
+),
+-- Off-scale values (none are stored, but a score must not trust that) count nowhere, as in questionnaires.scores.
+-- They are filtered in the aggregates, not in WHERE: the planner cannot estimate a filter on a jsonb value, and
+-- took the answers for a handful of rows.
+valid AS (SELECT *, v BETWEEN low AND high AND v = trunc(v) AS on_scale FROM scored)
 SELECT {_KEYS.format(local_start="local_start")}, GROUPING(questionnaire_key) <> 0 AS by_type, {_QUESTION},
-       count(*) AS n, avg(v)::float8 AS mean, stddev_samp(v)::float8 AS sd,
-       count(*) FILTER (WHERE v >= top_from) AS top,
-       count(*) FILTER (WHERE v >= $16) AS promoters, count(*) FILTER (WHERE v <= $17) AS detractors
-FROM scored
-WHERE v BETWEEN low AND high AND v = trunc(v)
+       count(*) FILTER (WHERE on_scale) AS n, (avg(v) FILTER (WHERE on_scale))::float8 AS mean,
+       (stddev_samp(v) FILTER (WHERE on_scale))::float8 AS sd,
+       count(*) FILTER (WHERE on_scale AND v >= top_from) AS top,
+       count(*) FILTER (WHERE on_scale AND v >= $16) AS promoters,
+       count(*) FILTER (WHERE on_scale AND v <= $17) AS detractors
+FROM valid
 GROUP BY GROUPING SETS (
     (grp, grp_version, local_start, {_QUESTION}), (grp, grp_version, {_QUESTION}), (local_start, {_QUESTION}),
     ({_QUESTION}), (grp, grp_version, local_start, type), (grp, grp_version, type), (local_start, type), (type)
@@ -149,10 +167,10 @@ GROUP BY GROUPING SETS (
 """
 
 
-def statements(by: Dimension) -> tuple[str, str, str]:
-    """The counts (a dense grid: every group × every bucket and the range), the not-surveyed and unsent
-    outcomes, and the scores, for contacts grouped `by`."""
+def statements(by: Dimension) -> tuple[str, str]:
+    """The counts with the not-surveyed and unsent outcomes (a dense grid: every group × every bucket and the
+    range), and the scores, for contacts grouped `by`."""
     group, version = GROUP_BY[by]
     return tuple(  # type: ignore[return-value]
-        sql.replace("{group}", group).replace("{version}", version) for sql in (_COUNTS, _OUTCOMES, _SCORES)
+        sql.replace("{group}", group).replace("{version}", version) for sql in (_COUNTS, _SCORES)
     )

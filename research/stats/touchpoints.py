@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,7 +17,7 @@ import asyncpg
 
 from plumbing.errors import FieldError
 from research.stats import methods
-from research.stats.figures_sql import statements
+from research.stats.figures_sql import WORK_MEM, statements
 from research.stats.model import (
     Bucket,
     Dimension,
@@ -40,20 +41,19 @@ QuestionKey = tuple[str, str, str, int, int]
 
 async def stats(conn: asyncpg.Connection, brand_id: UUID, query: StatsQuery) -> Stats:
     """The brand's figures for `query` (grouped by ``query.by``)."""
-    counts_sql, outcomes_sql, scores_sql = statements(query.by)
+    counts_sql, scores_sql = statements(query.by)
     scales = await brand_scale_questions(conn, brand_id, query.questionnaire)
     args = (brand_id, query.start, query.end, query.bucket, query.tz, query.touchpoint, query.trigger)
     args += (query.questionnaire,)
     try:
         async with snapshot(conn):
             counts = await conn.fetch(counts_sql, *args)
-            outcomes = await conn.fetch(outcomes_sql, *args)
             scores = await conn.fetch(scores_sql, *args, *as_arrays(scales), PROMOTERS_FROM, DETRACTORS_TO)
     except asyncpg.InvalidParameterValueError as error:  # a zone zoneinfo knows and this PostgreSQL does not
         raise StatsQueryInvalid(
             [FieldError("query:tz", f"is not a time zone the database knows ({error})")]
         ) from None
-    groups = _assemble(counts, _outcomes(outcomes), _scores(scores, scales))
+    groups = _assemble(counts, _scores(scores, scales))
     overall = groups.pop(0)
     named = await _names(conn, brand_id, query.by, groups)
     return Stats(
@@ -68,33 +68,29 @@ async def stats(conn: asyncpg.Connection, brand_id: UUID, query: StatsQuery) -> 
     )
 
 
-def snapshot(conn: asyncpg.Connection) -> contextlib.AbstractAsyncContextManager[Any]:
-    """A read-only repeatable-read transaction, so that a report's statements see one snapshot; inside a
-    transaction the caller opened, that one (its isolation is the caller's choice)."""
+@contextlib.asynccontextmanager
+async def snapshot(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """A read-only repeatable-read transaction, so that a report's statements see one snapshot, with room to sort
+    in memory (`WORK_MEM`); inside a transaction the caller opened, that one, as the caller set it up."""
     if conn.is_in_transaction():
-        return contextlib.nullcontext()
-    return conn.transaction(isolation="repeatable_read", readonly=True)
+        yield
+        return
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        yield
 
 
 def _cell(row: asyncpg.Record) -> Cell:
     return row["overall"], row["grp"], row["grp_version"], row["local_start"]
 
 
-class _Outcomes:
-    def __init__(self) -> None:
-        self.not_surveyed: list[ReasonCount] = []
-        self.unsent: list[Unsent] = []
-
-
-def _outcomes(rows: list[asyncpg.Record]) -> dict[Cell, _Outcomes]:
-    found: dict[Cell, _Outcomes] = defaultdict(_Outcomes)
-    for row in rows:
-        cell = found[_cell(row)]
-        if row["kind"] == "not_surveyed":
-            cell.not_surveyed.append(ReasonCount(reason=row["reason"], count=row["count"]))
-        else:
-            cell.unsent.append(Unsent(status=row["kind"], reason=row["reason"], count=row["count"]))
-    return found
+def _outcomes(why: list[dict[str, Any]]) -> tuple[list[ReasonCount], list[Unsent]]:
+    """A cell's not-surveyed reasons and unsent invitations, from its list of (kind, reason, count)."""
+    not_surveyed = [ReasonCount(reason=w["reason"], count=w["count"]) for w in why if w["kind"] == "not_surveyed"]
+    unsent = [
+        Unsent(status=w["kind"], reason=w["reason"], count=w["count"]) for w in why if w["kind"] != "not_surveyed"
+    ]
+    return not_surveyed, unsent
 
 
 class _Scores:
@@ -139,9 +135,7 @@ def _question(key: QuestionKey, display: str | None, row: Any | None) -> Questio
     )
 
 
-def _assemble(
-    counts: list[asyncpg.Record], outcomes: dict[Cell, _Outcomes], scores: dict[Cell, _Scores]
-) -> list[Group]:
+def _assemble(counts: list[asyncpg.Record], scores: dict[Cell, _Scores]) -> list[Group]:
     """The grid's rows (ordered: overall first, then by group; the range's total before its buckets) as groups."""
     groups: list[Group] = []
     for row in counts:
@@ -153,27 +147,26 @@ def _assemble(
                     key=None if row["overall"] else row["grp"],
                     name=None,
                     version=row["grp_version"] or None,
-                    total=Figures(**_figures(row, outcomes.get(cell), scores.get(cell), asked)),
+                    total=Figures(**_figures(row, scores.get(cell), asked)),
                     buckets=[],
                 )
             )
             continue
         total_questions = scores.get((*cell[:3], None), _Scores()).questions
-        figures = _figures(row, outcomes.get(cell), scores.get(cell), total_questions)
+        figures = _figures(row, scores.get(cell), total_questions)
         groups[-1].buckets.append(Bucket(start=row["starts"], end=row["ends"], **figures))
     return groups
 
 
 def _figures(
     row: asyncpg.Record,
-    outcomes: _Outcomes | None,
     scores: _Scores | None,
     asked: dict[QuestionKey, QuestionScore],
 ) -> dict[str, Any]:
     """A cell's figures; `asked` are the group's questions over the range, each shown in every bucket (with n = 0
     where it had no answers)."""
     scores = scores or _Scores()
-    outcomes = outcomes or _Outcomes()
+    not_surveyed, unsent = _outcomes(row["why"])
     return {
         "events": row["events"],
         "invitations": row["invitations"],
@@ -193,8 +186,8 @@ def _figures(
         "to_completion": Latency(
             n=row["completion_n"], median=row["completion_median"], p90=row["completion_p90"]
         ),
-        "not_surveyed": outcomes.not_surveyed,
-        "unsent": outcomes.unsent,
+        "not_surveyed": not_surveyed,
+        "unsent": unsent,
     }
 
 

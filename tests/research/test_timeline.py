@@ -5,12 +5,14 @@ happened; pages, filters and refusals; an answer changed in the app; and a study
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from responses.answers import expire_due
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
@@ -234,6 +236,26 @@ async def test_an_answer_changed_in_the_app_stays_in_the_timeline_marked(
     assert shown[2] == ("nps", NPS_DE, 9, True, None)
     assert {a["locale"] for a in of_kind(page["items"], "answer")} == {"de"}
     assert {item["invitation_id"] for item in page["items"]} == {str(sent.invitation_id)}
+
+
+async def test_a_survey_left_half_answered_expires_at_its_time(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    sent = await sent_invitation(conn, brand, "store_visit_nps", external_id="c-3", style="link")
+    stored = await client.post(f"/v1/responses/{sent.token}/answers", json={"answers": {"nps": 7}})
+    assert stored.status_code == 200, stored.text
+    expires_at = await conn.fetchval(
+        "SELECT expires_at FROM invitations WHERE invitation_id = $1", sent.invitation_id
+    )
+    assert await expire_due(conn, expires_at + timedelta(minutes=1)) == 1
+
+    items = (await timeline(client, brand, "c-3", kind=["opened", "answer", "completed", "expired"]))["items"]
+    assert [item["kind"] for item in items] == ["opened", "answer", "expired"]
+    assert items[-1]["detail"] == {"answered": True}
+    assert datetime.fromisoformat(items[-1]["at"]) == expires_at
+    assert of_kind(items, "answer")[0]["question_text"] == (
+        "How likely are you to recommend our store to a friend?"  # the customer reads English
+    )
 
 
 async def test_a_study_participants_texted_reports_and_comments_are_in_their_timeline(
