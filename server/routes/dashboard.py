@@ -61,9 +61,10 @@ def _cookie_path(settings: Settings) -> str:
 
 
 def _secure(request: Req) -> bool:
-    """Whether the cookies are ``Secure``: always but on plain HTTP to this machine itself (``make run``), where
-    some browsers (Safari) would drop a Secure cookie and the dashboard could not be signed in to. A public base
-    URL of ``https:`` means a TLS proxy in front, whatever the request looks like behind it."""
+    """Whether the cookies are ``Secure``: always but on plain HTTP to this machine itself (``make run``). Chromium
+    keeps Secure cookies from http://localhost and http://127.0.0.1 (tried), but not every browser does, and a
+    dropped cookie would make sign-in fail. A public base URL of ``https:`` means a TLS proxy in front, whatever
+    the request looks like behind it."""
     settings: Settings = request.app.state.settings
     if request.url.scheme == "https" or settings.public_base_url.startswith("https:"):
         return True
@@ -161,17 +162,22 @@ async def sign_out(request: Req, conn: Conn) -> Response[Any]:
 
 @get("/", include_in_schema=False)
 async def overview(request: Req, conn: Conn) -> Response[Any]:
+    # Litestar routes /dashboard/ here too, but the page's relative links need /dashboard (the path as sent).
+    if request.scope.get("raw_path", b"").partition(b"?")[0].endswith(b"/"):
+        return _redirect("../dashboard" + (f"?{request.url.query}" if request.url.query else ""))
     session = await _session(request, conn)
     if session is None:
         return _redirect("dashboard/login")
-    if request.url.path.endswith("/"):  # /dashboard/: the page's relative links need /dashboard
-        return _redirect("../dashboard" + (f"?{request.url.query}" if request.url.query else ""))
     now = datetime.now(UTC)
     touchpoints = await catalog.list_touchpoints(conn, session.brand_id)
     params = {name: request.query_params.get(name) for name in ("from", "to", "bucket", "touchpoint", "tz")}
     controls = view.read_controls(params, [tp.key for tp in touchpoints], now)
-    context: dict[str, Any] = {**view.chrome(0, session), "controls": controls, "touchpoints": touchpoints}
-    context["zones"] = view.ZONES
+    context: dict[str, Any] = {
+        **view.chrome(0, session),
+        "controls": controls,
+        "touchpoints": touchpoints,
+        "zones": view.ZONES,
+    }
     if controls.start is None or controls.end is None:
         return page("dashboard.html.j2", context, 422)
     try:

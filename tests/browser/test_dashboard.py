@@ -121,7 +121,8 @@ async def test_a_researcher_reads_the_figures_opens_a_timeline_and_signs_out(
     async with watched(await browser.new_context(viewport=DESKTOP)) as page:
         await sign_in(page, live_server, brand.keys["export"])
         assert page.url == f"{live_server}/dashboard"
-        await page.goto(f"{live_server}/dashboard?{MONTH}")
+        await page.goto(f"{live_server}/dashboard/?{MONTH}")  # moved to its address, where its links work
+        assert page.url == f"{live_server}/dashboard?{MONTH}"
         assert await page.locator("h1").inner_text() == "Touchpoints"
         rows = page.locator("table.figures tbody tr")
         # Store visits: 32 answered, 5 unanswered and 6 not surveyed; deliveries: 5 answered. All delivered.
