@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from server.app import create_app
@@ -59,6 +60,7 @@ def settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
     return with_twilio(settings, fake_twilio)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
 async def research_month(
     settings: Settings, conn: asyncpg.Connection, brand: BrandFixture, run_worker: Any, fake_twilio: FakeTwilio
 ) -> None:
@@ -109,15 +111,8 @@ async def cells(page: Any, row: Any) -> list[str]:
 
 
 async def test_a_researcher_reads_the_figures_opens_a_timeline_and_signs_out(
-    browser: Any,
-    live_server: str,
-    settings: Settings,
-    conn: asyncpg.Connection,
-    brand: BrandFixture,
-    run_worker: Any,
-    fake_twilio: FakeTwilio,
+    browser: Any, live_server: str, research_month: None, conn: asyncpg.Connection, brand: BrandFixture
 ) -> None:
-    await research_month(settings, conn, brand, run_worker, fake_twilio)
     async with watched(await browser.new_context(viewport=DESKTOP)) as page:
         await sign_in(page, live_server, brand.keys["export"])
         assert page.url == f"{live_server}/dashboard"
@@ -202,17 +197,10 @@ async def test_a_manage_key_is_refused_and_a_revoked_keys_session_ends(
 
 
 async def test_every_kind_of_dashboard_page_passes_axe_at_both_widths(
-    browser: Any,
-    live_server: str,
-    settings: Settings,
-    conn: asyncpg.Connection,
-    brand: BrandFixture,
-    run_worker: Any,
-    fake_twilio: FakeTwilio,
+    browser: Any, live_server: str, research_month: None, conn: asyncpg.Connection, brand: BrandFixture
 ) -> None:
     from axe_playwright_python.async_playwright import Axe
 
-    await research_month(settings, conn, brand, run_worker, fake_twilio)
     axe = Axe()
     found: dict[str, list[str]] = {}
     pages = {
