@@ -42,6 +42,7 @@ from server.routes import (
     senders,
     studies,
     survey,
+    timeline,
     webhooks,
 )
 from server.settings import Settings
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> Litestar:
             *sandbox.ROUTES,
             *senders.ROUTES,
             *studies.ROUTES,
+            *timeline.ROUTES,
         ],
         middleware=[ApiKeyAuth],
         security=[{"apiKey": []}],

@@ -52,6 +52,22 @@ class Column(msgspec.Struct, frozen=True, kw_only=True):
     scale_max: float | None = None
     scale_labels: dict[str, dict[str, str]] = {}
     """Labels of a scale's ends per locale: ``{"min": {"en": "Not at all likely"}, "max": {...}}``."""
+    option: Option | None = None
+    """For one of a multi-choice question's 0/1 columns (wide form): the option it stands for, 1 when chosen."""
+
+
+class Questionnaire(msgspec.Struct, frozen=True, kw_only=True):
+    """A questionnaire version whose answers a dataset holds, described for the codebook. A long dataset names
+    questions in its rows (``question_id``) rather than in columns: its codebook lists them from here."""
+
+    key: str
+    version: int
+    title: dict[str, str]
+    """Per locale."""
+    locales: list[str]
+    """Every locale the version is offered in, its default first."""
+    questions: list[Column]
+    """Each question described as a column (named by its id) would be: type, text, options, scale."""
 
 
 class Dataset(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +79,8 @@ class Dataset(msgspec.Struct, frozen=True, kw_only=True):
     """One SELECT whose result columns are `columns`, in order and by name, ordered as the file should be. Values
     are bound as parameters (`args`), never formatted into the text."""
     args: tuple[object, ...] = ()
+    questionnaires: list[Questionnaire] = []
+    """The questionnaire versions whose questions the rows hold (responses datasets), for the codebook."""
 
 
 class ExportFilter(msgspec.Struct, frozen=True, kw_only=True):

@@ -229,6 +229,19 @@ async def read_invitations(client, victim, attacker, conn) -> None:
     assert (await client.get(f"/v1/invitations/{invitation_id}", headers=victim.headers())).status_code == 200
 
 
+@attack("GET", "/v1/customers/{external_id:str}/timeline")
+async def read_timeline(client, victim, attacker, conn) -> None:
+    invitation_id = await victim_sent(client, victim, conn)
+    assert (await client.get("/v1/customers/c-1/timeline", headers=attacker.headers())).status_code == 404
+    # The attacker's own customer c-1 has a timeline of the attacker's own, with nothing of the victim's in it.
+    await client.put("/v1/customers/c-1", json={"consents": {"sms": True}}, headers=attacker.headers())
+    theirs = (await client.get("/v1/customers/c-1/timeline", headers=attacker.headers())).json()
+    assert [item["kind"] for item in theirs["items"]] == ["consent"]
+    victims = (await client.get("/v1/customers/c-1/timeline", headers=victim.headers())).json()
+    assert {"event", "invitation", "message", "receipt"} <= {item["kind"] for item in victims["items"]}
+    assert invitation_id in {item["invitation_id"] for item in victims["items"]}
+
+
 @attack("GET", "/v1/events/{idempotency_key:path}")
 async def read_event(client, victim, attacker, conn) -> None:
     await victim_world(client, victim)
