@@ -32,12 +32,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE, FALSE = "true", "false"
 """How booleans are written in CSV."""
 
-_STARTS = ", ".join("E'\\t'" if c == "\t" else "E'\\r'" if c == "\r" else f"'{c}'" for c in FORMULA_STARTS)
+_STARTS = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
 
 
 def guarded(text: str) -> str:
-    """SQL for the text expression `text` with a leading ``'`` if a spreadsheet could take it for a formula."""
-    return f"CASE WHEN left({text}, 1) IN ({_STARTS}) THEN '''' || {text} ELSE {text} END"
+    """SQL for the text expression `text` with a leading ``'`` if a spreadsheet could take it for a formula
+    (``ascii()`` reads the first character's code without making a string of it: cheaper than ``left()``)."""
+    return f"CASE WHEN ascii({text}) IN ({_STARTS}) THEN '''' || {text} ELSE {text} END"
 
 
 def timestamp_text(timestamptz: str) -> str:
