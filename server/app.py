@@ -34,6 +34,7 @@ from server.routes import (
     catalog,
     diary,
     events,
+    exports,
     health,
     invitations,
     messaging,
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> Litestar:
             *brand.ROUTES,
             *catalog.ROUTES,
             *events.ROUTES,
+            *exports.ROUTES,
             *questionnaires.ROUTES,
             *invitations.ROUTES,
             *messaging.ROUTES,
@@ -137,6 +139,7 @@ def create_app(settings: Settings) -> Litestar:
             {
                 "settings": settings,
                 "key_cache": KeyCache(settings.key_cache_seconds),
+                "export_slots": exports.Slots(settings.db_pool_max),
                 "migrations": migrate.load(),
             }
         ),

@@ -84,7 +84,9 @@ async def audit_export(
     data. Written before the first byte, so that no export goes unrecorded, even one that breaks off."""
     details: dict[str, Any] = {
         "format": format,
-        "filters": msgspec.to_builtins(request.where, omit_defaults=True),
+        "filters": {
+            name: value for name, value in msgspec.to_builtins(request.where).items() if value is not None
+        },
         "pii": request.pii,
     }
     return await audit.record(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from research.exports.formats import FORMATS
 from research.exports.writers.base import FormatUnavailable, Progress, TooManyRows, Writer, no_progress
 from research.exports.writers.csv import CsvWriter
 from research.exports.writers.jsonl import JsonLinesWriter
@@ -14,8 +15,7 @@ from research.exports.writers.query import DatasetMismatch
 from research.exports.writers.sav import SavWriter
 
 WRITERS: dict[str, type[Writer]] = {w.format: w for w in (CsvWriter, JsonLinesWriter, ParquetWriter, SavWriter)}
-FORMATS = tuple(WRITERS)
-"""``csv``, ``jsonl``, ``parquet``, ``sav``."""
+assert tuple(WRITERS) == FORMATS, "a writer for each format, and a format for each writer"
 
 
 def writer(name: str) -> Writer:

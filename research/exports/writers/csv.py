@@ -91,7 +91,8 @@ class RowEnds:
 
 class CsvWriter(Writer):
     format = "csv"
-    media_type = "text/csv; charset=utf-8; header=present"
+    media_type = "text/csv; header=present"
+    """An HTTP response adds ``charset=utf-8``."""
     extension = "csv"
 
     async def chunks(
