@@ -77,13 +77,14 @@ async def test_json_lines_stream_in_bounded_memory(conn: asyncpg.Connection, tmp
 
 
 async def test_parquet_is_written_a_row_group_at_a_time(conn: asyncpg.Connection, tmp_path: Path) -> None:
-    m = await measured(conn, ParquetWriter(batch_rows=2_000), tmp_path / "many.parquet")
+    m = await measured(conn, ParquetWriter(batch_rows=1_000, row_group_rows=2_000), tmp_path / "many.parquet")
     file = pq.ParquetFile(tmp_path / "many.parquet")
     assert file.metadata.num_rows == ROWS
-    # A batch is cut at the first row end after 2,000 rows (PostgreSQL sends a few hundred rows per chunk).
+    # A batch is cut at the first row end after 1,000 rows (PostgreSQL sends a few hundred rows per chunk), and
+    # batches are gathered into row groups of 2,000 rows or a little more.
     sizes = [file.metadata.row_group(i).num_rows for i in range(file.metadata.num_row_groups)]
     assert len(sizes) >= 20 and max(sizes) < 3_000 and m.chunks >= 20
     # Two batches of text (one being parsed, the next being read) and the read-ahead of COPY output.
     assert m.arrow_peak < 5 * MB, f"Arrow held {m.arrow_peak / MB:.1f} MB at its peak"
     assert m.peak < 10 * MB, f"peak {m.peak / MB:.1f} MB for {m.size / MB:.1f} MB of Parquet"
-    await flat(conn, ParquetWriter(batch_rows=2_000), tmp_path, m)
+    await flat(conn, ParquetWriter(batch_rows=1_000, row_group_rows=2_000), tmp_path, m)

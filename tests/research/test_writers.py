@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from research.exports import stream
 from research.exports.dataset import Column, Dataset
 from research.exports.writers import (
     CsvWriter,
@@ -22,6 +23,7 @@ from research.exports.writers import (
     JsonLinesWriter,
     ParquetWriter,
     SavWriter,
+    TooManyRows,
     writer,
 )
 from research.exports.writers.csv import RowEnds
@@ -182,3 +184,10 @@ def test_row_ends_become_crlf_wherever_the_chunks_are_cut() -> None:
         ends = RowEnds()
         pieces = [ends.convert(text[i : i + size]) for i in range(0, len(text), size)]
         assert b"".join(pieces) == expected and ends.rows == 4, size
+
+
+async def test_spss_refuses_more_rows_than_it_holds_before_writing_any(conn: asyncpg.Connection) -> None:
+    with pytest.raises(TooManyRows, match="10 rows are more than a sav export holds \\(3\\)"):
+        await stream.check(conn, SAMPLE, SavWriter(max_rows=3))
+    await stream.check(conn, SAMPLE, SavWriter(max_rows=10))
+    await stream.check(conn, SAMPLE, CsvWriter())  # the streaming formats hold any number

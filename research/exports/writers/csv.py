@@ -29,8 +29,8 @@ from research.exports.writers.query import Shaped, copy_out, seconds, select, sh
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet may read as the start of a formula (OWASP CSV injection)."""
 
-TRUE, FALSE = "true", "false"
-"""How booleans are written in CSV."""
+BOOLEANS = ("true", "false")
+"""How booleans are written in CSV (PostgreSQL's cast of a boolean to text)."""
 
 _STARTS = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
 
@@ -56,7 +56,7 @@ def cell(c: Shaped) -> str:
     if kind == "codes":
         return f"to_jsonb({c.ref})::text"
     if kind == "boolean":
-        return f"CASE WHEN {c.ref} THEN '{TRUE}' WHEN NOT {c.ref} THEN '{FALSE}' END"
+        return f"{c.ref}::text"  # PostgreSQL's cast to text writes `true` / `false`
     if kind == "timestamp":
         return timestamp_text(utc(c))
     if kind == "interval":

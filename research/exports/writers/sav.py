@@ -4,9 +4,10 @@ levels.
 pyreadstat writes a whole pandas data frame to a file at once; there is no way to hand it rows a batch at a time.
 So unlike the other formats this one holds every row in memory: the rows are read as Arrow tables of their real
 types (`arrow`), turned into one data frame, written to a temporary file, and the file is streamed and deleted.
-Memory grows with the rows — about 1 KB per row of the responses-long dataset at its peak (Arrow tables, the data
-frame and pyreadstat's own copy; measured by ``python -m bench export``) — so an export holds at most `MAX_ROWS`
-rows and a larger one is refused before it starts (`TooManyRows`). CSV and Parquet have no such limit.
+Memory grows with the rows — about 1.5 KB per row of the responses-long dataset at its peak (Arrow tables, the
+data frame and pyreadstat's own copy of every value; ``python -m bench export`` measures it: 370 MB for 100,000
+rows, 500 MB for 200,000) — so an export holds at most `MAX_ROWS` rows and a larger one is refused before it
+starts (`TooManyRows`). CSV, JSON Lines and Parquet have no such limit.
 
 Values: ``code`` columns whose codes are all whole numbers become numeric variables, others string variables,
 both with the options' labels as value labels; ``boolean`` is 1/0 labelled true/false; ``timestamp`` a DATETIME
@@ -32,7 +33,7 @@ from research.exports.writers.arrow import Reader, texts
 from research.exports.writers.base import Progress, TooManyRows, Writer
 from research.exports.writers.query import Shaped, shape
 
-MAX_ROWS = 250_000
+MAX_ROWS = 200_000
 """The most rows one SPSS export holds (see the module's docstring for why there is a limit)."""
 BATCH_ROWS = 65_536
 READ_BYTES = 1 << 20
@@ -80,26 +81,20 @@ def measure(column: Column) -> str:
 
 
 def _series(column: Column, values: pa.ChunkedArray) -> Any:
+    """A column as pandas holds it for pyreadstat: numbers as doubles, texts as Python strings. (Categoricals
+    would hold each distinct text once, but pyreadstat copies every value while it writes: measured, the peak
+    is the same.)"""
     import pandas as pd
 
     if column.type == "timestamp":
         return values.cast(pa.timestamp("us")).to_pandas()  # UTC, without a zone: SPSS knows none
-    if column.type == "boolean":
-        return values.cast(pa.float64()).to_pandas()
-    if column.type == "integer":
+    if column.type in ("boolean", "integer", "number", "interval"):
         return values.cast(pa.float64()).to_pandas()  # SPSS numbers are doubles; missing values NaN
-    if column.type == "code":
-        texts = values.cast(pa.string())
-        if numeric_codes(column):
-            return pd.to_numeric(texts.to_pandas(), errors="coerce")
-        return pd.Series(texts.to_pylist(), dtype=object)
+    if column.type == "code" and numeric_codes(column):
+        return pd.to_numeric(values.cast(pa.string()).to_pandas(), errors="coerce")
     if column.type == "codes":
-        return pd.Series(
-            [None if v is None else msgspec.json.encode(v).decode() for v in values.to_pylist()], dtype=object
-        )
-    if column.type in ("text", "json"):
-        return pd.Series(values.to_pylist(), dtype=object)
-    return values.to_pandas()
+        return pd.Series([None if v is None else msgspec.json.encode(v).decode() for v in values.to_pylist()])
+    return pd.Series(values.cast(pa.string()).to_pylist(), dtype=object)
 
 
 def write_sav(tables: list[pa.Table], reader: Reader, path: Path) -> None:
