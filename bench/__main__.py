@@ -1,4 +1,4 @@
-"""``python -m bench [servers|ingest|send|inbound ...] [--seconds N]`` (``make bench`` runs them all)."""
+"""``python -m bench [servers|ingest|send|inbound|export ...] [--seconds N]`` (``make bench`` runs them all)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import msgspec
 import uvloop
 
-from bench import inbound, ingest, load, send, servers
+from bench import export, inbound, ingest, load, send, servers
 from bench.harness import environment
 
-SUITES = ("servers", "ingest", "send", "inbound")
+SUITES = ("servers", "ingest", "send", "inbound", "export")
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument(
         "--json",
         type=Path,
-        help="send, inbound: write the results here (default: bench/results/<suite>-<time>.json)",
+        help="send, inbound, export: write the results here (default: bench/results/<suite>-<time>.json)",
     )
     parser.add_argument("--customers", type=int, default=6000, help="inbound: customers with an open conversation")
     parser.add_argument(
@@ -38,6 +38,11 @@ def main() -> None:
         type=lambda text: [int(n) for n in text.split(",")],
         default=[4, 16, 32, 64],
         help="inbound: concurrent webhook requests, one level or several (default 4,16,32,64)",
+    )
+    parser.add_argument("--answers", type=int, default=1_000_000, help="export: answers loaded and exported")
+    parser.add_argument("--rounds", type=int, default=3, help="export: rounds of every format, interleaved")
+    parser.add_argument(
+        "--sav-answers", type=int, default=100_000, help="export: answers of the SPSS sample (0: no SPSS)"
     )
     args = parser.parse_args()
     args.suites = args.suites or list(SUITES)
@@ -71,6 +76,10 @@ def main() -> None:
             )
             report_inbound(answered)
             write_results(answered, args.json, "inbound")
+        if "export" in args.suites:
+            exported = export.measure(env, answers=args.answers, rounds=args.rounds, sav_answers=args.sav_answers)
+            report_export(exported)
+            write_results(exported, args.json, "export")
 
 
 def write_results(results: msgspec.Struct, path: Path | None, suite: str) -> None:
@@ -159,6 +168,35 @@ def report_inbound(r: inbound.InboundResults) -> None:
         f"missed at {', '.join(str(lv.connections) for lv in r.levels if lv.connections not in met) or 'none'}"
     )
     print(f"outcomes: {', '.join(f'{k} {v}' for k, v in r.outcomes.items())}")
+
+
+def report_export(r: export.ExportResults) -> None:
+    print(
+        f"\n## Exports of responses-long, {r.answers:,} answers, {r.rounds} rounds interleaved; vs a raw COPY of the "
+        f"same rows\n{r.machine}"
+    )
+    print(
+        f"{'format':<13} {'rows':>10} {'MB':>7} {'rows/s':>9} {'vs COPY':>8} {'each round':>20} {'CPU s':>6} "
+        f"{'PostgreSQL CPU s':>16}"
+    )
+    for rate in [*r.rates, *([r.sav] if r.sav else [])]:
+        rounds = " ".join(f"{ratio:.2f}" for ratio in rate.ratios)
+        pg = f"{rate.postgres_cpu_seconds:>16.2f}" if rate.postgres_cpu_seconds is not None else f"{'-':>16}"
+        print(
+            f"{rate.kind:<13} {rate.rows:>10,} {rate.megabytes:>7.1f} {rate.rows_per_second:>9,.0f} "
+            f"{rate.ratio:>7.0%} {rounds:>20} {rate.cpu_seconds:>6.2f} {pg}"
+        )
+    print(f"\n{'peak RSS (MB)':<13} rows → MB")
+    for memory in r.memory:
+        grown = ", ".join(f"{rows:,} → {mb:.0f}" for rows, mb in zip(memory.rows, memory.peak_rss_mb, strict=True))
+        print(f"{memory.kind:<13} {grown}")
+    ratios = {rate.kind: rate.ratio for rate in r.rates}
+    flat = all(m.peak_rss_mb[-1] <= m.peak_rss_mb[0] * 1.1 + 5 for m in r.memory if m.kind in export.STREAMING)
+    print(
+        f"\nCSV {ratios['csv']:.0%} of raw COPY (target >= 30%: {'met' if ratios['csv'] >= 0.3 else 'MISSED'}); "
+        f"Parquet {ratios['parquet']:.0%} (target >= 20%: {'met' if ratios['parquet'] >= 0.2 else 'MISSED'}); "
+        f"memory {'flat' if flat else 'NOT flat'} as rows grow"
+    )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from server.routes import (
     diary,
     erasure,
     events,
+    exports,
     health,
     invitations,
     messaging,
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> Litestar:
             *catalog.ROUTES,
             *erasure.ROUTES,
             *events.ROUTES,
+            *exports.ROUTES,
             *questionnaires.ROUTES,
             *invitations.ROUTES,
             *messaging.ROUTES,
@@ -143,6 +145,7 @@ def create_app(settings: Settings) -> Litestar:
             {
                 "settings": settings,
                 "key_cache": KeyCache(settings.key_cache_seconds),
+                "export_slots": exports.Slots(settings.db_pool_max),
                 "migrations": migrate.load(),
             }
         ),

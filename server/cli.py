@@ -370,6 +370,98 @@ def cmd_customer_erase(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- exports -----------------------------------------------------------------------------------------------
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time, e.g. 2026-11-01T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. 2026-11-01T00:00:00Z")
+    return parsed
+
+
+def _version(text: str) -> int:
+    number = int(text)
+    if not 1 <= number < 2**31:
+        raise argparse.ArgumentTypeError("must be a version number, from 1")
+    return number
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Export a dataset to a file, with its codebook next to it, showing rows written and rows per second."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from research.exports import datasets, files
+    from research.exports.dataset import ExportFilter, ExportRequest
+    from research.exports.writers import FormatUnavailable, TooManyRows
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: no directory {out.parent}")
+    where = ExportFilter(
+        start=args.start,
+        end=args.end,
+        touchpoint=args.touchpoint,
+        trigger=args.trigger,
+        questionnaire=args.questionnaire,
+        version=args.version,
+    )
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    task = bar.add_task(f"{args.dataset} → {out.name}", total=None, rate="")
+
+    def started(total: int | None) -> None:
+        bar.update(task, total=total)
+
+    def progress(rows: int) -> None:
+        bar.advance(task, rows)
+        elapsed = bar.tasks[task].elapsed or 0
+        if elapsed > 0:
+            bar.update(task, rate=f"{bar.tasks[task].completed / elapsed:,.0f} rows/s")
+
+    async def work(conn: asyncpg.Connection) -> files.Written:
+        brand = await _brand(conn, args.brand)
+        request = ExportRequest(brand_id=brand.brand_id, where=where, pii=args.pii)
+        try:
+            with bar:
+                return await files.write(
+                    conn,
+                    args.dataset,
+                    request,
+                    args.format,
+                    out,
+                    brand=brand.slug,
+                    actor="cli",
+                    progress=progress,
+                    started=started,
+                )
+        except datasets.ExportFilterInvalid as exc:
+            raise CliError(
+                "; ".join(f"--{e.pointer.removeprefix('query:')}: {e.message}" for e in exc.errors)
+            ) from None
+        except (FormatUnavailable, TooManyRows) as exc:
+            raise CliError(f"--format {args.format}: {exc}") from None
+
+    written = _with_conn(settings, work)
+    print(
+        f"wrote {written.rows:,} rows ({written.bytes:,} bytes) to {written.path}; codebook "
+        f"{written.codebooks[0].name}, {written.codebooks[1].name}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 
 
@@ -464,7 +556,31 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("phone", help="the customer's phone, e.g. +4915112345678")
     sr.add_argument("text", help="the reply, e.g. 9")
     sr.add_argument("--brand", help="brand slug (default: the brand that last messaged PHONE)")
+    _add_export(add)
     return parser
+
+
+def _add_export(add: Callable[..., Any]) -> None:
+    from research.exports.datasets import DATASETS
+    from research.exports.formats import FORMATS
+
+    ex = add("export", cmd_export)
+    ex.description = (
+        "Export a dataset of a brand to FILE in a format, and its codebook to FILE.codebook.json and "
+        "FILE.codebook.csv, from one snapshot of the database. Customers are named by pseudonym unless --pii. "
+        "The export is recorded in the brand's audit log (actor 'cli')."
+    )
+    ex.add_argument("dataset", choices=list(DATASETS), help="what to export")
+    ex.add_argument("--brand", required=True, help="brand slug")
+    ex.add_argument("--format", required=True, choices=FORMATS, help="the file's format")
+    ex.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+    ex.add_argument("--from", dest="start", type=_aware_time, help="from this time (inclusive), ISO 8601")
+    ex.add_argument("--to", dest="end", type=_aware_time, help="until this time (exclusive), ISO 8601")
+    ex.add_argument("--touchpoint", help="only this touchpoint (key)")
+    ex.add_argument("--trigger", help="only this trigger (key)")
+    ex.add_argument("--questionnaire", help="only this questionnaire (key)")
+    ex.add_argument("--version", type=_version, help="only this version of --questionnaire")
+    ex.add_argument("--pii", action="store_true", help="include contact data: phone, push tokens, attributes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

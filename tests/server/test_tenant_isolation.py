@@ -244,6 +244,28 @@ async def read_invitations(client, victim, attacker, conn) -> None:
     assert (await client.get(f"/v1/invitations/{invitation_id}", headers=victim.headers())).status_code == 200
 
 
+@attack("GET", "/v1/exports/{dataset:str}")
+@attack("GET", "/v1/exports/{dataset:str}/codebook")
+async def export_another_brands_data(client, victim, attacker, conn) -> None:
+    await victim_sent(client, victim, conn)
+    for name in ("responses-long", "events", "invitations"):
+        theirs = await client.get(f"/v1/exports/{name}?format=jsonl", headers=attacker.headers())
+        assert theirs.status_code == 200 and theirs.content == b"", name
+    for name in ("events", "invitations"):  # the victim's own export has its event and invitation
+        victims = await client.get(f"/v1/exports/{name}?format=jsonl", headers=victim.headers())
+        assert victims.content.count(b"\n") == 1, name
+    wide = "/v1/exports/responses-wide?questionnaire=store_visit_nps&version=1"
+    assert (await client.get(wide, headers=attacker.headers())).status_code == 422  # no such version of theirs
+    book = await client.get(
+        "/v1/exports/responses-long/codebook?questionnaire=store_visit_nps", headers=attacker.headers()
+    )
+    assert book.status_code == 200 and book.json()["questionnaires"] == []
+    mine = await client.get(
+        "/v1/exports/responses-long/codebook?questionnaire=store_visit_nps", headers=victim.headers()
+    )
+    assert [q["key"] for q in mine.json()["questionnaires"]] == ["store_visit_nps"]
+
+
 @attack("GET", "/v1/customers/{external_id:str}/timeline")
 async def read_timeline(client, victim, attacker, conn) -> None:
     invitation_id = await victim_sent(client, victim, conn)
