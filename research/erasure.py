@@ -17,7 +17,10 @@ Whatever the policy:
 
 Then ``anonymise`` (the default) keeps the rows — coded answers, events, decisions, invitations, consent history —
 for statistics, with every id the brand or a provider was given replaced (`erased_id` in migrations/0014: the
-customer's, their events', invitations', messages' and study participations'): the customer row becomes a tombstone
+customer's, their events', invitations', messages', answers', refused submissions', inbound messages',
+conversations', self-reports' and study participations', the same new id wherever a row names another), and the
+numbers that name the rows of a timeline (status changes, consent changes, diary comments: an item's ``item_id``)
+drawn anew from their sequences: the customer row becomes a tombstone
 (``erased:<new id>``, no contact data, opted out), so no join leads from anything the brand holds back to the rows,
 and the exports' pseudonym of the customer changes with their id, so new files cannot be linked to earlier ones.
 The rows keep their times, which latency statistics need: a brand that kept its own record of when it reported a
@@ -97,6 +100,12 @@ def _new(*columns: str) -> str:
     return ", ".join(f"{c} = erased_id($3, {c})" for c in columns)
 
 
+def _theirs(column: str) -> str:
+    """`column` of an inbound message replaced if the message was the customer's, kept if no customer was found
+    for it."""
+    return f"{column} = CASE WHEN customer_id IS NULL THEN {column} ELSE erased_id($3, {column}) END"
+
+
 def _blank(table: str) -> str:
     return RAW[table].blank
 
@@ -120,25 +129,28 @@ _ANONYMISE: Final = [
     ),
     (
         "invitation_transitions",
-        f"UPDATE invitation_transitions SET {_new('invitation_id')} "
+        f"UPDATE invitation_transitions SET {_new('invitation_id')}, seq = DEFAULT "
         f"WHERE brand_id = $1 AND invitation_id IN ({_INVITATIONS})",
         ("key",),
     ),
     (
         "answers",
-        f"{with_ctes(RAW['answers'])} UPDATE answers SET {_blank('answers')}, {_new('invitation_id', 'customer_id')} "
+        f"{with_ctes(RAW['answers'])} UPDATE answers SET {_blank('answers')}, "
+        f"{_new('answer_id', 'invitation_id', 'customer_id', 'inbound_id')} "
         "WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
     (
         "refused_answers",
-        f"UPDATE refused_answers SET {_blank('refused_answers')}, {_new('invitation_id', 'customer_id')} "
+        f"UPDATE refused_answers SET {_blank('refused_answers')}, "
+        f"{_new('refusal_id', 'invitation_id', 'customer_id')} "
         "WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
     (
         "conversations",
-        f"UPDATE conversations SET {_blank('conversations')}, {_new('invitation_id', 'customer_id')}, "
+        f"UPDATE conversations SET {_blank('conversations')}, "
+        f"{_new('conversation_id', 'invitation_id', 'customer_id')}, "
         "close_reason = coalesce(close_reason, 'erased'), closed_at = coalesce(closed_at, $4), "
         "last_activity_at = CASE WHEN closed_at IS NULL THEN $4 ELSE last_activity_at END "
         "WHERE brand_id = $1 AND customer_id = $2",
@@ -146,21 +158,23 @@ _ANONYMISE: Final = [
     ),
     (
         "inbound_messages",
-        f"UPDATE inbound_messages SET {_blank('inbound_messages')}, {_new('customer_id')}, "
-        "invitation_id = CASE WHEN customer_id IS NULL THEN invitation_id ELSE erased_id($3, invitation_id) END, "
-        # The provider's id leads to the provider's own copy of the phone and text; it stays unique per provider.
-        f"provider_message_id = 'erased:' || inbound_id::text WHERE {_inbound('$4')}",
+        f"UPDATE inbound_messages SET {_blank('inbound_messages')}, {_new('customer_id', 'inbound_id')}, "
+        # A message no customer was found for may name another's conversation or invitation: those keep their ids.
+        f"{_theirs('invitation_id')}, {_theirs('conversation_id')}, "
+        # The provider's id leads to the provider's own copy of the phone and text; it stays unique per provider (by the
+        # message's new id).
+        f"provider_message_id = 'erased:' || erased_id($3, inbound_id)::text WHERE {_inbound('$4')}",
         ("key", "phone"),
     ),
     (
         "self_report_comments",
-        f"UPDATE self_report_comments SET {_blank('self_report_comments')} "
+        f"UPDATE self_report_comments SET {_blank('self_report_comments')}, {_new('report_id')}, seq = DEFAULT "
         f"WHERE brand_id = $1 AND report_id IN ({_REPORTS})",
-        (),
+        ("key",),
     ),
     (
         "self_reports",
-        f"UPDATE self_reports SET {_blank('self_reports')}, {_new('customer_id', 'participant_id', 'event_id')} "
+        f"UPDATE self_reports SET {_blank('self_reports')}, {_new('report_id', 'customer_id', 'participant_id', 'event_id', 'inbound_id')} "
         "WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
@@ -186,7 +200,7 @@ _ANONYMISE: Final = [
     ),
     (
         "consent_changes",
-        f"UPDATE consent_changes SET {_new('customer_id')} WHERE brand_id = $1 AND customer_id = $2",
+        f"UPDATE consent_changes SET {_new('customer_id')}, change_id = DEFAULT WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
 ]
