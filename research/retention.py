@@ -78,6 +78,13 @@ class Step(NamedTuple):
     on `age`."""
     lifetime: timedelta = timedelta(0)
     """How long after it was stored a row's `age` may still be."""
+    order: tuple[str, ...] = ()
+    """The order a run reads the rows in, each batch after the last row of the one before (the key unless said):
+    a batch reads the rows it blanks, not again those the batches before it did."""
+
+    @property
+    def resume(self) -> tuple[str, ...]:
+        return self.order or self.key
 
 
 STEPS: Final = (
@@ -87,7 +94,7 @@ STEPS: Final = (
     # behind the hourly windows by the time its invitation ends: the nightly run over the whole history takes it.
     Step("messages", ("message_id",), "created_at", older=INVITATION_OVER, stored="message_id"),
     Step("inbound_messages", ("inbound_id",), "received_at", stored="inbound_id"),
-    Step("answers", ("answer_id",), "answered_at"),  # answers_by_time
+    Step("answers", ("answer_id",), "answered_at", order=("answered_at", "answer_id")),  # answers_by_time
     Step("refused_answers", ("refusal_id",), "received_at"),
     # Closed at most as long after it opened as an invitation lives (and the sweep that closes it runs each minute).
     Step(
@@ -102,19 +109,25 @@ STEPS: Final = (
 )
 
 
-def _statement(step: Step, *, windowed: bool) -> str:
+def _statement(step: Step, *, windowed: bool, resumed: bool) -> str:
     """One batch of `step`: $1 brand, $2 cutoff, $3 the batch size, $4 the run's time; `windowed`, only rows from
     where the last complete run stopped ($5) and, with `Step.stored`, the range of ids ($6, $7) of the rows stored
-    meanwhile."""
+    meanwhile; `resumed`, only rows after the last batch's last (`Step.resume`, the parameters after those).
+    Returns the blanked rows' `Step.resume` columns."""
     raw = RAW[step.table]
     window = f"AND {step.age} >= $5" if windowed else ""
     if windowed and step.stored:
         window += f" AND {step.stored} >= $6 AND {step.stored} < $7"
     older = f"AND {step.older}" if step.older else ""
-    keys = ", ".join(step.key)
+    first = 5 + windowed + 2 * (windowed and step.stored is not None)
+    after = ", ".join(f"${first + n}" for n in range(len(step.resume)))
+    resume = ", ".join(step.resume)
+    later = f"AND ({resume}) > ({after})" if resumed else ""
+    columns = ", ".join(dict.fromkeys(step.key + step.resume))
     batch = f"""batch AS (
-        SELECT {keys} FROM {step.table}
-        WHERE brand_id = $1 AND {step.age} < $2 AND $2 <= $4::timestamptz {older} {window} AND {raw.present}
+        SELECT {columns} FROM {step.table}
+        WHERE brand_id = $1 AND {step.age} < $2 AND $2 <= $4::timestamptz {older} {window} {later} AND {raw.present}
+        ORDER BY {resume}
         LIMIT $3
         FOR UPDATE SKIP LOCKED
     )"""
@@ -124,11 +137,15 @@ def _statement(step: Step, *, windowed: bool) -> str:
         FROM batch WHERE t.brand_id = $1 AND ({", ".join(f"t.{k}" for k in step.key)}) = ({
         ", ".join(f"batch.{k}" for k in step.key)
     })
+        RETURNING {", ".join(f"t.{c}" for c in step.resume)}
     """
 
 
 _STATEMENTS: Final = {
-    (step.table, windowed): _statement(step, windowed=windowed) for step in STEPS for windowed in (False, True)
+    (step.table, windowed, resumed): _statement(step, windowed=windowed, resumed=resumed)
+    for step in STEPS
+    for windowed in (False, True)
+    for resumed in (False, True)
 }
 
 
@@ -166,10 +183,20 @@ async def due(conn: asyncpg.Connection, now: datetime) -> list[Due]:
     ]
 
 
-async def anonymise_batch(conn: asyncpg.Connection, brand: Due, step: Step, limit: int = BATCH) -> int:
+class Batch(NamedTuple):
+    """What one batch did: how many rows it blanked, and where the next batch of the run starts (None: nothing
+    was blanked, the next starts where this one did)."""
+
+    rows: int
+    last: tuple[Any, ...] | None
+
+
+async def anonymise_batch(
+    conn: asyncpg.Connection, brand: Due, step: Step, limit: int = BATCH, after: tuple[Any, ...] | None = None
+) -> Batch:
     """Blank the raw content of up to `limit` of the brand's rows of `step` that are old and still hold some
-    (skipping rows another transaction holds); how many were. One statement: its own transaction unless the
-    caller holds one."""
+    (skipping rows another transaction holds), in `Step.resume` order and after the row `after` (the last
+    `Batch.last` of the run). One statement: its own transaction unless the caller holds one."""
     args: list[Any] = [brand.brand_id, brand.cutoff, limit, brand.now]
     if brand.since is not None:
         args.append(brand.since)
@@ -178,8 +205,10 @@ async def anonymise_batch(conn: asyncpg.Connection, brand: Due, step: Step, limi
                 _first_id(brand.since - step.lifetime - CLOCK_MARGIN),
                 _first_id(brand.cutoff + CLOCK_MARGIN),
             ]
-    status = await conn.execute(_STATEMENTS[step.table, brand.since is not None], *args)
-    return int(status.rsplit(" ", 1)[-1])
+    if after is not None:
+        args += after
+    done = await conn.fetch(_STATEMENTS[step.table, brand.since is not None, after is not None], *args)
+    return Batch(len(done), max((tuple(r) for r in done), default=None))
 
 
 async def finish(conn: asyncpg.Connection, brand: Due, rows: dict[str, int], *, complete: bool) -> int | None:
