@@ -21,7 +21,9 @@ customer's, their events', invitations', messages', answers', refused submission
 conversations', self-reports' and study participations', the same new id wherever a row names another), and the
 numbers that name the rows of a timeline (status changes, consent changes, diary comments: an item's ``item_id``)
 drawn anew from their sequences: the customer row becomes a tombstone
-(``erased:<new id>``, no contact data, opted out), so no join leads from anything the brand holds back to the rows,
+(``erased:<new id>`` padded with dots past the longest external id the API takes, `TOMBSTONE_LENGTH`, so that no
+request — an event, ``PUT /v1/customers/…``, a study enrolment — can name it and attach new data to it; no contact
+data, opted out), so no join leads from anything the brand holds back to the rows,
 and the exports' pseudonym of the customer changes with their id, so new files cannot be linked to earlier ones.
 The rows keep their times, which latency statistics need: a brand that kept its own record of when it reported a
 contact could still find a row by its time, so a brand that must rule that out chooses ``delete``. ``delete``
@@ -35,12 +37,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Final, Literal, get_args
+from typing import Final, Literal, cast, get_args
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import Meta
 
+from customers.model import ExternalId
 from research import audit
 from research.personal import RAW, with_ctes
 from research.pseudonyms import brand_key
@@ -48,6 +52,8 @@ from triggers.model import Channel
 from triggers.queries import cancel_only_on
 
 ErasurePolicy = Literal["anonymise", "delete"]
+TOMBSTONE_LENGTH: Final = cast(Meta, ExternalId.__metadata__[0]).max_length + 1  # type: ignore[attr-defined,operator]
+"""The length of a tombstone's external id: one more than any request may give (`customers.model.ExternalId`)."""
 EVERY_CHANNEL: Final = list(get_args(Channel))
 
 
@@ -74,7 +80,7 @@ _CUSTOMER = """
 SELECT c.customer_id, c.phone, b.erasure
 FROM customers c JOIN brands b ON b.brand_id = c.brand_id
 WHERE c.brand_id = $1 AND c.external_id = $2
-  AND c.external_id <> 'erased:' || c.customer_id::text  -- an anonymised customer's tombstone is nobody
+  AND length(c.external_id) <= $3  -- an anonymised customer's tombstone is nobody
 FOR UPDATE OF c
 """
 # Locked, so that an answer or a reply being stored for one of them comes before the erasure or finds nothing.
@@ -247,7 +253,8 @@ SELECT count(*) FROM moved
 """
 _TOMBSTONE = """
 UPDATE customers
-SET customer_id = erased_id($3, customer_id), external_id = 'erased:' || erased_id($3, customer_id)::text,
+SET customer_id = erased_id($3, customer_id),
+    external_id = rpad('erased:' || erased_id($3, customer_id)::text, $5, '.'),
     phone = NULL, push_tokens = '{}', attributes = '{}', consents = '{}', unsubscribed = '{}',
     phone_unreachable = NULL, opted_out_at = coalesce(opted_out_at, $4), updated_at = $4
 WHERE brand_id = $1 AND customer_id = $2
@@ -260,7 +267,7 @@ async def erase_customer(
 ) -> Erasure | None:
     """Erase the brand's customer `external_id` as the brand's policy says, in the caller's transaction, and
     record it in the audit log as done by `actor`; None if the brand has no such customer (or it was erased)."""
-    found = await conn.fetchrow(_CUSTOMER, brand_id, external_id)
+    found = await conn.fetchrow(_CUSTOMER, brand_id, external_id, TOMBSTONE_LENGTH - 1)
     if found is None:
         return None
     customer_id, phone, policy = found["customer_id"], found["phone"], found["erasure"]
@@ -278,7 +285,9 @@ async def erase_customer(
         await conn.fetchval(_KEEP_OPT_OUTS, brand_id, customer_id, phone) if phone is not None else 0
     )
     if policy == "anonymise":
-        rows["customers"] = _count(await conn.execute(_TOMBSTONE, brand_id, customer_id, key, now))
+        rows["customers"] = _count(
+            await conn.execute(_TOMBSTONE, brand_id, customer_id, key, now, TOMBSTONE_LENGTH)
+        )
     else:
         rows["customers"] = _count(await conn.execute(_DELETE_CUSTOMER, brand_id, customer_id))
     entry = await audit.record(

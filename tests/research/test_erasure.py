@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from research.erasure import TOMBSTONE_LENGTH
 from research.exports.dataset import ExportRequest
 from research.exports.datasets import build
 from research.pseudonyms import brand_key
@@ -341,7 +342,13 @@ async def test_an_erased_customer_leaves_no_trace(
     tombstone = await conn.fetchrow(
         "SELECT * FROM customers WHERE brand_id = $1 AND external_id LIKE 'erased:%'", acme
     )
-    assert left == 1 and tombstone["external_id"] == f"erased:{tombstone['customer_id']}"
+    named = tombstone["external_id"]
+    assert left == 1 and named == f"erased:{tombstone['customer_id']}".ljust(TOMBSTONE_LENGTH, ".")
+    # No request can name the tombstone, so none attaches new data to it.
+    put = await client.put(f"/v1/customers/{named}", json={"phone": PHONE}, headers=headers)
+    event = await client.post("/v1/events", json=visit("v-after", named), headers=brand.headers("ingest"))
+    timeline = await client.get(f"/v1/customers/{named}/timeline", headers=headers)
+    assert (put.status_code, event.status_code, timeline.status_code) == (422, 422, 422), (put.text, event.text)
     assert (tombstone["phone"], tombstone["push_tokens"], tombstone["attributes"]) == (None, [], {})
     assert tombstone["customer_id"] != customer_id and uuid.UUID(str(tombstone["customer_id"])).version == 7
     assert (await brand_key(conn, acme)).pseudonym(tombstone["customer_id"]) != pseudonym
@@ -360,8 +367,8 @@ async def test_an_erased_customer_leaves_no_trace(
         and await conn.fetchval("SELECT count(*) FROM invitations WHERE customer_id = $1", customer_id) == 0
     )
     assert await conn.fetchval("SELECT count(*) FROM diary_links") == 0
-    # A second erasure of the tombstone is refused like any unknown customer.
-    assert (await client.delete(f"/v1/customers/{tombstone['external_id']}", headers=headers)).status_code == 404
+    # Nor can a second erasure of the tombstone.
+    assert (await client.delete(f"/v1/customers/{named}", headers=headers)).status_code == 422
 
 
 async def test_a_stop_outlives_the_erasure_of_its_phone(
