@@ -17,8 +17,13 @@ Whatever the policy:
 
 Then ``anonymise`` (the default) keeps the rows — coded answers, events, decisions, invitations, consent history —
 for statistics, with every id the brand or a provider was given replaced (`erased_id` in migrations/0014: the
-customer's, their events', invitations', messages' and study participations'): the customer row becomes a tombstone
-(``erased:<new id>``, no contact data, opted out), so no join leads from anything the brand holds back to the rows,
+customer's, their events', invitations', messages', answers', refused submissions', inbound messages',
+conversations', self-reports' and study participations', the same new id wherever a row names another), and the
+numbers that name the rows of a timeline (status changes, consent changes, diary comments: an item's ``item_id``)
+drawn anew from their sequences: the customer row becomes a tombstone
+(``erased:<new id>`` padded with dots past the longest external id the API takes, `TOMBSTONE_LENGTH`, so that no
+request — an event, ``PUT /v1/customers/…``, a study enrolment — can name it and attach new data to it; no contact
+data, opted out), so no join leads from anything the brand holds back to the rows,
 and the exports' pseudonym of the customer changes with their id, so new files cannot be linked to earlier ones.
 The rows keep their times, which latency statistics need: a brand that kept its own record of when it reported a
 contact could still find a row by its time, so a brand that must rule that out chooses ``delete``. ``delete``
@@ -32,12 +37,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Final, Literal, get_args
+from typing import Final, Literal, cast, get_args
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import Meta
 
+from customers.model import ExternalId
 from research import audit
 from research.personal import RAW, with_ctes
 from research.pseudonyms import brand_key
@@ -45,6 +52,8 @@ from triggers.model import Channel
 from triggers.queries import cancel_only_on
 
 ErasurePolicy = Literal["anonymise", "delete"]
+TOMBSTONE_LENGTH: Final = cast(Meta, ExternalId.__metadata__[0]).max_length + 1  # type: ignore[attr-defined,operator]
+"""The length of a tombstone's external id: one more than any request may give (`customers.model.ExternalId`)."""
 EVERY_CHANNEL: Final = list(get_args(Channel))
 
 
@@ -71,7 +80,7 @@ _CUSTOMER = """
 SELECT c.customer_id, c.phone, b.erasure
 FROM customers c JOIN brands b ON b.brand_id = c.brand_id
 WHERE c.brand_id = $1 AND c.external_id = $2
-  AND c.external_id <> 'erased:' || c.customer_id::text  -- an anonymised customer's tombstone is nobody
+  AND length(c.external_id) <= $3  -- an anonymised customer's tombstone is nobody
 FOR UPDATE OF c
 """
 # Locked, so that an answer or a reply being stored for one of them comes before the erasure or finds nothing.
@@ -97,6 +106,12 @@ def _new(*columns: str) -> str:
     return ", ".join(f"{c} = erased_id($3, {c})" for c in columns)
 
 
+def _theirs(column: str) -> str:
+    """`column` of an inbound message replaced if the message was the customer's, kept if no customer was found
+    for it."""
+    return f"{column} = CASE WHEN customer_id IS NULL THEN {column} ELSE erased_id($3, {column}) END"
+
+
 def _blank(table: str) -> str:
     return RAW[table].blank
 
@@ -120,25 +135,28 @@ _ANONYMISE: Final = [
     ),
     (
         "invitation_transitions",
-        f"UPDATE invitation_transitions SET {_new('invitation_id')} "
+        f"UPDATE invitation_transitions SET {_new('invitation_id')}, seq = DEFAULT "
         f"WHERE brand_id = $1 AND invitation_id IN ({_INVITATIONS})",
         ("key",),
     ),
     (
         "answers",
-        f"{with_ctes(RAW['answers'])} UPDATE answers SET {_blank('answers')}, {_new('invitation_id', 'customer_id')} "
+        f"{with_ctes(RAW['answers'])} UPDATE answers SET {_blank('answers')}, "
+        f"{_new('answer_id', 'invitation_id', 'customer_id', 'inbound_id')} "
         "WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
     (
         "refused_answers",
-        f"UPDATE refused_answers SET {_blank('refused_answers')}, {_new('invitation_id', 'customer_id')} "
+        f"UPDATE refused_answers SET {_blank('refused_answers')}, "
+        f"{_new('refusal_id', 'invitation_id', 'customer_id')} "
         "WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
     (
         "conversations",
-        f"UPDATE conversations SET {_blank('conversations')}, {_new('invitation_id', 'customer_id')}, "
+        f"UPDATE conversations SET {_blank('conversations')}, "
+        f"{_new('conversation_id', 'invitation_id', 'customer_id')}, "
         "close_reason = coalesce(close_reason, 'erased'), closed_at = coalesce(closed_at, $4), "
         "last_activity_at = CASE WHEN closed_at IS NULL THEN $4 ELSE last_activity_at END "
         "WHERE brand_id = $1 AND customer_id = $2",
@@ -146,21 +164,23 @@ _ANONYMISE: Final = [
     ),
     (
         "inbound_messages",
-        f"UPDATE inbound_messages SET {_blank('inbound_messages')}, {_new('customer_id')}, "
-        "invitation_id = CASE WHEN customer_id IS NULL THEN invitation_id ELSE erased_id($3, invitation_id) END, "
-        # The provider's id leads to the provider's own copy of the phone and text; it stays unique per provider.
-        f"provider_message_id = 'erased:' || inbound_id::text WHERE {_inbound('$4')}",
+        f"UPDATE inbound_messages SET {_blank('inbound_messages')}, {_new('customer_id', 'inbound_id')}, "
+        # A message no customer was found for may name another's conversation or invitation: those keep their ids.
+        f"{_theirs('invitation_id')}, {_theirs('conversation_id')}, "
+        # The provider's id leads to the provider's own copy of the phone and text; it stays unique per provider (by the
+        # message's new id).
+        f"provider_message_id = 'erased:' || erased_id($3, inbound_id)::text WHERE {_inbound('$4')}",
         ("key", "phone"),
     ),
     (
         "self_report_comments",
-        f"UPDATE self_report_comments SET {_blank('self_report_comments')} "
+        f"UPDATE self_report_comments SET {_blank('self_report_comments')}, {_new('report_id')}, seq = DEFAULT "
         f"WHERE brand_id = $1 AND report_id IN ({_REPORTS})",
-        (),
+        ("key",),
     ),
     (
         "self_reports",
-        f"UPDATE self_reports SET {_blank('self_reports')}, {_new('customer_id', 'participant_id', 'event_id')} "
+        f"UPDATE self_reports SET {_blank('self_reports')}, {_new('report_id', 'customer_id', 'participant_id', 'event_id', 'inbound_id')} "
         "WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
@@ -186,7 +206,7 @@ _ANONYMISE: Final = [
     ),
     (
         "consent_changes",
-        f"UPDATE consent_changes SET {_new('customer_id')} WHERE brand_id = $1 AND customer_id = $2",
+        f"UPDATE consent_changes SET {_new('customer_id')}, change_id = DEFAULT WHERE brand_id = $1 AND customer_id = $2",
         ("key",),
     ),
 ]
@@ -233,7 +253,8 @@ SELECT count(*) FROM moved
 """
 _TOMBSTONE = """
 UPDATE customers
-SET customer_id = erased_id($3, customer_id), external_id = 'erased:' || erased_id($3, customer_id)::text,
+SET customer_id = erased_id($3, customer_id),
+    external_id = rpad('erased:' || erased_id($3, customer_id)::text, $5, '.'),
     phone = NULL, push_tokens = '{}', attributes = '{}', consents = '{}', unsubscribed = '{}',
     phone_unreachable = NULL, opted_out_at = coalesce(opted_out_at, $4), updated_at = $4
 WHERE brand_id = $1 AND customer_id = $2
@@ -246,7 +267,7 @@ async def erase_customer(
 ) -> Erasure | None:
     """Erase the brand's customer `external_id` as the brand's policy says, in the caller's transaction, and
     record it in the audit log as done by `actor`; None if the brand has no such customer (or it was erased)."""
-    found = await conn.fetchrow(_CUSTOMER, brand_id, external_id)
+    found = await conn.fetchrow(_CUSTOMER, brand_id, external_id, TOMBSTONE_LENGTH - 1)
     if found is None:
         return None
     customer_id, phone, policy = found["customer_id"], found["phone"], found["erasure"]
@@ -264,7 +285,9 @@ async def erase_customer(
         await conn.fetchval(_KEEP_OPT_OUTS, brand_id, customer_id, phone) if phone is not None else 0
     )
     if policy == "anonymise":
-        rows["customers"] = _count(await conn.execute(_TOMBSTONE, brand_id, customer_id, key, now))
+        rows["customers"] = _count(
+            await conn.execute(_TOMBSTONE, brand_id, customer_id, key, now, TOMBSTONE_LENGTH)
+        )
     else:
         rows["customers"] = _count(await conn.execute(_DELETE_CUSTOMER, brand_id, customer_id))
     entry = await audit.record(

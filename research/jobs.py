@@ -43,13 +43,15 @@ async def run_retention(
         complete = True
         async with pool.acquire() as conn:
             for step in retention.STEPS:
+                after = None
                 while True:
                     if time.monotonic() > deadline:
                         complete = False
                         break
-                    done = await retention.anonymise_batch(conn, brand, step, batch)
-                    rows[step.table] += done
-                    if done < batch:
+                    done = await retention.anonymise_batch(conn, brand, step, batch, after)
+                    rows[step.table] += done.rows
+                    after = done.last or after
+                    if done.rows < batch:
                         break
             async with conn.transaction():
                 await retention.finish(conn, brand, rows, complete=complete)

@@ -8,7 +8,7 @@ current contact data, which it updates or erases (`research.erasure`).
 
 "Older than the period" is per table, by when the content came to be and was stored (`STEPS`): an event by both
 when it occurred and when lxt received it (one reported late is kept the period from its arrival), a message by
-when it was sent, an inbound message when received, an answer when given, a conversation when it closed (its phone
+when it was sent once its invitation is over (a reply, a STOP above all, finds its brand and customer by it), an inbound message when received, an answer when given, a conversation when it closed (its phone
 is needed until then), a study comment when written.
 
 A run works in batches (`anonymise_batch`, at most `BATCH` rows, one statement each, so a transaction stays small)
@@ -56,6 +56,13 @@ def check_retention(retention: timedelta | None) -> list[FieldError]:
     return check_duration(retention, "/retention", minimum=RETENTION_MIN, maximum=RETENTION_MAX)
 
 
+INVITATION_OVER: Final = """EXISTS (
+    SELECT FROM invitations i
+    WHERE i.brand_id = $1 AND i.invitation_id = messages.invitation_id
+      AND i.status NOT IN ('scheduled', 'sending') AND i.expires_at < $4)"""
+"""A message's invitation can no longer be answered (as of the run's time, $4)."""
+
+
 class Step(NamedTuple):
     """One table's raw content and when a row of it is old."""
 
@@ -65,19 +72,29 @@ class Step(NamedTuple):
     age: str
     """The time a row is as old as: it is anonymised once this is before the cutoff."""
     older: str = ""
-    """More that must be before the cutoff ($2)."""
+    """More that must be true of an old row (the cutoff is $2, the run's time $4)."""
     stored: str | None = None
     """The UUIDv7 key column whose time bounds the scan (the time the row was stored), when the table has no index
     on `age`."""
     lifetime: timedelta = timedelta(0)
     """How long after it was stored a row's `age` may still be."""
+    order: tuple[str, ...] = ()
+    """The order a run reads the rows in, each batch after the last row of the one before (the key unless said):
+    a batch reads the rows it blanks, not again those the batches before it did."""
+
+    @property
+    def resume(self) -> tuple[str, ...]:
+        return self.order or self.key
 
 
 STEPS: Final = (
     Step("events", ("event_id",), "received_at", older="occurred_at < $2", stored="event_id"),
-    Step("messages", ("message_id",), "created_at", stored="message_id"),
+    # Only once its invitation is over: until then a reply to the message (a STOP above all) finds the brand on a
+    # shared sender, and the customer, by the message's recipient (responses.inbound). Such a message is usually
+    # behind the hourly windows by the time its invitation ends: the nightly run over the whole history takes it.
+    Step("messages", ("message_id",), "created_at", older=INVITATION_OVER, stored="message_id"),
     Step("inbound_messages", ("inbound_id",), "received_at", stored="inbound_id"),
-    Step("answers", ("answer_id",), "answered_at"),  # answers_by_time
+    Step("answers", ("answer_id",), "answered_at", order=("answered_at", "answer_id")),  # answers_by_time
     Step("refused_answers", ("refusal_id",), "received_at"),
     # Closed at most as long after it opened as an invitation lives (and the sweep that closes it runs each minute).
     Step(
@@ -92,18 +109,25 @@ STEPS: Final = (
 )
 
 
-def _statement(step: Step, *, windowed: bool) -> str:
-    """One batch of `step`: $1 brand, $2 cutoff, $3 the batch size; `windowed`, only rows from where the last
-    complete run stopped ($4) and, with `Step.stored`, the range of ids ($5, $6) of the rows stored meanwhile."""
+def _statement(step: Step, *, windowed: bool, resumed: bool) -> str:
+    """One batch of `step`: $1 brand, $2 cutoff, $3 the batch size, $4 the run's time; `windowed`, only rows from
+    where the last complete run stopped ($5) and, with `Step.stored`, the range of ids ($6, $7) of the rows stored
+    meanwhile; `resumed`, only rows after the last batch's last (`Step.resume`, the parameters after those).
+    Returns the blanked rows' `Step.resume` columns."""
     raw = RAW[step.table]
-    window = f"AND {step.age} >= $4" if windowed else ""
+    window = f"AND {step.age} >= $5" if windowed else ""
     if windowed and step.stored:
-        window += f" AND {step.stored} >= $5 AND {step.stored} < $6"
+        window += f" AND {step.stored} >= $6 AND {step.stored} < $7"
     older = f"AND {step.older}" if step.older else ""
-    keys = ", ".join(step.key)
+    first = 5 + windowed + 2 * (windowed and step.stored is not None)
+    after = ", ".join(f"${first + n}" for n in range(len(step.resume)))
+    resume = ", ".join(step.resume)
+    later = f"AND ({resume}) > ({after})" if resumed else ""
+    columns = ", ".join(dict.fromkeys(step.key + step.resume))
     batch = f"""batch AS (
-        SELECT {keys} FROM {step.table}
-        WHERE brand_id = $1 AND {step.age} < $2 {older} {window} AND {raw.present}
+        SELECT {columns} FROM {step.table}
+        WHERE brand_id = $1 AND {step.age} < $2 AND $2 <= $4::timestamptz {older} {window} {later} AND {raw.present}
+        ORDER BY {resume}
         LIMIT $3
         FOR UPDATE SKIP LOCKED
     )"""
@@ -113,11 +137,15 @@ def _statement(step: Step, *, windowed: bool) -> str:
         FROM batch WHERE t.brand_id = $1 AND ({", ".join(f"t.{k}" for k in step.key)}) = ({
         ", ".join(f"batch.{k}" for k in step.key)
     })
+        RETURNING {", ".join(f"t.{c}" for c in step.resume)}
     """
 
 
 _STATEMENTS: Final = {
-    (step.table, windowed): _statement(step, windowed=windowed) for step in STEPS for windowed in (False, True)
+    (step.table, windowed, resumed): _statement(step, windowed=windowed, resumed=resumed)
+    for step in STEPS
+    for windowed in (False, True)
+    for resumed in (False, True)
 }
 
 
@@ -127,6 +155,7 @@ class Due(msgspec.Struct, frozen=True, kw_only=True):
 
     brand_id: UUID
     retention: timedelta
+    now: datetime
     cutoff: datetime
     since: datetime | None
 
@@ -144,6 +173,7 @@ async def due(conn: asyncpg.Connection, now: datetime) -> list[Due]:
         Due(
             brand_id=r["brand_id"],
             retention=r["retention"],
+            now=now,
             cutoff=now - r["retention"],
             since=None
             if r["retention_applied_until"] is None or now.hour == WHOLE_HISTORY_HOUR
@@ -153,11 +183,21 @@ async def due(conn: asyncpg.Connection, now: datetime) -> list[Due]:
     ]
 
 
-async def anonymise_batch(conn: asyncpg.Connection, brand: Due, step: Step, limit: int = BATCH) -> int:
+class Batch(NamedTuple):
+    """What one batch did: how many rows it blanked, and where the next batch of the run starts (None: nothing
+    was blanked, the next starts where this one did)."""
+
+    rows: int
+    last: tuple[Any, ...] | None
+
+
+async def anonymise_batch(
+    conn: asyncpg.Connection, brand: Due, step: Step, limit: int = BATCH, after: tuple[Any, ...] | None = None
+) -> Batch:
     """Blank the raw content of up to `limit` of the brand's rows of `step` that are old and still hold some
-    (skipping rows another transaction holds); how many were. One statement: its own transaction unless the
-    caller holds one."""
-    args: list[Any] = [brand.brand_id, brand.cutoff, limit]
+    (skipping rows another transaction holds), in `Step.resume` order and after the row `after` (the last
+    `Batch.last` of the run). One statement: its own transaction unless the caller holds one."""
+    args: list[Any] = [brand.brand_id, brand.cutoff, limit, brand.now]
     if brand.since is not None:
         args.append(brand.since)
         if step.stored:
@@ -165,8 +205,10 @@ async def anonymise_batch(conn: asyncpg.Connection, brand: Due, step: Step, limi
                 _first_id(brand.since - step.lifetime - CLOCK_MARGIN),
                 _first_id(brand.cutoff + CLOCK_MARGIN),
             ]
-    status = await conn.execute(_STATEMENTS[step.table, brand.since is not None], *args)
-    return int(status.rsplit(" ", 1)[-1])
+    if after is not None:
+        args += after
+    done = await conn.fetch(_STATEMENTS[step.table, brand.since is not None, after is not None], *args)
+    return Batch(len(done), max((tuple(r) for r in done), default=None))
 
 
 async def finish(conn: asyncpg.Connection, brand: Due, rows: dict[str, int], *, complete: bool) -> int | None:

@@ -13,6 +13,9 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from research.erasure import TOMBSTONE_LENGTH
+from research.exports.dataset import ExportRequest
+from research.exports.datasets import build
 from research.pseudonyms import brand_key
 from server.settings import Settings
 from tests.conftest import BrandFixture
@@ -123,6 +126,53 @@ async def rows_naming(conn: asyncpg.Connection, brand_id: uuid.UUID, external_id
     }
 
 
+NUMBERED = {
+    "consent": ("consent_changes", "change_id"),
+    "invitation_status": ("invitation_transitions", "seq"),
+    "diary_comment": ("self_report_comments", "seq"),
+}
+"""The timeline kinds whose item ids end in a row number, and the number's table and column."""
+
+
+async def ids_handed_out(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, external_id: str
+) -> tuple[set[str], dict[str, set[int]]]:
+    """Every id the brand could have been given for the customer: from their whole timeline (items' ids, their
+    invitations' and events' ids, the ids in their details) and from a responses-long export with personal data
+    (every ``*_id`` column but the question's); and the row numbers of timeline items, per kind (`NUMBERED`)."""
+    ids: set[str] = set()
+    numbers: dict[str, set[int]] = {kind: set() for kind in NUMBERED}
+    cursor = None
+    while True:
+        query = "?limit=100" + (f"&cursor={cursor}" if cursor else "")
+        page = await client.get(f"/v1/customers/{external_id}/timeline{query}", headers=brand.headers("manage"))
+        assert page.status_code == 200, page.text
+        for item in page.json()["items"]:
+            # A row id, then a row number or a receipt's status (not an id) after a slash.
+            row, _, number = item["item_id"].partition("/")
+            if item["kind"] in NUMBERED:
+                numbers[item["kind"]].add(int(number or row))
+            if not row.isdigit():
+                ids.add(row)
+            named = [item.get("invitation_id"), item.get("event_id")]
+            named += [v for name, v in item["detail"].items() if name.endswith("_id") and name != "question_id"]
+            ids.update(str(value) for value in named if value is not None)
+        if (cursor := page.json()["next_cursor"]) is None:
+            break
+    request = ExportRequest(brand_id=brand.brand.brand_id, pii=True)
+    dataset = await build(conn, "responses-long", request)
+    for row in await conn.fetch(dataset.sql, *dataset.args):
+        if row["external_id"] == external_id:
+            ids.update(
+                str(value)
+                for name, value in row.items()
+                if name.endswith("_id")
+                and name != "question_id"
+                and value is not None  # a question's is the brand's
+            )
+    return ids, numbers
+
+
 async def a_customer_history(
     client: AsyncTestClient,
     brand: BrandFixture,
@@ -227,6 +277,18 @@ async def test_an_erased_customer_leaves_no_trace(
         "SELECT question_id, value FROM answers WHERE jsonb_typeof(value) IN ('number', 'boolean') ORDER BY 1, 2"
     )
     bystander = await rows_naming(conn, acme, "bystander")
+    handed_out, numbered = await ids_handed_out(client, brand, conn, EXTERNAL_ID)
+    # Ids of every kind the customer's rows have: the search below means something.
+    for table, column in (
+        ("answers", "answer_id"),
+        ("inbound_messages", "inbound_id"),
+        ("self_reports", "report_id"),
+        ("conversations", "conversation_id"),
+        ("messages", "provider_message_id"),
+    ):
+        held = {r[0] for r in await conn.fetch(f"SELECT {column}::text FROM {table} WHERE brand_id = $1", acme)}
+        assert held & handed_out, (table, column)
+    assert all(numbered.values()), numbered
     elsewhere = await brand_rows(conn, other_brand.brand.brand_id)
     sent = len(fake_twilio.messages)
 
@@ -243,6 +305,13 @@ async def test_an_erased_customer_leaves_no_trace(
     await run_worker()
     assert len(fake_twilio.messages) == sent
     assert await traces_of(conn, acme, TRACES) == set()
+    # No id the brand was given is anywhere in the brand's rows, nor is any row number of the customer's timeline.
+    after = await brand_rows(conn, acme)
+    left_over = {(table, i) for table, rows in after.items() for row in rows for i in handed_out if i in row}
+    assert left_over == set()
+    for kind, (table, column) in NUMBERED.items():
+        left = await conn.fetch(f"SELECT {column} FROM {table} WHERE {column} = any($1::bigint[])", numbered[kind])
+        assert left == [], kind
     # The other customer and the other brand (the same person there) are as they were.
     assert await rows_naming(conn, acme, "bystander") == bystander
     assert await brand_rows(conn, other_brand.brand.brand_id) == elsewhere
@@ -273,7 +342,13 @@ async def test_an_erased_customer_leaves_no_trace(
     tombstone = await conn.fetchrow(
         "SELECT * FROM customers WHERE brand_id = $1 AND external_id LIKE 'erased:%'", acme
     )
-    assert left == 1 and tombstone["external_id"] == f"erased:{tombstone['customer_id']}"
+    named = tombstone["external_id"]
+    assert left == 1 and named == f"erased:{tombstone['customer_id']}".ljust(TOMBSTONE_LENGTH, ".")
+    # No request can name the tombstone, so none attaches new data to it.
+    put = await client.put(f"/v1/customers/{named}", json={"phone": PHONE}, headers=headers)
+    event = await client.post("/v1/events", json=visit("v-after", named), headers=brand.headers("ingest"))
+    timeline = await client.get(f"/v1/customers/{named}/timeline", headers=headers)
+    assert (put.status_code, event.status_code, timeline.status_code) == (422, 422, 422), (put.text, event.text)
     assert (tombstone["phone"], tombstone["push_tokens"], tombstone["attributes"]) == (None, [], {})
     assert tombstone["customer_id"] != customer_id and uuid.UUID(str(tombstone["customer_id"])).version == 7
     assert (await brand_key(conn, acme)).pseudonym(tombstone["customer_id"]) != pseudonym
@@ -292,8 +367,8 @@ async def test_an_erased_customer_leaves_no_trace(
         and await conn.fetchval("SELECT count(*) FROM invitations WHERE customer_id = $1", customer_id) == 0
     )
     assert await conn.fetchval("SELECT count(*) FROM diary_links") == 0
-    # A second erasure of the tombstone is refused like any unknown customer.
-    assert (await client.delete(f"/v1/customers/{tombstone['external_id']}", headers=headers)).status_code == 404
+    # Nor can a second erasure of the tombstone.
+    assert (await client.delete(f"/v1/customers/{named}", headers=headers)).status_code == 422
 
 
 async def test_a_stop_outlives_the_erasure_of_its_phone(

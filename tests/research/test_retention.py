@@ -192,3 +192,33 @@ async def test_the_period_is_a_brand_setting(client: AsyncTestClient, brand: Bra
 def test_the_worker_runs_retention_every_hour(settings: Settings) -> None:
     [job] = [job for job in create_worker(settings).cron_jobs if job.coroutine is jobs.apply_retention]
     assert job.minute == 17 and job.hour is None and job.timeout_s == jobs.RETENTION_TIMEOUT
+
+
+async def test_a_message_whose_invitation_is_still_open_keeps_its_recipient(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    other_brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx: dict[str, Any],
+    fake_twilio: FakeTwilio,
+) -> None:
+    # Both brands text from the same number: a reply finds its brand by the last message sent to the phone.
+    await text_survey(client, other_brand)
+    await text_survey(client, brand, expires_after="P7D")
+    await keep_for(client, brand, "P1D")
+    await surveyed(client, ctx, brand, fake_twilio, "still-open", PHONE, NEW_NOTE, NEW_TEXT)
+    assert await conn.fetchval("SELECT count(*) FROM conversations WHERE closed_at IS NULL") == 0
+    # Two days on the message is old, but the survey can be answered for five days more.
+    later = datetime.now(UTC) + timedelta(days=2)
+    await jobs.run_retention(ctx["pool"], later)
+    assert await conn.fetchval("SELECT recipient FROM messages") == PHONE
+    assert await traces_of(conn, brand.brand.brand_id, [NEW_NOTE]) == set()
+    await Phone(client, fake_twilio).text("STOP")
+    assert (
+        await conn.fetchval("SELECT brand_id FROM phone_opt_outs WHERE phone = $1", PHONE) == brand.brand.brand_id
+    )
+    # Once the invitation has expired, the message is aged out like any other (by the nightly run: it is behind
+    # the hourly runs' window by then).
+    nightly = (later + timedelta(days=7)).replace(hour=retention.WHOLE_HISTORY_HOUR)
+    assert await jobs.run_retention(ctx["pool"], nightly) > 0
+    assert await conn.fetchval("SELECT count(*) FROM messages WHERE recipient IS NOT NULL") == 0
