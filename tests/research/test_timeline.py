@@ -16,7 +16,7 @@ from responses.answers import expire_due
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
-from tests.helpers import report
+from tests.helpers import event, report
 from tests.responses.factories import sent_invitation
 from tests.responses.studies import enrolled, study_setup
 from tests.responses.texting import FROM, Phone, text_survey, visit, with_twilio
@@ -150,6 +150,17 @@ async def test_an_export_key_reads_the_answers_but_not_the_customers_messages(
         assert [a["raw"] for a in answers] == (["9", "Freundliches Personal"] if personal else [None, None])
     refused = await client.get("/v1/customers/c-1/timeline", headers=brand.headers("ingest"))
     assert refused.status_code == 403
+
+
+async def test_an_events_idempotency_key_is_read_only_by_keys_that_may_read_contact_data(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
+    """Brands name events by order or ticket numbers, which lead back to the customer: exports hold the key back
+    without export_pii, and so does the timeline."""
+    await report(client, brand, event("order-4711"))
+    for scope, key in (("export", None), ("export_pii", "order-4711"), ("manage", "order-4711")):
+        page = await timeline(client, brand, scope=scope)
+        assert [e["idempotency_key"] for e in of_kind(page["items"], "event")] == [key], scope
 
 
 async def test_pages_cover_the_timeline_once_in_order(

@@ -22,6 +22,7 @@ from research import audit
 from server import tenants
 from server.pages import CSP
 from tests.conftest import BrandFixture
+from tests.helpers import event, report
 from tests.responses.factories import sent_invitation
 
 SIGN_IN = "/dashboard/login"
@@ -249,6 +250,18 @@ async def test_the_timeline_viewer_shows_the_brands_own_customers_only(
     shared = await browser.get("/dashboard/customers/shared")
     assert shared.status_code == 200
     assert "store_visit_nps v1" in shared.text and "delivery_csat" not in shared.text
+
+
+async def test_an_events_idempotency_key_is_shown_only_to_a_key_that_may_read_contact_data(
+    browser: AsyncTestClient, brand: BrandFixture
+) -> None:
+    await report(browser, brand, event("order-4711"))
+    for scope, shown in (("export", False), ("export_pii", True)):
+        await sign_in(browser, brand.keys[scope])
+        page = await browser.get("/dashboard/customers/c-1")
+        assert page.status_code == 200 and "store_visit" in page.text
+        assert ("Idempotency key order-4711" in page.text) is shown, scope
+        assert "Idempotency key None" not in page.text
 
 
 async def test_the_look_up_form_leads_to_the_customers_page(browser: AsyncTestClient) -> None:
