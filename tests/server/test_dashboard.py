@@ -301,3 +301,27 @@ async def test_an_unknown_time_zone_is_said_next_to_its_field(
     assert response.status_code == 422
     assert 'id="tz-error"' in response.text and "Unknown time zone" in response.text
     assert "Invitation" in response.text  # still shown, in UTC
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"to": "9999-12-31"}, "to"),
+        ({"to": "0001-01-05"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"}, "from"),
+    ],
+)
+async def test_days_at_the_ends_of_the_calendar_are_said_next_to_their_field(
+    browser: AsyncTestClient, brand: BrandFixture, query: dict, field: str
+) -> None:
+    await sign_in(browser, brand.keys["export"])
+    response = await browser.get("/dashboard", params=query)
+    assert response.status_code == 422, response.text
+    assert re.findall(r'id="(\w+)-error"', response.text) == [field]
+
+
+async def test_the_last_days_of_the_calendar_are_shown(browser: AsyncTestClient, brand: BrandFixture) -> None:
+    await sign_in(browser, brand.keys["export"])
+    query = {"from": "9999-12-30", "to": "9999-12-30", "tz": "Pacific/Kiritimati"}
+    assert (await browser.get("/dashboard", params=query)).status_code == 200
