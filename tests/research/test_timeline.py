@@ -225,6 +225,23 @@ async def test_unknown_customers_and_bad_queries_are_refused_naming_what_was_wro
     assert (await timeline(client, brand, scope="export"))["items"] == []
 
 
+async def test_times_at_the_ends_of_the_calendar_are_answered_or_refused(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
+    await report(client, brand, event("order-4711"))
+    for query in (
+        {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"},
+        {"from": "0001-01-01T00:00:00+14:00"},
+        {"to": "9999-12-31T23:59:59-12:00"},
+        {"cursor": "MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHxldmVudHx4"},  # 0001-01-01T00:00:00+14:00|event|x
+        {"cursor": "é" * 5000},
+        {"limit": "١٠"},
+        {"limit": "9" * 400},
+    ):
+        response = await client.get("/v1/customers/c-1/timeline", params=query, headers=brand.headers("export"))
+        assert response.status_code in (200, 422), (query, response.text)
+
+
 async def test_an_answer_changed_in_the_app_stays_in_the_timeline_marked(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
