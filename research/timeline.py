@@ -407,7 +407,11 @@ LIMIT $9"""
 
 
 _PAGE: Final = {personal: _page_sql(personal) for personal in (False, True)}
-_CUSTOMER: Final = "SELECT customer_id FROM customers WHERE brand_id = $1 AND external_id = $2"
+# An anonymised customer's tombstone (external id ``erased:<its new id>``, research.erasure) is nobody: its rows
+# stay for the figures, but no look-up by id leads to them.
+_CUSTOMER: Final = """
+SELECT customer_id FROM customers
+WHERE brand_id = $1 AND external_id = $2 AND external_id <> 'erased:' || customer_id::text"""
 
 
 async def customer_timeline(

@@ -242,6 +242,20 @@ async def test_times_at_the_ends_of_the_calendar_are_answered_or_refused(
         assert response.status_code in (200, 422), (query, response.text)
 
 
+async def test_an_erased_customers_tombstone_has_no_timeline(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await report(client, brand, event("order-4711"))
+    tombstone = await conn.fetchval(
+        "UPDATE customers SET external_id = 'erased:' || customer_id::text WHERE brand_id = $1 AND external_id = 'c-1' "
+        "RETURNING external_id",
+        brand.brand.brand_id,
+    )
+    for scope in ("export", "manage"):
+        response = await client.get(f"/v1/customers/{tombstone}/timeline", headers=brand.headers(scope))
+        assert response.status_code == 404, response.text
+
+
 async def test_an_answer_changed_in_the_app_stays_in_the_timeline_marked(
     client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
 ) -> None:
