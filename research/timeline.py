@@ -9,6 +9,8 @@ What the customer wrote in their own words beyond their answers' values — the 
 text an answer was read from — is personal data: it is returned only to keys that may read the customer's contact
 data (``manage``, as ``GET /v1/customers/{external_id}``; ``export_pii``, as exports). Free-text answers and diary
 comments are the research data itself, and are returned to every key that may read the timeline, as exports do.
+An event's idempotency key (the brand's own name for it, often an order or ticket number) is held back likewise, as
+exports hold it back without ``export_pii``.
 """
 
 from __future__ import annotations
@@ -87,7 +89,14 @@ class EventDetail(msgspec.Struct, kw_only=True):
     concerns_brand: Annotated[
         str | None, _doc("For a self-report: the brand the encounter was with (maybe a competitor).")
     ]
-    idempotency_key: Annotated[str, _doc("How the brand names the event (`GET /v1/events/{idempotency_key}`).")]
+    idempotency_key: Annotated[
+        str | None,
+        _doc(
+            "How the brand names the event (`GET /v1/events/{idempotency_key}`); null unless the key may read "
+            "personal data (`personal_data`): brands name events by order or ticket numbers, which lead back to "
+            "the customer, so exports treat it as contact data."
+        ),
+    ]
     received_at: datetime
     attributes: dict[str, Any]
 
@@ -379,7 +388,7 @@ class TimelinePage(msgspec.Struct, kw_only=True):
         bool,
         _doc(
             "Whether the customer's own words beyond their answers' values are included (inbound messages' `body`, "
-            "answers' `raw`): only for keys with the `manage` or `export_pii` scope."
+            "answers' `raw`), and events' `idempotency_key`: only for keys with the `manage` or `export_pii` scope."
         ),
     ]
     items: list[TimelineItem]
@@ -398,7 +407,11 @@ LIMIT $9"""
 
 
 _PAGE: Final = {personal: _page_sql(personal) for personal in (False, True)}
-_CUSTOMER: Final = "SELECT customer_id FROM customers WHERE brand_id = $1 AND external_id = $2"
+# An anonymised customer's tombstone (external id ``erased:<its new id>``, research.erasure) is nobody: its rows
+# stay for the figures, but no look-up by id leads to them.
+_CUSTOMER: Final = """
+SELECT customer_id FROM customers
+WHERE brand_id = $1 AND external_id = $2 AND external_id <> 'erased:' || customer_id::text"""
 
 
 async def customer_timeline(

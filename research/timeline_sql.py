@@ -150,6 +150,8 @@ JOIN self_reports s ON s.brand_id = p.brand_id AND s.participant_id = p.particip
 
 
 def _branches(personal: bool) -> dict[Kind, _Branch]:
+    # The brand's name for an event is personal data too: brands name events by order or ticket numbers, which
+    # lead back to the customer (exports treat it as contact data).
     own_words = "{}" if personal else "NULL::text"
     return {
         "inbound": _Branch(
@@ -199,7 +201,7 @@ def _branches(personal: bool) -> dict[Kind, _Branch]:
                 "touchpoint_known": "e.touchpoint_known",
                 "source": "e.source",
                 "concerns_brand": "e.concerns_brand",
-                "idempotency_key": "e.idempotency_key",
+                "idempotency_key": own_words.format("e.idempotency_key"),
                 "received_at": "e.received_at",
                 "attributes": "e.attributes",
             },
@@ -347,7 +349,8 @@ def items_sql(*, one_customer: bool, personal: bool) -> str:
 
     `one_customer`: only the customer of ``$5`` (the API); otherwise every customer of the brand (the export, which
     adds ``ORDER BY`` `EXPORT_ORDER`). `personal`: whether the customer's own words beyond their answers' values
-    are included (inbound messages' bodies, answers' raw text); without it they are null.
+    are included (inbound messages' bodies, answers' raw text), and the brand's idempotency keys of events, which
+    exports treat as contact data; without it they are null.
     """
     branches = _branches(personal)
     union = "\nUNION ALL\n".join(branches[kind].sql(kind, rank, one_customer) for rank, kind in enumerate(KINDS))

@@ -115,7 +115,11 @@ def _words(item: t.TimelineItem) -> tuple[str, list[str]]:
                 d.source, "reported by the participant"
             )
             unknown = "" if d.touchpoint_known else "touchpoint not registered"
-            return d.touchpoint, [source, f"Idempotency key {d.idempotency_key}", unknown]
+            return d.touchpoint, [
+                source,
+                f"Idempotency key {d.idempotency_key}" if d.idempotency_key else "",
+                unknown,
+            ]
         case t.DecisionItem(detail=d):
             if d.outcome == "scheduled":
                 return "Surveyed", [f"by trigger {d.trigger}" if d.trigger else ""]

@@ -91,11 +91,14 @@ def read_controls(params: Mapping[str, str | None], touchpoints: Sequence[str], 
     if zone is None:
         errors["tz"] = f"Unknown time zone: {ZONE_RULE}."
         zone = ZoneInfo("UTC")
-    today = now.astimezone(zone).date()
-    last = _date(params.get("to"), today, "to", errors)
-    first = _date(params.get("from"), last - DEFAULT_RANGE + timedelta(days=1), "from", errors)
+    last = _date(params.get("to"), "to", errors) or now.astimezone(zone).date()
+    first = _date(params.get("from"), "from", errors) or _days_before(
+        last, DEFAULT_RANGE - timedelta(days=1), errors
+    )
     if "from" not in errors and "to" not in errors and last < first:
         errors["to"] = "The last day comes before the first."
+    if not errors and last == date.max:
+        errors["to"] = f"Choose a day before {date.max.isoformat()}."
     bucket = params.get("bucket") or "day"
     if bucket not in ("day", "week"):
         errors["bucket"], bucket = "Choose days or weeks.", "day"
@@ -123,14 +126,24 @@ def control_errors(refused: StatsQueryInvalid) -> dict[str, str]:
 _FIELDS: Final = ("from", "to", "bucket", "touchpoint", "tz")
 
 
-def _date(value: str | None, default: date, name: str, errors: dict[str, str]) -> date:
+def _date(value: str | None, name: str, errors: dict[str, str]) -> date | None:
+    """The day of field `name`, or None when it is empty (the default applies) or not a date (said in `errors`)."""
     if not value:
-        return default
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
         errors[name] = "Enter a date as YYYY-MM-DD."
-        return default
+        return None
+
+
+def _days_before(last: date, days: timedelta, errors: dict[str, str]) -> date:
+    """The default first day, `days` before `last`; near the calendar's start it would be before year 1."""
+    try:
+        return last - days
+    except OverflowError:
+        errors["to"] = "Too close to the start of the calendar for the last 28 days: choose the first day too."
+        return last
 
 
 # -- figures as the page shows them ------------------------------------------------------------------------------

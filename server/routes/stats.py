@@ -15,7 +15,7 @@ from questionnaires.model import SLUG_PATTERN
 from research.stats import studies, touchpoints
 from research.stats.methods import MIN_N_NPS
 from research.stats.model import BucketSize, Dimension, Stats, StudyStats
-from research.stats.query import DEFAULT_RANGE, MAX_BUCKETS, stats_query
+from research.stats.query import DEFAULT_RANGE, EARLIEST, MAX_BUCKETS, stats_query
 from server.auth import requires
 from server.deps import Conn
 from server.errors import ProblemOperation, problems
@@ -44,7 +44,7 @@ _FIGURES = (
     f"in `no_interval`, where its method does not hold (NPS: n < {MIN_N_NPS} or no variance; means: n < 2 or no "
     "variance); `methods` says how each figure was computed.\n\n"
     f"`from` (inclusive) and `to` (exclusive) default to the {DEFAULT_RANGE.days} days up to now (or "
-    f"{DEFAULT_RANGE.days} days from `from`); at most {MAX_BUCKETS} buckets. Filters combine: `touchpoint`, "
+    f"{DEFAULT_RANGE.days} days from `from`); not before {EARLIEST:%Y-%m-%d}; at most {MAX_BUCKETS} buckets. Filters combine: `touchpoint`, "
     "`trigger`, `questionnaire` (keys)."
 )
 

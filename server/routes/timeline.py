@@ -37,8 +37,8 @@ PERSONAL_DATA_SCOPES = frozenset({"manage", "export_pii"})
     "texted reports and diary comments. Items of the same instant are listed in the order they happen in. "
     "Filters combine: `from` (inclusive) and `to` (exclusive) on the item's time, and `kind` (repeatable). In "
     "pages: pass each page's `next_cursor` as `cursor`, with the same filters, to get the next. The customer's "
-    "own words beyond their answers (messages' `body`, answers' `raw`) are included for keys with the `manage` "
-    "or `export_pii` scope only (`personal_data`).",
+    "own words beyond their answers (messages' `body`, answers' `raw`) and events' `idempotency_key` are included "
+    "for keys with the `manage` or `export_pii` scope only (`personal_data`).",
     responses=problems(401, 403, 404, 422, 503),
     operation_class=ProblemOperation,
 )

@@ -328,6 +328,10 @@ async def test_figures_by_trigger_and_by_questionnaire_version_with_filters(
         ("from=2025-01-01T00:00:00Z&to=2026-02-06T00:00:00Z", "query:bucket"),  # 401 days
         ("from=2000-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&bucket=week", "query:from"),
         ("from=0001-01-01T00:00:00Z&tz=America/New_York", "query:from"),
+        ("from=9999-12-31T00:00:00Z", "query:from"),  # 28 days from it leave the calendar
+        ("to=0001-01-02T00:00:00Z", "query:to"),  # and so do 28 days before it
+        ("from=0001-01-01T00:00:00Z&to=0001-01-10T00:00:00Z", "query:from"),  # before 1900
+        ("from=1899-12-31T23:59:59Z&to=1900-01-10T00:00:00Z&bucket=week", "query:from"),
         ("touchpoint=Not%20a%20key", "query:touchpoint"),
     ],
 )
@@ -338,6 +342,25 @@ async def test_bad_parameters_are_named(
         response = await client.get(f"/v1/stats/{path}?{query}", headers=brand.headers("export"))
         assert response.status_code == 422, response.text
         assert [e["pointer"] for e in response.json()["errors"]] == [pointer]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=9999-12-01T00:00:00Z&to=9999-12-31T23:59:59Z",
+        "from=9999-12-01T00:00:00Z&to=9999-12-31T23:59:59Z&bucket=week&tz=Pacific/Kiritimati",
+        "to=9999-12-31T23:59:59Z",
+        "from=1900-01-01T00:00:00Z&tz=Pacific/Kiritimati",
+    ],
+)
+async def test_ranges_at_the_ends_of_the_calendar_are_answered_or_refused(
+    client: AsyncTestClient, brand: BrandFixture, query: str
+) -> None:
+    for path in ("touchpoints", "triggers", "questionnaires"):
+        response = await client.get(f"/v1/stats/{path}?{query}", headers=brand.headers("export"))
+        assert response.status_code in (200, 422), response.text
+        if response.status_code == 422:
+            assert [e["pointer"] for e in response.json()["errors"]] in (["query:from"], ["query:to"])
 
 
 async def test_the_longest_ranges_allowed(client: AsyncTestClient, brand: BrandFixture) -> None:

@@ -16,7 +16,7 @@ from responses.answers import expire_due
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
-from tests.helpers import report
+from tests.helpers import event, report
 from tests.responses.factories import sent_invitation
 from tests.responses.studies import enrolled, study_setup
 from tests.responses.texting import FROM, Phone, text_survey, visit, with_twilio
@@ -152,6 +152,17 @@ async def test_an_export_key_reads_the_answers_but_not_the_customers_messages(
     assert refused.status_code == 403
 
 
+async def test_an_events_idempotency_key_is_read_only_by_keys_that_may_read_contact_data(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
+    """Brands name events by order or ticket numbers, which lead back to the customer: exports hold the key back
+    without export_pii, and so does the timeline."""
+    await report(client, brand, event("order-4711"))
+    for scope, key in (("export", None), ("export_pii", "order-4711"), ("manage", "order-4711")):
+        page = await timeline(client, brand, scope=scope)
+        assert [e["idempotency_key"] for e in of_kind(page["items"], "event")] == [key], scope
+
+
 async def test_pages_cover_the_timeline_once_in_order(
     client: AsyncTestClient, brand: BrandFixture, run_worker: Any, fake_twilio: FakeTwilio
 ) -> None:
@@ -212,6 +223,37 @@ async def test_unknown_customers_and_bad_queries_are_refused_naming_what_was_wro
         assert response.headers["content-type"].startswith("application/problem+json")
         assert [e["pointer"] for e in response.json()["errors"]] == [field], query
     assert (await timeline(client, brand, scope="export"))["items"] == []
+
+
+async def test_times_at_the_ends_of_the_calendar_are_answered_or_refused(
+    client: AsyncTestClient, brand: BrandFixture
+) -> None:
+    await report(client, brand, event("order-4711"))
+    for query in (
+        {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"},
+        {"from": "0001-01-01T00:00:00+14:00"},
+        {"to": "9999-12-31T23:59:59-12:00"},
+        {"cursor": "MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHxldmVudHx4"},  # 0001-01-01T00:00:00+14:00|event|x
+        {"cursor": "é" * 5000},
+        {"limit": "١٠"},
+        {"limit": "9" * 400},
+    ):
+        response = await client.get("/v1/customers/c-1/timeline", params=query, headers=brand.headers("export"))
+        assert response.status_code in (200, 422), (query, response.text)
+
+
+async def test_an_erased_customers_tombstone_has_no_timeline(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    await report(client, brand, event("order-4711"))
+    tombstone = await conn.fetchval(
+        "UPDATE customers SET external_id = 'erased:' || customer_id::text WHERE brand_id = $1 AND external_id = 'c-1' "
+        "RETURNING external_id",
+        brand.brand.brand_id,
+    )
+    for scope in ("export", "manage"):
+        response = await client.get(f"/v1/customers/{tombstone}/timeline", headers=brand.headers(scope))
+        assert response.status_code == 404, response.text
 
 
 async def test_an_answer_changed_in_the_app_stays_in_the_timeline_marked(

@@ -22,6 +22,7 @@ from research import audit
 from server import tenants
 from server.pages import CSP
 from tests.conftest import BrandFixture
+from tests.helpers import event, report
 from tests.responses.factories import sent_invitation
 
 SIGN_IN = "/dashboard/login"
@@ -251,6 +252,18 @@ async def test_the_timeline_viewer_shows_the_brands_own_customers_only(
     assert "store_visit_nps v1" in shared.text and "delivery_csat" not in shared.text
 
 
+async def test_an_events_idempotency_key_is_shown_only_to_a_key_that_may_read_contact_data(
+    browser: AsyncTestClient, brand: BrandFixture
+) -> None:
+    await report(browser, brand, event("order-4711"))
+    for scope, shown in (("export", False), ("export_pii", True)):
+        await sign_in(browser, brand.keys[scope])
+        page = await browser.get("/dashboard/customers/c-1")
+        assert page.status_code == 200 and "store_visit" in page.text
+        assert ("Idempotency key order-4711" in page.text) is shown, scope
+        assert "Idempotency key None" not in page.text
+
+
 async def test_the_look_up_form_leads_to_the_customers_page(browser: AsyncTestClient) -> None:
     response = await browser.get("/dashboard/customer", params={"external_id": " a/b c ", "tz": "Europe/Berlin"})
     assert response.status_code == 303
@@ -288,3 +301,27 @@ async def test_an_unknown_time_zone_is_said_next_to_its_field(
     assert response.status_code == 422
     assert 'id="tz-error"' in response.text and "Unknown time zone" in response.text
     assert "Invitation" in response.text  # still shown, in UTC
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"to": "9999-12-31"}, "to"),
+        ({"to": "0001-01-05"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"}, "from"),
+    ],
+)
+async def test_days_at_the_ends_of_the_calendar_are_said_next_to_their_field(
+    browser: AsyncTestClient, brand: BrandFixture, query: dict, field: str
+) -> None:
+    await sign_in(browser, brand.keys["export"])
+    response = await browser.get("/dashboard", params=query)
+    assert response.status_code == 422, response.text
+    assert re.findall(r'id="(\w+)-error"', response.text) == [field]
+
+
+async def test_the_last_days_of_the_calendar_are_shown(browser: AsyncTestClient, brand: BrandFixture) -> None:
+    await sign_in(browser, brand.keys["export"])
+    query = {"from": "9999-12-30", "to": "9999-12-30", "tz": "Pacific/Kiritimati"}
+    assert (await browser.get("/dashboard", params=query)).status_code == 200

@@ -57,6 +57,22 @@ def test_a_value_not_understood_is_said_next_to_its_field(params: dict, field: s
     assert controls.start is None and controls.end is None
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"to": "9999-12-31"}, "to"), ({"to": "0001-01-05"}, "to"), ({"to": "0001-01-05", "tz": "Asia/Tokyo"}, "to")],
+)
+def test_days_at_the_ends_of_the_calendar_are_said_next_to_their_field(params: dict, field: str) -> None:
+    controls = read_controls(params, [], NOW)
+    assert list(controls.errors) == [field]
+    assert controls.start is None and controls.end is None
+
+
+def test_a_first_day_given_needs_no_default_before_it() -> None:
+    controls = read_controls({"from": "0001-01-01", "to": "0001-01-02"}, [], NOW)
+    assert controls.errors == {}
+    assert (controls.start, controls.end) == (datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 3, tzinfo=UTC))
+
+
 def test_an_estimate_shows_its_interval_or_says_it_has_none() -> None:
     assert estimate(Estimate(value=25.004, n=32, low=-5.0, high=55.0), 0) == Cell("25", "-5 to 55")
     assert estimate(Estimate(value=86.49, n=37, low=72.0, high=94.1), 1, "%") == Cell("86.5%", "72.0 to 94.1")
