@@ -25,6 +25,7 @@ import msgspec
 from msgspec import Meta
 
 from questionnaires.model import AnswerValue
+from research.erasure import TOMBSTONE_LENGTH
 from research.timeline_sql import KINDS, PAGE_ORDER, Kind, items_sql
 from triggers.history import TriggerEvaluation
 
@@ -407,11 +408,11 @@ LIMIT $9"""
 
 
 _PAGE: Final = {personal: _page_sql(personal) for personal in (False, True)}
-# An anonymised customer's tombstone (external id ``erased:<its new id>``, research.erasure) is nobody: its rows
-# stay for the figures, but no look-up by id leads to them.
-_CUSTOMER: Final = """
+# An anonymised customer's tombstone (research.erasure: an external id longer than any the API takes) is nobody:
+# its rows stay for the figures, but no look-up by id leads to them, whoever passes a long id.
+_CUSTOMER: Final = f"""
 SELECT customer_id FROM customers
-WHERE brand_id = $1 AND external_id = $2 AND external_id <> 'erased:' || customer_id::text"""
+WHERE brand_id = $1 AND external_id = $2 AND length(external_id) < {TOMBSTONE_LENGTH}"""
 
 
 async def customer_timeline(
