@@ -4,6 +4,7 @@ the connection an export holds for as long as it streams."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +24,7 @@ from research import audit
 from research.exports.dataset import ExportFilter, ExportRequest
 from research.exports.datasets import build
 from server.routes.exports import Slots
+from tests.browser.conftest import live_server  # noqa: F401 (a fixture: lxt served by uvicorn)
 from tests.conftest import BrandFixture
 from tests.research.datasets_story import Story, answer, story, surveyed
 from tests.research.readback import from_csv, from_json_lines, from_parquet, stored
@@ -237,21 +240,38 @@ async def test_an_export_beyond_the_running_ones_waits_its_turn_with_a_503(
 
 
 async def test_a_client_that_goes_away_frees_the_connection_and_the_slot(
-    app: Litestar, client: AsyncTestClient, conn: asyncpg.Connection, brand: BrandFixture
+    app: Litestar,
+    live_server: str,  # noqa: F811 (the fixture imported above)
+    conn: asyncpg.Connection,
+    brand: BrandFixture,
 ) -> None:
-    await load(conn, brand.brand.brand_id, 20_000)  # ~8 MB of CSV: many chunks
-    async with client.stream("GET", "/v1/exports/responses-long", headers=brand.headers("export")) as response:
-        assert response.status_code == 200
-        async for _ in response.aiter_bytes():
-            break  # one chunk, then away
+    """Over a real HTTP connection (the test client would read the whole body first): the client reads the start
+    of an export of several megabytes and hangs up."""
+    await load(conn, brand.brand.brand_id, 20_000)  # ~8 MB of CSV
+    host, port = live_server.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = brand.keys["export"]
+    writer.write(
+        f"GET /v1/exports/responses-long HTTP/1.1\r\nHost: lxt.test\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    assert len(await reader.read(64 << 10)) > 0
+    writer.close()  # gone, some megabytes early
+    await writer.wait_closed()
+
     slots: Slots = app.state.export_slots
     pool: asyncpg.Pool = app.state.pool
-    assert not slots.semaphore.locked() and pool.get_size() == pool.get_idle_size()
-    active = await conn.fetchval(
+    busy = (
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' "
         "AND pid <> pg_backend_pid()"
     )
-    assert active == 0  # no COPY left running on the server
-    whole = await get_export(client, brand, "responses-long", format="jsonl")
+    deadline = asyncio.get_running_loop().time() + 10
+    # The slot and the connection come back, and no COPY or transaction is left behind on the server.
+    while slots.semaphore.locked() or pool.get_idle_size() < pool.get_size() or await conn.fetchval(busy):
+        assert asyncio.get_running_loop().time() < deadline, "the export kept its slot, connection or query"
+        await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+        whole = await http.get("/v1/exports/responses-long?format=jsonl", headers=brand.headers("export"))
     assert whole.status_code == 200 and len(whole.content.splitlines()) == 20_000
     assert json.loads(whole.content.splitlines()[0])["questionnaire"] == "every_type"

@@ -29,8 +29,6 @@ from research.exports.writers.query import Shaped, copy_out, seconds, select, sh
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet may read as the start of a formula (OWASP CSV injection)."""
 
-BOOLEANS = ("true", "false")
-"""How booleans are written in CSV (PostgreSQL's cast of a boolean to text)."""
 
 _STARTS = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
 
