@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 from arq import cron, func
+from arq.cron import CronJob
 from arq.worker import Worker
 
 from notifications import jobs, liveness, senders
@@ -109,27 +110,32 @@ def providers(settings: Settings, http: httpx.AsyncClient) -> Providers:
     )
 
 
+def schedule() -> list[CronJob]:
+    """The worker's recurring jobs."""
+    return [
+        # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
+        cron(jobs.sweep, second=30, run_at_startup=True),
+        # Study diaries that ended: their post-surveys go out within a minute.
+        cron(response_jobs.end_diaries, second=0, run_at_startup=True),
+        # Invitations whose time is over, and the conversations that end with them.
+        cron(response_jobs.close_expired, second=45, run_at_startup=False),
+        # Hourly: raw events, messages and answers older than each brand's retention period, anonymised.
+        cron(
+            research_jobs.apply_retention,
+            minute=17,
+            second=15,
+            run_at_startup=False,
+            timeout=research_jobs.RETENTION_TIMEOUT,
+        ),
+    ]
+
+
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """An arq Worker for `settings`; tests pass ``burst=True, poll_delay=0``."""
     options: dict[str, Any] = {
         # Deferrals for a brand at its share of the slots count as tries: allow plenty.
         "functions": [func(jobs.send_invitation, name=SEND_INVITATION, max_tries=10_000)],
-        "cron_jobs": [
-            # Every minute, and at start: a worker coming up after an outage restores the lost schedule first.
-            cron(jobs.sweep, second=30, run_at_startup=True),
-            # Study diaries that ended: their post-surveys go out within a minute.
-            cron(response_jobs.end_diaries, second=0, run_at_startup=True),
-            # Invitations whose time is over, and the conversations that end with them.
-            cron(response_jobs.close_expired, second=45, run_at_startup=False),
-            # Hourly: raw events, messages and answers older than each brand's retention period, anonymised.
-            cron(
-                research_jobs.apply_retention,
-                minute=17,
-                second=15,
-                run_at_startup=False,
-                timeout=research_jobs.RETENTION_TIMEOUT,
-            ),
-        ],
+        "cron_jobs": schedule(),
         "redis_pool": queue_client(settings.redis_url, settings.queue_name, timeout=QUEUE_TIMEOUT),
         "queue_name": settings.queue_name,
         "on_startup": open_resources,

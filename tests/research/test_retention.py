@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from research import jobs, retention
 from server.settings import Settings
-from server.worker import create_worker
+from server.worker import schedule
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
 from tests.helpers import PHONE, report
@@ -189,8 +189,8 @@ async def test_the_period_is_a_brand_setting(client: AsyncTestClient, brand: Bra
     ).status_code == 403
 
 
-def test_the_worker_runs_retention_every_hour(settings: Settings) -> None:
-    [job] = [job for job in create_worker(settings).cron_jobs if job.coroutine is jobs.apply_retention]
+def test_the_worker_runs_retention_every_hour() -> None:
+    [job] = [job for job in schedule() if job.coroutine is jobs.apply_retention]
     assert job.minute == 17 and job.hour is None and job.timeout_s == jobs.RETENTION_TIMEOUT
 
 

@@ -32,7 +32,7 @@ from tests.research.readback import from_csv, from_json_lines, from_parquet, sto
 HYPERLINK = '=HYPERLINK("http://evil.example","click me")'
 WIDE = {"questionnaire": "every_type", "version": 1}
 """The wide form holds one questionnaire version."""
-DATASETS = {"responses-long": {}, "responses-wide": WIDE, "events": {}, "invitations": {}}
+DATASETS = {"responses-long": {}, "responses-wide": WIDE, "events": {}, "invitations": {}, "timelines": {}}
 
 
 @pytest.fixture

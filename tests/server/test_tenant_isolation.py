@@ -248,7 +248,7 @@ async def read_invitations(client, victim, attacker, conn) -> None:
 @attack("GET", "/v1/exports/{dataset:str}/codebook")
 async def export_another_brands_data(client, victim, attacker, conn) -> None:
     await victim_sent(client, victim, conn)
-    for name in ("responses-long", "events", "invitations"):
+    for name in ("responses-long", "events", "invitations", "timelines"):
         theirs = await client.get(f"/v1/exports/{name}?format=jsonl", headers=attacker.headers())
         assert theirs.status_code == 200 and theirs.content == b"", name
     for name in ("events", "invitations"):  # the victim's own export has its event and invitation
