@@ -43,6 +43,9 @@ class Column(msgspec.Struct, frozen=True, kw_only=True):
     """Contact data (phone, push tokens, customer attributes): only in exports by a key with `export_pii`."""
     free_text: bool = False
     """The customer's own words: exported (they are the data) and flagged in the codebook."""
+    formula_safe: bool = False
+    """Every value starts with a letter or digit (ids, pseudonyms, keys, locales): a spreadsheet never takes one for
+    a formula, so CSV writes them as they are, without the ``'`` that guards other text."""
     question_id: str | None = None
     question_type: str | None = None
     text: dict[str, str] = {}

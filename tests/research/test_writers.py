@@ -7,6 +7,9 @@ import csv
 import io
 import json
 import math
+import re
+import string
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +18,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from questionnaires.model import SLUG_PATTERN, Locale
 from research.exports import stream
-from research.exports.dataset import Column, Dataset
+from research.exports.dataset import Column, Dataset, Option
+from research.exports.datasets.columns import (
+    ANSWER_CHANNELS,
+    DECISION_REASONS,
+    END_REASONS,
+    QUESTION_TYPES,
+    RESPONSE_STATES,
+)
 from research.exports.writers import (
     CsvWriter,
     DatasetMismatch,
@@ -26,8 +37,9 @@ from research.exports.writers import (
     TooManyRows,
     writer,
 )
-from research.exports.writers.csv import RowEnds
-from tests.research.samples import NOTES, SAMPLE, exported, stored
+from research.exports.writers.csv import FORMULA_STARTS, RowEnds, formula_safe
+from research.pseudonyms import PseudonymKey
+from tests.research.samples import CHOICES, NOTES, SAMPLE, exported, stored
 
 NAMES = [c.name for c in SAMPLE.columns if not c.pii]
 
@@ -68,6 +80,38 @@ async def test_csv_neutralises_formulas_in_text_but_never_changes_numbers(conn: 
     ]
     assert rows[-7]["n"] == "-7"
     assert rows[-7]["doc"] == "-3" and rows[1]["doc"] == '{"a": [1, "x"]}' and rows[42]["doc"] == '"=1"'
+
+
+async def test_csv_guards_what_may_start_with_a_formula_and_trusts_what_cannot(conn: asyncpg.Connection) -> None:
+    """The guard is skipped for columns that say their values cannot start with a formula character (ids, keys)
+    and for codes none of whose options do; a code with an option that does is guarded like text."""
+    dataset = Dataset(
+        name="guards",
+        description="One row.",
+        columns=[
+            Column(name="key", type="text", formula_safe=True, meaning="A key."),
+            Column(name="plain", type="code", meaning="A code.", options=CHOICES),
+            Column(name="signed", type="code", meaning="A code.", options=[Option(code="-1"), Option(code="1")]),
+            Column(name="words", type="text", meaning="Text."),
+        ],
+        sql="SELECT '-k' AS key, '-p' AS plain, '-1' AS signed, '-w' AS words",
+    )
+    [row] = csv_rows(await exported(conn, dataset, CsvWriter()))
+    # The first two cells are what the dataset promised never to hold: trusted, not guarded.
+    assert row == {"key": "-k", "plain": "-p", "signed": "'-1", "words": "'-w"}
+
+
+def test_what_the_datasets_trust_cannot_start_with_a_formula() -> None:
+    """The values of `formula_safe` columns and of lxt's codes: keys, question ids and option codes (slugs),
+    locales, uuids and pseudonyms (hex), channels."""
+    slugs = re.compile(SLUG_PATTERN)
+    locale = re.compile(Locale.__metadata__[0].pattern)
+    for start in FORMULA_STARTS:
+        assert not slugs.match(start + "key") and not locale.match(start + "en")
+    assert str(uuid.uuid4())[0] in string.hexdigits
+    assert PseudonymKey(b"k").pseudonym(uuid.uuid4())[0] in string.hexdigits
+    for codes in (ANSWER_CHANNELS, QUESTION_TYPES, DECISION_REASONS, RESPONSE_STATES, END_REASONS):
+        assert formula_safe(Column(name="c", type="code", meaning="", options=codes))
 
 
 async def test_csv_cells_of_each_type(conn: asyncpg.Connection) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from research.exports.dataset import Column, Option
 from research.exports.datasets.query import Select
 from research.pseudonyms import PseudonymKey
+from research.pseudonyms import sql as pseudonym_sql
 from triggers.decide import REASONS
 
 
@@ -53,6 +54,7 @@ END_REASONS = codes({"completed": "Every question asked was answered", "ended_ea
 CUSTOMER = Column(
     name="customer",
     type="text",
+    formula_safe=True,
     meaning=(
         "The customer's pseudonym: HMAC-SHA256 of the customer's id keyed with the brand's secret, 24 hex digits. "
         "The same customer has the same pseudonym in every export of the brand, and an unrelated one at any other."
@@ -80,33 +82,49 @@ PII = [
         "c.attributes",
     ),
 ]
-"""Contact data, each with its expression on the customer (`CUSTOMERS_JOIN`)."""
-
-CUSTOMERS_JOIN = "LEFT JOIN customers c ON c.brand_id = {row}.brand_id AND c.customer_id = {row}.customer_id"
-"""The customer of the row aliased `row`, as ``c`` (a customer erased since is gone: NULL)."""
+"""Contact data, each with its expression on the customer (``c``, `add_customer`)."""
 
 
 def add_customer(select: Select, key: PseudonymKey, customer_id: str, *, pii: bool) -> str:
-    """The customer's pseudonym, then their contact data when `pii` (which needs `CUSTOMERS_JOIN` as ``c``).
-    Returns the join that computes the pseudonym (as ``p``), to add to the dataset's FROM clause: a lateral
-    subquery of the customer id alone, which PostgreSQL memoizes, so that the two SHA-256 passes run once per
-    customer rather than once per row (about 1.7 µs a row otherwise)."""
-    select.add(CUSTOMER, "p.pseudonym")
+    """The customer's pseudonym, then their contact data when `pii`. Returns the join to add to the dataset's FROM
+    clause: the customer of the row's customer id expression `customer_id`, as ``c`` (NULL for a customer erased
+    since).
+
+    The pseudonym's two SHA-256 passes run once per customer, not once per row (about 1.7 µs a row otherwise):
+    the joined subquery computes it, and the `coalesce` around it (not strict) makes it a placeholder of the outer
+    join's nullable side, which PostgreSQL evaluates where it reads the customers, in the parallel workers of a
+    large export too. A row whose customer is gone gets its pseudonym from the row's own customer id."""
+    inner, outer = select.param(key.inner), select.param(key.outer)
+    select.add(CUSTOMER, f"coalesce(c.pseudonym, {pseudonym_sql(customer_id, inner, outer)})")
     if pii:
         for column, expression in PII:
             select.add(column, expression)
-    return f"LEFT JOIN LATERAL (SELECT {select.pseudonym(customer_id, key)} AS pseudonym OFFSET 0) p ON true"
+    per_customer = pseudonym_sql("cu.customer_id", inner, outer)
+    return (
+        f"LEFT JOIN (SELECT cu.*, coalesce({per_customer}, NULL) AS pseudonym FROM customers cu) c "
+        f"ON c.brand_id = $1 AND c.customer_id = {customer_id}"
+    )
 
 
 INVITATION_ID = Column(
-    name="invitation_id", type="text", meaning="The invitation (one survey sent for one contact)."
+    name="invitation_id",
+    type="text",
+    formula_safe=True,
+    meaning="The invitation (one survey sent for one contact).",
 )
 EVENT_ID = Column(
-    name="event_id", type="text", meaning="The event: the contact the brand (or a participant) reported."
+    name="event_id",
+    type="text",
+    formula_safe=True,
+    meaning="The event: the contact the brand (or a participant) reported.",
 )
-TOUCHPOINT = Column(name="touchpoint", type="text", meaning="The touchpoint's key: where the contact happened.")
-TRIGGER = Column(name="trigger", type="text", meaning="The key of the trigger that decided on the event.")
-QUESTIONNAIRE = Column(name="questionnaire", type="text", meaning="The questionnaire's key.")
+TOUCHPOINT = Column(
+    name="touchpoint", type="text", formula_safe=True, meaning="The touchpoint's key: where the contact happened."
+)
+TRIGGER = Column(
+    name="trigger", type="text", formula_safe=True, meaning="The key of the trigger that decided on the event."
+)
+QUESTIONNAIRE = Column(name="questionnaire", type="text", formula_safe=True, meaning="The questionnaire's key.")
 QUESTIONNAIRE_VERSION = Column(
     name="questionnaire_version",
     type="integer",

@@ -96,8 +96,8 @@ _EVENT = [
 
 async def events(conn: asyncpg.Connection, request: ExportRequest) -> Dataset:
     select = Select(request.brand_id)
-    select.add(Column(name="event_id", type="text", meaning="The event."), "e.event_id::text")
-    pseudonym = common.add_customer(
+    select.add(Column(name="event_id", type="text", formula_safe=True, meaning="The event."), "e.event_id::text")
+    customer = common.add_customer(
         select, await brand_key(conn, request.brand_id), "e.customer_id", pii=request.pii
     )
     if request.pii:
@@ -117,8 +117,7 @@ async def events(conn: asyncpg.Connection, request: ExportRequest) -> Dataset:
     source = f"""events e
 LEFT JOIN invitations i ON i.brand_id = e.brand_id AND i.invitation_id = e.invitation_id
 LEFT JOIN triggers t ON t.brand_id = e.brand_id AND t.trigger_id = e.trigger_id
-{common.CUSTOMERS_JOIN.format(row="e") if request.pii else ""}
-{pseudonym}"""
+{customer}"""
     return select.dataset(
         NAME,
         "One row per event (a contact reported by the brand or a study participant) with its decision.",

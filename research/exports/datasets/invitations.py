@@ -68,7 +68,7 @@ _INVITATION = [
         Column(name="channels", type="json", meaning="The channels it may use, in order (JSON array)."),
         "to_json(i.channels)",
     ),
-    (Column(name="channel", type="text", meaning="The channel it was sent on."), "i.channel"),
+    (Column(name="channel", type="text", formula_safe=True, meaning="The channel it was sent on."), "i.channel"),
     (Column(name="attempts", type="integer", meaning="Send attempts made."), "i.attempts"),
     (
         Column(
@@ -135,7 +135,7 @@ LEFT JOIN LATERAL (
 async def invitations(conn: asyncpg.Connection, request: ExportRequest) -> Dataset:
     select = Select(request.brand_id)
     select.add(common.INVITATION_ID, "i.invitation_id::text")
-    pseudonym = common.add_customer(
+    customer = common.add_customer(
         select, await brand_key(conn, request.brand_id), "i.customer_id", pii=request.pii
     )
     for column, expression in _INVITATION:
@@ -158,10 +158,9 @@ async def invitations(conn: asyncpg.Connection, request: ExportRequest) -> Datas
         questionnaire="i.questionnaire_key",
         version="i.questionnaire_version",
     )
-    customers = common.CUSTOMERS_JOIN.format(row="i") if request.pii else ""
     return select.dataset(
         NAME,
         "One row per invitation: its decision's trigger, delivery outcome, response and latency chain.",
-        f"{_SOURCE}\n{customers}\n{pseudonym}",
+        f"{_SOURCE}\n{customer}",
         order="i.occurred_at, i.invitation_id",
     )

@@ -11,8 +11,6 @@ from uuid import UUID
 
 from plumbing.errors import DefinitionInvalid, FieldError
 from research.exports.dataset import Column, Dataset, ExportFilter, Questionnaire
-from research.pseudonyms import PseudonymKey
-from research.pseudonyms import sql as pseudonym_sql
 
 QUERY_PARAMETERS = {"start": "from", "end": "to"}
 """The query parameter of each `ExportFilter` field whose name differs: time ranges are ``from``/``to`` throughout
@@ -54,10 +52,6 @@ class Select:
         """The conditions so far, joined with AND, for a subquery to apply instead of the SELECT itself."""
         taken, self.conditions = self.conditions, []
         return " AND ".join(taken)
-
-    def pseudonym(self, customer_id: str, key: PseudonymKey) -> str:
-        """SQL for the pseudonym of the customer id expression `customer_id` under the brand's `key`."""
-        return pseudonym_sql(customer_id, self.param(key.inner), self.param(key.outer))
 
     def dataset(
         self,

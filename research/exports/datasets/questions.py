@@ -193,19 +193,22 @@ def shown_locales(select: Select, versions: list[Version], customers: list[str])
     )
 
 
-def question_table(select: Select, versions: list[Version]) -> str:
-    """A FROM item ``q (key, version, question_id, type, position)``: every question of `versions` with its type
-    and 1-based position, so that rows of answers learn them by a join instead of reading each definition."""
+def question_table(select: Select, versions: list[Version], customers: list[str]) -> str:
+    """A FROM item ``q (key, version, question_id, customer_locale, type, position, locale)``: every question of
+    `versions` with its type and 1-based position, once for each customer locale ('' for none) with the locale such
+    a customer is asked in (as `shown_locales` has it). Rows of answers learn all three by one join instead of
+    reading each definition: a few rows (questions × customer locales), joined to each answer by a hash."""
     rows = [
-        (v.key, v.version, question.id, question_type(question), position)
+        (v.key, v.version, question.id, c, question_type(question), position, pick_locale(v.definition, c or None))
         for v in versions
         for position, question in enumerate(v.definition.questions, start=1)
+        for c in customers
     ]
-    keys, numbers, ids, types, positions = _columns(rows, 5)
+    keys, numbers, ids, wanted, types, positions, shown = _columns(rows, 7)
     return (
         f"unnest({select.param(keys, 'text[]')}, {select.param(numbers, 'integer[]')}, {select.param(ids, 'text[]')}, "
-        f"{select.param(types, 'text[]')}, {select.param(positions, 'integer[]')}) "
-        "AS q (key, version, question_id, type, position)"
+        f"{select.param(wanted, 'text[]')}, {select.param(types, 'text[]')}, {select.param(positions, 'integer[]')}, "
+        f"{select.param(shown, 'text[]')}) AS q (key, version, question_id, customer_locale, type, position, locale)"
     )
 
 

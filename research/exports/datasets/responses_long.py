@@ -17,7 +17,6 @@ from research.exports.datasets.questions import (
     customer_locales,
     question_table,
     questionnaire,
-    shown_locales,
     versions,
 )
 from research.pseudonyms import brand_key
@@ -26,7 +25,12 @@ NAME = "responses-long"
 
 _ANSWER = [
     (
-        Column(name="question_id", type="text", meaning="The question's id (the codebook describes each one)."),
+        Column(
+            name="question_id",
+            type="text",
+            formula_safe=True,
+            meaning="The question's id (the codebook describes each one).",
+        ),
         "a.question_id",
     ),
     (
@@ -77,12 +81,13 @@ _ANSWER = [
         Column(
             name="locale",
             type="text",
+            formula_safe=True,
             meaning=(
                 "The questionnaire's locale the customer is asked in: the one closest to the customer's locale. "
                 "lxt does not store it per answer, so it is today's, should the customer's locale have changed."
             ),
         ),
-        "shown.locale",
+        "q.locale",
     ),
     (Column(name="answered_at", type="timestamp", meaning="When the answer was given."), "a.answered_at"),
     (common.OCCURRED_AT, "i.occurred_at"),
@@ -93,13 +98,14 @@ async def responses_long(conn: asyncpg.Connection, request: ExportRequest) -> Da
     where, brand_id = request.where, request.brand_id
     asked = await versions(conn, brand_id, where.questionnaire, where.version)
     select = Select(brand_id)
-    select.add(Column(name="answer_id", type="text", meaning="The answer."), "a.answer_id::text")
-    pseudonym = common.add_customer(select, await brand_key(conn, brand_id), "a.customer_id", pii=request.pii)
+    select.add(
+        Column(name="answer_id", type="text", formula_safe=True, meaning="The answer."), "a.answer_id::text"
+    )
+    customer = common.add_customer(select, await brand_key(conn, brand_id), "a.customer_id", pii=request.pii)
     select.add(common.INVITATION_ID, "a.invitation_id::text")
     for column, expression in common.OF_INVITATION:
         select.add(column, expression)
-    questions = question_table(select, asked)
-    shown = shown_locales(select, asked, await customer_locales(conn, brand_id))
+    questions = question_table(select, asked, await customer_locales(conn, brand_id))
     for column, expression in _ANSWER:
         select.add(column, expression)
     select.where("a.brand_id = $1")
@@ -116,12 +122,9 @@ async def responses_long(conn: asyncpg.Connection, request: ExportRequest) -> Da
     source = f"""answers a
 JOIN invitations i ON i.brand_id = a.brand_id AND i.invitation_id = a.invitation_id
 {common.INVITATION_JOINS}
-{common.CUSTOMERS_JOIN.format(row="a")}
-{pseudonym}
+{customer}
 LEFT JOIN {questions} ON q.key = a.questionnaire_key AND q.version = a.questionnaire_version
-     AND q.question_id = a.question_id
-LEFT JOIN {shown} ON shown.key = a.questionnaire_key AND shown.version = a.questionnaire_version
-     AND shown.customer_locale = coalesce(c.locale, '')"""
+     AND q.question_id = a.question_id AND q.customer_locale = coalesce(c.locale, '')"""
     return select.dataset(
         NAME,
         "One row per current answer: what each customer answered to each question, in the order given.",

@@ -74,7 +74,7 @@ async def responses_wide(conn: asyncpg.Connection, request: ExportRequest) -> Da
     version = found[0]
     select = Select(brand_id)
     select.add(common.INVITATION_ID, "i.invitation_id::text")
-    pseudonym = common.add_customer(select, await brand_key(conn, brand_id), "i.customer_id", pii=request.pii)
+    customer = common.add_customer(select, await brand_key(conn, brand_id), "i.customer_id", pii=request.pii)
     for column, expression in _INVITATION:
         select.add(column, expression)
     shown = shown_locales(select, found, await customer_locales(conn, brand_id))
@@ -113,8 +113,7 @@ async def responses_wide(conn: asyncpg.Connection, request: ExportRequest) -> Da
     GROUP BY i.brand_id, i.invitation_id
 ) i
 {common.INVITATION_JOINS}
-{common.CUSTOMERS_JOIN.format(row="i")}
-{pseudonym}
+{customer}
 LEFT JOIN {shown} ON shown.key = i.questionnaire_key AND shown.version = i.questionnaire_version
      AND shown.customer_locale = coalesce(c.locale, '')"""
     return select.dataset(

@@ -77,7 +77,7 @@ async def timelines(conn: asyncpg.Connection, request: ExportRequest) -> Dataset
     select.param(where.start, "timestamptz")
     select.param(where.end, "timestamptz")
     select.param(None, "text[]")
-    pseudonym = common.add_customer(
+    customer = common.add_customer(
         select, await brand_key(conn, request.brand_id), "x.customer_id", pii=request.pii
     )
     for column, expression in _ITEM:
@@ -88,9 +88,7 @@ async def timelines(conn: asyncpg.Connection, request: ExportRequest) -> Dataset
         else "CASE x.kind WHEN 'event' THEN x.detail - 'idempotency_key' ELSE x.detail END"
     )
     select.add(DETAIL, detail)
-    joins = [pseudonym]
-    if request.pii:
-        joins.append("LEFT JOIN customers c ON c.brand_id = $1 AND c.customer_id = x.customer_id")
+    joins = [customer]
     if _narrowed(where):
         joins.append("LEFT JOIN invitations fi ON fi.brand_id = $1 AND fi.invitation_id = x.invitation_id")
         joins.append("LEFT JOIN events fe ON fe.brand_id = $1 AND fe.event_id = coalesce(x.event_id, fi.event_id)")

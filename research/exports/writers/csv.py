@@ -5,7 +5,8 @@ HEADER)`` writes it: Python only turns PostgreSQL's LF row ends into CRLF and co
 
 - text and codes are guarded against spreadsheet formula injection (OWASP): a cell that starts with ``=``, ``+``,
   ``-``, ``@``, a tab or a carriage return gets a leading ``'``, so a spreadsheet shows it as text instead of
-  running it. Numbers are never changed: integer, number and interval columns are not text;
+  running it. Numbers are never changed: integer, number and interval columns are not text. Nor are the columns
+  whose values cannot start so (`formula_safe`: ids, keys, pseudonyms, codes), which saves the check on every row;
 - ``json`` is the value's JSON text (normalised by ``jsonb``, so it starts with ``{ [ "``, a digit, ``-`` of a
   number, or ``true``/``false``/``null``: never with a formula character);
 - ``codes`` a JSON array of the codes, e.g. ``["locker","tracking"]``;
@@ -22,7 +23,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from research.exports.dataset import Dataset
+from research.exports.dataset import Column, Dataset
 from research.exports.writers.base import Progress, Writer
 from research.exports.writers.query import Shaped, copy_out, seconds, select, shape, utc
 
@@ -45,10 +46,22 @@ def timestamp_text(timestamptz: str) -> str:
     return f"replace({timestamptz}::text, ' ', 'T') || ':00'"
 
 
+def formula_safe(column: Column) -> bool:
+    """The column's values never start with a formula character: the dataset says so (ids, keys), or it is a
+    code whose every option's code starts otherwise (a code is one of its options)."""
+    if column.formula_safe:
+        return True
+    return (
+        column.type == "code"
+        and bool(column.options)
+        and not any(o.code.startswith(FORMULA_STARTS) for o in column.options)
+    )
+
+
 def cell(c: Shaped) -> str:
     kind = c.column.type
     if kind in ("text", "code"):
-        return guarded(f"{c.ref}::text")
+        return f"{c.ref}::text" if formula_safe(c.column) else guarded(f"{c.ref}::text")
     if kind == "json":
         return f"{c.ref}::jsonb::text"
     if kind == "codes":
