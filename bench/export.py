@@ -47,11 +47,14 @@ from research.exports.dataset import ExportFilter, ExportRequest
 from research.exports.datasets import build
 from research.exports.writers import writer
 from server import db, tenants
+from server.settings import Settings
 
 DATASET: Final = "responses-long"
 STREAMING: Final = ("csv", "jsonl", "parquet")
 RAW_COPY: Final = "SELECT * FROM answers WHERE brand_id = $1 AND replaced_at IS NULL"
 CURSOR_BATCH: Final = 10_000
+WORK_MEM_MB: Final = Settings().export_work_mem_mb
+"""The exports' sort memory as lxt's default settings give it (``LXT_EXPORT_WORK_MEM_MB``)."""
 
 
 class Run(msgspec.Struct, kw_only=True):
@@ -112,7 +115,8 @@ async def _export(database_url: str, kind: str, brand_id: UUID, end: datetime | 
         request = ExportRequest(brand_id=brand_id, where=ExportFilter(end=end))
         dataset = await build(conn, DATASET, request)
         if kind == "dataset":
-            return await _copied(conn, dataset.sql, dataset.args, format="csv", header=True)
+            async with stream.snapshot(conn, work_mem_mb=WORK_MEM_MB):
+                return await _copied(conn, dataset.sql, dataset.args, format="csv", header=True)
         if kind == "jsonl-cursor":
             return await _cursor_json_lines(conn, dataset)
         rows = size = 0
@@ -122,7 +126,7 @@ async def _export(database_url: str, kind: str, brand_id: UUID, end: datetime | 
             rows += written
 
         chosen = writer(kind)
-        async with stream.snapshot(conn):
+        async with stream.snapshot(conn, work_mem_mb=WORK_MEM_MB):
             async for chunk in stream.export(conn, dataset, chosen, pii=False, progress=counted):
                 size += len(chunk)
         return rows, size
@@ -155,7 +159,7 @@ async def _cursor_json_lines(conn: asyncpg.Connection, dataset: Any) -> tuple[in
     encode = msgspec.json.Encoder().encode_into
     buffer = bytearray()
     rows = size = 0
-    async with stream.snapshot(conn):
+    async with stream.snapshot(conn, work_mem_mb=WORK_MEM_MB):
         cursor = conn.cursor(dataset.sql, *dataset.args, prefetch=CURSOR_BATCH)
         async for record in cursor:
             encode(dict(record), buffer, -1)

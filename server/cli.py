@@ -445,6 +445,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
                     actor="cli",
                     progress=progress,
                     started=started,
+                    work_mem_mb=settings.export_work_mem_mb,
                 )
         except datasets.ExportFilterInvalid as exc:
             raise CliError(

@@ -44,6 +44,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     api_workers: Annotated[int, _doc("API server processes (`lxt serve`).", ge=1, le=64)] = 1
     db_pool_min: Annotated[int, _doc("Minimum PostgreSQL connections per process.", ge=0)] = 2
     db_pool_max: Annotated[int, _doc("Maximum PostgreSQL connections per process.", ge=1)] = 20
+    export_work_mem_mb: Annotated[
+        int,
+        _doc(
+            "Memory, in MB, an export's sort may take in each PostgreSQL process working on it before it spills to "
+            "disk (its `work_mem`).",
+            ge=4,
+            le=4096,
+        ),
+    ] = 128
     queue_name: Annotated[str, _doc("Name of the arq job queue in Valkey/Redis.", min_length=1)] = "lxt:queue"
     max_body_bytes: Annotated[int, _doc("Largest accepted request body, in bytes.", ge=1024)] = 4_000_000
     key_cache_seconds: Annotated[

@@ -43,6 +43,7 @@ async def write(
     actor: str,
     progress: Progress,
     started: Callable[[int | None], None] = lambda total: None,
+    work_mem_mb: int | None = None,
 ) -> Written:
     """Export dataset `name` in `format` to `out`. `started` hears the number of rows to come (when cheap to
     know) before the first is written; `progress` hears of rows as they are written. Raises what
@@ -61,7 +62,7 @@ async def write(
     part = out.with_name(out.name + ".part")
     try:
         with part.open("wb") as file:
-            async with stream.snapshot(conn):
+            async with stream.snapshot(conn, work_mem_mb=work_mem_mb):
                 started(await stream.total(conn, dataset))
                 async for chunk in stream.export(conn, dataset, chosen, pii=request.pii, progress=counted):
                     file.write(chunk)

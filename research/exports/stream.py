@@ -27,7 +27,7 @@ from research.exports.writers import FormatUnavailable, Progress, TooManyRows, W
 CHUNK_BYTES = 256 << 10
 """Chunks smaller than this are joined before they are passed on (fewer, larger writes to a socket or file)."""
 
-COUNT_UNDER = 2_000_000
+COUNT_UNDER = 500_000
 """`total` counts the rows exactly when the planner expects fewer than this; above, counting costs too much."""
 
 _SESSION = (
@@ -39,10 +39,14 @@ floats with every digit needed to read them back exactly."""
 
 
 @contextlib.asynccontextmanager
-async def snapshot(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """A read-only transaction on one snapshot, with the session settings the writers rely on."""
+async def snapshot(conn: asyncpg.Connection, *, work_mem_mb: int | None = None) -> AsyncIterator[None]:
+    """A read-only transaction on one snapshot, with the session settings the writers rely on, and `work_mem_mb`
+    for its sorts (``work_mem``) when given: an export of a million answers sorts them by contact in memory with
+    128 MB per process, and spills them to disk with PostgreSQL's default 4 MB (about 15% slower)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await conn.execute(_SESSION)
+        if work_mem_mb is not None:
+            await conn.execute(f"SET LOCAL work_mem = '{int(work_mem_mb)}MB'")
         yield
 
 

@@ -183,17 +183,24 @@ async def export(
     name = stream.filename(request.auth.brand_slug, dataset, chosen, datetime.now(UTC))
     codebook_link = f"{request.url.path}/codebook?{urlencode({**dict(request.query_params), 'format': 'json'})}"
     return Stream(
-        _body(request.app.state.pool, slots, built, chosen, pii=wanted.pii),
+        _body(
+            request.app.state.pool,
+            slots,
+            built,
+            chosen,
+            pii=wanted.pii,
+            work_mem_mb=request.app.state.settings.export_work_mem_mb,
+        ),
         media_type=chosen.media_type,
         headers={"Content-Disposition": _disposition(name), "Link": f'<{codebook_link}>; rel="describedby"'},
     )
 
 
 async def _body(
-    pool: asyncpg.Pool, slots: Slots, dataset: Dataset, chosen: Writer, *, pii: bool
+    pool: asyncpg.Pool, slots: Slots, dataset: Dataset, chosen: Writer, *, pii: bool, work_mem_mb: int
 ) -> AsyncIterator[bytes]:
     """The export's bytes, on a connection of its own for as long as it streams (see the module's docstring)."""
-    async with slots.semaphore, db.acquire(pool) as conn, stream.snapshot(conn):
+    async with slots.semaphore, db.acquire(pool) as conn, stream.snapshot(conn, work_mem_mb=work_mem_mb):
         async for chunk in stream.export(conn, dataset, chosen, pii=pii):
             yield chunk
 

@@ -235,3 +235,14 @@ async def test_spss_refuses_more_rows_than_it_holds_before_writing_any(conn: asy
         await stream.check(conn, SAMPLE, SavWriter(max_rows=3))
     await stream.check(conn, SAMPLE, SavWriter(max_rows=10))
     await stream.check(conn, SAMPLE, CsvWriter())  # the streaming formats hold any number
+
+
+async def test_an_export_sorts_with_the_memory_it_is_given_within_its_transaction_only(
+    conn: asyncpg.Connection,
+) -> None:
+    default = await conn.fetchval("SHOW work_mem")
+    async with stream.snapshot(conn, work_mem_mb=192):
+        assert await conn.fetchval("SHOW work_mem") == "192MB"
+    assert await conn.fetchval("SHOW work_mem") == default != "192MB"
+    async with stream.snapshot(conn):
+        assert await conn.fetchval("SHOW work_mem") == default
