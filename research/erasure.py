@@ -9,7 +9,9 @@ Whatever the policy:
   study participation withdrawn, and the events' idempotency keys forgotten (a brand's key may hold its own ids);
 - the raw content of every row (`research.personal.RAW`) is blanked: the customer's phone, push tokens and
   attributes; event attributes; messages' texts and recipients; inbound texts, phones and provider payloads,
-  including those from the customer's phone that no customer was found for; free-text answers, every answer's raw
+  including those from the customer's phone that no customer was found for (storing an inbound text locks the
+  customer it is attributed to, as this does with `_CUSTOMER`: one stored meanwhile comes first and is blanked,
+  or comes after and finds no customer with the phone); free-text answers, every answer's raw
   input, refused submissions; study comments;
 - the phone's opt-outs (a STOP) are kept, by the phone's hash (migrations/0014): honouring a STOP is an
   obligation that outlives the customer, and a customer the brand creates later with the phone starts opted out.

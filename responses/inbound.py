@@ -116,7 +116,11 @@ SELECT coalesce(
 # the newest of the brand's to either form of the phone's address: one probe each of messages_by_recipient
 # (recipient, brand_id, created_at), read newest first, whatever the customer's history. An uncorrelated
 # subquery, so that it runs once, before the joins, under any plan; the two forms spelled out rather than an array
-# of them, so that the insert keeps its generic plan (see `_BRAND`). Looked up by the insert itself.
+# of them, so that the insert keeps its generic plan (see `_BRAND`). Looked up by the insert itself, with the
+# customer's row locked until the message is handled: an erasure (which locks the row first) either comes after
+# this transaction and finds the message to blank, or before it, and then this look-up finds no customer with the
+# phone (the erased one has none) and the message is a stranger's. Unlocked, a message stored while an erasure ran
+# would keep the erased customer's id and words.
 _CUSTOMER_WITH_PHONE = """
 SELECT coalesce(
     (SELECT c.customer_id
@@ -131,8 +135,10 @@ SELECT coalesce(
               WHERE recipient = 'whatsapp:' || $5 AND brand_id = $1 ORDER BY created_at DESC LIMIT 1)
          ) last
          ORDER BY created_at DESC
-         LIMIT 1)),
-    (SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $5 ORDER BY updated_at DESC LIMIT 1)
+         LIMIT 1)
+     FOR UPDATE OF c),
+    (SELECT customer_id FROM customers WHERE brand_id = $1 AND phone = $5 ORDER BY updated_at DESC LIMIT 1
+     FOR UPDATE)
 )
 """
 

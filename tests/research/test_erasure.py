@@ -5,6 +5,7 @@ customer was and said. The brand's other customer and another brand with the sam
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,10 +14,12 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from research import erasure
 from research.erasure import TOMBSTONE_LENGTH
 from research.exports.dataset import ExportRequest
 from research.exports.datasets import build
 from research.pseudonyms import brand_key
+from responses.inbound import Inbound, Incoming, receive
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
@@ -484,3 +487,72 @@ async def test_the_audit_log_pages_newest_first(
     assert later.json() == {"items": [], "next_cursor": None}
     bad = await client.get("/v1/audit?cursor=abc", headers=brand.headers("manage"))
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "query:cursor"
+
+
+def _sms(brand: BrandFixture, body: str) -> Incoming:
+    return Incoming(
+        provider="twilio",
+        channel="sms",
+        provider_message_id=f"SM{uuid.uuid4().hex}",
+        from_phone=PHONE,
+        to_address="+15005550006",
+        body=body,
+        payload={"Body": body},
+        brand_id=brand.brand.brand_id,
+    )
+
+
+async def _waiting_on_a_lock(conn: asyncpg.Connection, other: asyncpg.Connection) -> None:
+    """Until `other`'s statement waits for a row lock (as seen from `conn`)."""
+    pid = other.get_server_pid()
+    for _ in range(500):
+        if await conn.fetchval("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid) == "Lock":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the second transaction never waited for the first")
+
+
+async def test_a_text_stored_while_an_erasure_runs_is_erased_too_or_is_a_strangers(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection, ctx: dict[str, Any]
+) -> None:
+    """The inbound insert locks the customer it attributes a text to, as the erasure does: whichever comes first,
+    the text does not keep the erased customer's id and words."""
+    brand_id = brand.brand.brand_id
+    await text_survey(client, brand)
+    await invite(ctx, client, brand, visit("v1", EXTERNAL_ID))
+    old_id = await conn.fetchval("SELECT customer_id FROM customers WHERE external_id = $1", EXTERNAL_ID)
+    pool: asyncpg.Pool = ctx["pool"]
+    async with pool.acquire() as first, pool.acquire() as second:
+        # The text first: the erasure waits for it, then blanks it.
+        async with first.transaction():
+            stored = await receive(first, _sms(brand, SMS_TEXT), datetime.now(UTC))
+            assert stored is not None and stored.customer_id == old_id
+            erasing = asyncio.create_task(_erase(second, brand_id))
+            await _waiting_on_a_lock(conn, second)
+        assert (await erasing).policy == "anonymise"
+        row = await conn.fetchrow("SELECT body, customer_id FROM inbound_messages")
+        assert row["body"] != SMS_TEXT and row["customer_id"] not in (old_id, None)
+
+    await report(client, brand, visit("v2", "second-customer"))
+    second_id = await conn.fetchval("SELECT customer_id FROM customers WHERE external_id = 'second-customer'")
+    async with pool.acquire() as first, pool.acquire() as second:
+        # The erasure first: the text waits for it, then finds no customer with the phone.
+        async with first.transaction():
+            await erasure.erase_customer(first, brand_id, "second-customer", actor="test", now=datetime.now(UTC))
+            receiving = asyncio.create_task(_receive(second, _sms(brand, APP_TEXT)))
+            await _waiting_on_a_lock(conn, second)
+        late = await receiving
+        assert late is not None and late.customer_id is None
+    assert await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE customer_id = $1", second_id) == 0
+
+
+async def _erase(conn: asyncpg.Connection, brand_id: uuid.UUID) -> erasure.Erasure:
+    async with conn.transaction():
+        erased = await erasure.erase_customer(conn, brand_id, EXTERNAL_ID, actor="test", now=datetime.now(UTC))
+    assert erased is not None
+    return erased
+
+
+async def _receive(conn: asyncpg.Connection, incoming: Incoming) -> Inbound | None:
+    async with conn.transaction():
+        return await receive(conn, incoming, datetime.now(UTC))
