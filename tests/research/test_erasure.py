@@ -26,7 +26,7 @@ from tests.fakes.twilio import FakeTwilio
 from tests.helpers import PHONE, report
 from tests.responses.factories import sent_invitation
 from tests.responses.studies import enrol, study_setup
-from tests.responses.texting import Phone, invite, text_survey, visit, with_twilio
+from tests.responses.texting import Phone, incoming, invite, text_survey, visit, with_twilio
 
 EXTERNAL_ID = "erase-me-7731"
 OTHER_PHONE = "+4915199990042"
@@ -489,19 +489,6 @@ async def test_the_audit_log_pages_newest_first(
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "query:cursor"
 
 
-def _sms(brand: BrandFixture, body: str) -> Incoming:
-    return Incoming(
-        provider="twilio",
-        channel="sms",
-        provider_message_id=f"SM{uuid.uuid4().hex}",
-        from_phone=PHONE,
-        to_address="+15005550006",
-        body=body,
-        payload={"Body": body},
-        brand_id=brand.brand.brand_id,
-    )
-
-
 async def _waiting_on_a_lock(conn: asyncpg.Connection, other: asyncpg.Connection) -> None:
     """Until `other`'s statement waits for a row lock (as seen from `conn`)."""
     pid = other.get_server_pid()
@@ -525,7 +512,7 @@ async def test_a_text_stored_while_an_erasure_runs_is_erased_too_or_is_a_strange
     async with pool.acquire() as first, pool.acquire() as second:
         # The text first: the erasure waits for it, then blanks it.
         async with first.transaction():
-            stored = await receive(first, _sms(brand, SMS_TEXT), datetime.now(UTC))
+            stored = await receive(first, incoming(brand, SMS_TEXT), datetime.now(UTC))
             assert stored is not None and stored.customer_id == old_id
             erasing = asyncio.create_task(_erase(second, brand_id))
             await _waiting_on_a_lock(conn, second)
@@ -539,7 +526,7 @@ async def test_a_text_stored_while_an_erasure_runs_is_erased_too_or_is_a_strange
         # The erasure first: the text waits for it, then finds no customer with the phone.
         async with first.transaction():
             await erasure.erase_customer(first, brand_id, "second-customer", actor="test", now=datetime.now(UTC))
-            receiving = asyncio.create_task(_receive(second, _sms(brand, APP_TEXT)))
+            receiving = asyncio.create_task(_receive(second, incoming(brand, APP_TEXT)))
             await _waiting_on_a_lock(conn, second)
         late = await receiving
         assert late is not None and late.customer_id is None

@@ -20,7 +20,6 @@ from notifications.channels import link_token_hash
 from questionnaires.render import render_sms, render_sms_thank_you
 from responses import jobs as response_jobs
 from responses import replies
-from responses.inbound import Incoming
 from responses.received import Received, Reply
 from responses.texts import DE, EN
 from server.settings import Settings
@@ -37,6 +36,7 @@ from tests.responses.texting import (
     conversation_rows,
     current_answers,
     inbound_rows,
+    incoming,
     invite,
     text_survey,
     visit,
@@ -609,20 +609,6 @@ class TestTheSandbox:
 
 
 # -- the dispatcher --------------------------------------------------------------------------------------------------
-
-
-def incoming(brand: BrandFixture, body: str) -> Incoming:
-    """A message from the customer of `sent_invitation`, as the webhook hands it on."""
-    return Incoming(
-        provider="twilio",
-        channel="sms",
-        provider_message_id=f"SM{body}",
-        from_phone=PHONE,
-        to_address="+15005550006",
-        body=body,
-        payload={},
-        brand_id=brand.brand.brand_id,
-    )
 
 
 async def answered(conn: asyncpg.Connection, brand: BrandFixture, body: str, steps: list) -> replies.Answered:

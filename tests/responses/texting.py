@@ -13,6 +13,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from notifications import jobs
+from responses.inbound import Incoming
 from server.settings import Settings
 from tests.conftest import BrandFixture
 from tests.fakes.twilio import FakeTwilio
@@ -146,3 +147,17 @@ async def current_answers(conn: asyncpg.Connection, invitation_id: str) -> dict[
         "SELECT question_id, value FROM answers WHERE invitation_id = $1 AND replaced_at IS NULL", invitation_id
     )
     return {r["question_id"]: r["value"] for r in rows}
+
+
+def incoming(brand: BrandFixture, body: str) -> Incoming:
+    """A text from `PHONE` to the brand, as the webhook hands it on (its provider id made of its words)."""
+    return Incoming(
+        provider="twilio",
+        channel="sms",
+        provider_message_id=f"SM{body}",
+        from_phone=PHONE,
+        to_address="+15005550006",
+        body=body,
+        payload={},
+        brand_id=brand.brand.brand_id,
+    )
