@@ -191,6 +191,15 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`settings` as the command line finds them: in the environment, for tests that run ``lxt`` in-process."""
+    monkeypatch.setenv("LXT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LXT_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("LXT_LOG_LEVEL", "WARNING")
+    return settings
+
+
+@pytest.fixture
 def app(settings: Settings) -> Litestar:
     return create_app(settings)
 

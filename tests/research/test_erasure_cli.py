@@ -11,14 +11,6 @@ from server.settings import Settings
 from tests.helpers import PHONE
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("LXT_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LXT_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("LXT_LOG_LEVEL", "WARNING")
-    return settings
-
-
 def query(settings: Settings, sql: str, *args: Any) -> list[asyncpg.Record]:
     async def run() -> list[asyncpg.Record]:
         conn = await asyncpg.connect(settings.database_url)

@@ -23,14 +23,6 @@ from tests.research.readback import from_csv, from_parquet, stored
 
 
 @pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("LXT_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LXT_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("LXT_LOG_LEVEL", "WARNING")
-    return settings
-
-
-@pytest.fixture
 async def told(client: AsyncTestClient, conn: asyncpg.Connection, brand: BrandFixture, ctx: dict) -> Story:
     return await story(client, conn, brand, ctx)
 

@@ -16,14 +16,6 @@ from server.cli import main, slugify
 from server.settings import Settings
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("LXT_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LXT_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("LXT_LOG_LEVEL", "WARNING")
-    return settings
-
-
 def test_slugs_are_derived_from_names() -> None:
     assert slugify("Acme Coffee & Co.") == "acme-coffee-co"
     assert slugify("X") == "brand-x"

@@ -18,14 +18,6 @@ from tests.helpers import PHONE, event, report, survey_setup
 OTHER_PHONE = "+4915199999999"
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("LXT_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LXT_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("LXT_LOG_LEVEL", "WARNING")
-    return settings
-
-
 async def sent(client: AsyncTestClient, brand: BrandFixture, ctx, key: str, customer: str, phone: str) -> str:
     """An invitation sent through the sandbox (the channels' default until a provider is configured)."""
     body = event(key, customer=customer) | {
