@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
 from questionnaires.model import SLUG_PATTERN
@@ -49,101 +50,63 @@ _FIGURES = (
 )
 
 
-async def _stats(
-    request: Req,
-    conn: Conn,
-    by: Dimension,
-    start: str | None,
-    end: str | None,
-    bucket: str,
-    tz: str,
-    touchpoint: str | None,
-    trigger: str | None,
-    questionnaire: str | None,
-) -> Stats:
-    query = stats_query(
-        by,
-        start=parse_time(start, "from"),
-        end=parse_time(end, "to"),
-        bucket=bucket,
-        tz=tz,
-        now=datetime.now(UTC),
-        touchpoint=touchpoint,
-        trigger=trigger,
-        questionnaire=questionnaire,
-    )
-    return await touchpoints.stats(conn, request.auth.brand_id, query)
+def _figures(by: Dimension, path: str, name: str, summary: str, description: str) -> HTTPRouteHandler:
+    """The route of the figures per `by`: the three differ in their grouping and their words only."""
+
+    async def handler(
+        request: Req,
+        conn: Conn,
+        start: FromTime = None,
+        end: ToTime = None,
+        bucket: BucketQuery = "day",
+        tz: TimeZoneQuery = "UTC",
+        touchpoint: KeyQuery = None,
+        trigger: KeyQuery = None,
+        questionnaire: KeyQuery = None,
+    ) -> Stats:
+        query = stats_query(
+            by,
+            start=parse_time(start, "from"),
+            end=parse_time(end, "to"),
+            bucket=bucket,
+            tz=tz,
+            now=datetime.now(UTC),
+            touchpoint=touchpoint,
+            trigger=trigger,
+            questionnaire=questionnaire,
+        )
+        return await touchpoints.stats(conn, request.auth.brand_id, query)
+
+    handler.__name__ = handler.__qualname__ = name  # the OpenAPI operation's id is made of it
+    return get(
+        path,
+        tags=["stats"],
+        opt=requires("manage", "export"),
+        summary=summary,
+        description=description,
+        responses=problems(401, 403, 422, 503),
+        operation_class=ProblemOperation,
+    )(handler)
 
 
-@get(
-    "/stats/touchpoints",
-    tags=["stats"],
-    opt=requires("manage", "export"),
-    summary="Figures per touchpoint",
-    description=_FIGURES,
-    responses=problems(401, 403, 422, 503),
-    operation_class=ProblemOperation,
+touchpoint_stats = _figures(
+    "touchpoint", "/stats/touchpoints", "touchpoint_stats", "Figures per touchpoint", _FIGURES
 )
-async def touchpoint_stats(
-    request: Req,
-    conn: Conn,
-    start: FromTime = None,
-    end: ToTime = None,
-    bucket: BucketQuery = "day",
-    tz: TimeZoneQuery = "UTC",
-    touchpoint: KeyQuery = None,
-    trigger: KeyQuery = None,
-    questionnaire: KeyQuery = None,
-) -> Stats:
-    return await _stats(request, conn, "touchpoint", start, end, bucket, tz, touchpoint, trigger, questionnaire)
-
-
-@get(
+trigger_stats = _figures(
+    "trigger",
     "/stats/triggers",
-    tags=["stats"],
-    opt=requires("manage", "export"),
-    summary="Figures per trigger",
-    description=f"{_FIGURES}\n\nEvents no trigger decided (no active trigger, unknown touchpoint) count in "
-    "`overall` only.",
-    responses=problems(401, 403, 422, 503),
-    operation_class=ProblemOperation,
+    "trigger_stats",
+    "Figures per trigger",
+    f"{_FIGURES}\n\nEvents no trigger decided (no active trigger, unknown touchpoint) count in `overall` only.",
 )
-async def trigger_stats(
-    request: Req,
-    conn: Conn,
-    start: FromTime = None,
-    end: ToTime = None,
-    bucket: BucketQuery = "day",
-    tz: TimeZoneQuery = "UTC",
-    touchpoint: KeyQuery = None,
-    trigger: KeyQuery = None,
-    questionnaire: KeyQuery = None,
-) -> Stats:
-    return await _stats(request, conn, "trigger", start, end, bucket, tz, touchpoint, trigger, questionnaire)
-
-
-@get(
+questionnaire_stats = _figures(
+    "questionnaire",
     "/stats/questionnaires",
-    tags=["stats"],
-    opt=requires("manage", "export"),
-    summary="Figures per questionnaire version",
-    description=f"{_FIGURES}\n\nGroups are questionnaire versions (`key`, `version`): the invitations of each and "
-    "what came of them; events that scheduled no invitation count in `overall` only.",
-    responses=problems(401, 403, 422, 503),
-    operation_class=ProblemOperation,
+    "questionnaire_stats",
+    "Figures per questionnaire version",
+    f"{_FIGURES}\n\nGroups are questionnaire versions (`key`, `version`): the invitations of each and what came "
+    "of them; events that scheduled no invitation count in `overall` only.",
 )
-async def questionnaire_stats(
-    request: Req,
-    conn: Conn,
-    start: FromTime = None,
-    end: ToTime = None,
-    bucket: BucketQuery = "day",
-    tz: TimeZoneQuery = "UTC",
-    touchpoint: KeyQuery = None,
-    trigger: KeyQuery = None,
-    questionnaire: KeyQuery = None,
-) -> Stats:
-    return await _stats(request, conn, "questionnaire", start, end, bucket, tz, touchpoint, trigger, questionnaire)
 
 
 ConsiderationQuery = Annotated[
