@@ -9,13 +9,14 @@ Whatever the policy:
   study participation withdrawn, and the events' idempotency keys forgotten (a brand's key may hold its own ids);
 - the raw content of every row (`research.personal.RAW`) is blanked: the customer's phone, push tokens and
   attributes; event attributes; messages' texts and recipients; inbound texts, phones and provider payloads,
-  including those from the customer's phone that no customer was found for (storing an inbound text locks the
-  customer it is attributed to, as this does with `_CUSTOMER`: one stored meanwhile comes first and is blanked,
-  or comes after and finds no customer with the phone); free-text answers, every answer's raw
-  input, refused submissions; study comments;
-- the phone's opt-outs (a STOP) are kept, by the phone's hash (migrations/0014): honouring a STOP is an
-  obligation that outlives the customer, and a customer the brand creates later with the phone starts opted out.
-  A phone another customer of the brand still has stays as it is: it is their contact data too.
+  including those no customer was found for from any of the customer's phones (`_PHONES`: the one they have and
+  those lxt texted them at, or they texted from, before; storing an inbound text locks the customer it is
+  attributed to, as this does with `_CUSTOMER`: one stored meanwhile comes first and is blanked, or comes after
+  and finds no customer with the phone); free-text answers, every answer's raw input, refused submissions; study
+  comments;
+- the opt-outs (a STOP) of each of those phones are kept, by the phone's hash (migrations/0014): honouring a STOP
+  is an obligation that outlives the customer, and a customer the brand creates later with the phone starts opted
+  out. A phone another customer of the brand has stays as it is: it is their contact data too.
 
 Then ``anonymise`` (the default) keeps the rows — coded answers, events, decisions, invitations, consent history —
 for statistics, with every id the brand or a provider was given replaced (`erased_id` in migrations/0014: the
@@ -98,10 +99,24 @@ _REPORTS = "SELECT report_id FROM self_reports WHERE brand_id = $1 AND customer_
 _PARTICIPATIONS = "SELECT participant_id FROM study_participants WHERE brand_id = $1 AND customer_id = $2"
 
 
-def _inbound(phone: str) -> str:
-    """The customer's inbound messages, and those from their phone (the parameter `phone`) no customer was found
-    for."""
-    return f"brand_id = $1 AND (customer_id = $2 OR (customer_id IS NULL AND from_phone = {phone}))"
+# Every phone the customer has had, as far as lxt knows: the one they have ($3), the ones their messages were sent to
+# (WhatsApp's with its prefix) and their conversations held with, and the ones their texts came from.
+_PHONES = f"""
+SELECT coalesce(array_agg(DISTINCT phone), '{{}}') FROM (
+    SELECT $3::text AS phone
+    UNION SELECT CASE WHEN recipient LIKE 'whatsapp:%' THEN substr(recipient, 10) ELSE recipient END
+    FROM messages WHERE brand_id = $1 AND invitation_id IN ({_INVITATIONS}) AND channel IN ('sms', 'whatsapp')
+    UNION SELECT recipient FROM conversations WHERE brand_id = $1 AND customer_id = $2
+    UNION SELECT from_phone FROM inbound_messages WHERE brand_id = $1 AND customer_id = $2
+) had
+WHERE phone LIKE '+%'
+"""
+
+
+def _inbound(phones: str) -> str:
+    """The customer's inbound messages, and those from one of their phones (the parameter `phones`, `_PHONES`) no
+    customer was found for."""
+    return f"brand_id = $1 AND (customer_id = $2 OR (customer_id IS NULL AND from_phone = ANY({phones})))"
 
 
 def _new(*columns: str) -> str:
@@ -119,7 +134,7 @@ def _blank(table: str) -> str:
 
 
 # Each statement: (table, SQL, what it takes after $1 brand and $2 customer, as $3, $4: the erasure's key, its
-# time, the customer's phone).
+# time, the customer's phones).
 # In this order: a statement finds its rows through rows not unlinked yet (receipts through messages through
 # invitations), and the customer row goes last.
 _ANONYMISE: Final = [
@@ -172,7 +187,7 @@ _ANONYMISE: Final = [
         # The provider's id leads to the provider's own copy of the phone and text; it stays unique per provider (by the
         # message's new id).
         f"provider_message_id = 'erased:' || erased_id($3, inbound_id)::text WHERE {_inbound('$4')}",
-        ("key", "phone"),
+        ("key", "phones"),
     ),
     (
         "self_report_comments",
@@ -224,7 +239,7 @@ _DELETE: Final = [
     ("answers", "DELETE FROM answers WHERE brand_id = $1 AND customer_id = $2", ()),
     ("refused_answers", "DELETE FROM refused_answers WHERE brand_id = $1 AND customer_id = $2", ()),
     ("conversations", "DELETE FROM conversations WHERE brand_id = $1 AND customer_id = $2", ()),
-    ("inbound_messages", f"DELETE FROM inbound_messages WHERE {_inbound('$3')}", ("phone",)),
+    ("inbound_messages", f"DELETE FROM inbound_messages WHERE {_inbound('$3')}", ("phones",)),
     (
         "self_report_comments",
         f"DELETE FROM self_report_comments WHERE brand_id = $1 AND report_id IN ({_REPORTS})",
@@ -239,16 +254,16 @@ _DELETE: Final = [
     ("consent_changes", "DELETE FROM consent_changes WHERE brand_id = $1 AND customer_id = $2", ()),
 ]
 
-# The phone's opt-outs move to their hash, unless another customer of the brand has the phone ($3).
+# The phones' ($3) opt-outs move to their hash, but for a phone another customer of the brand has.
 _KEEP_OPT_OUTS = """
 WITH moved AS (
-    DELETE FROM phone_opt_outs
-    WHERE brand_id = $1 AND phone = $3
-      AND NOT EXISTS (SELECT FROM customers WHERE brand_id = $1 AND phone = $3 AND customer_id <> $2)
-    RETURNING channel, source, opted_out_at
+    DELETE FROM phone_opt_outs o
+    WHERE brand_id = $1 AND phone = ANY($3)
+      AND NOT EXISTS (SELECT FROM customers c WHERE c.brand_id = $1 AND c.phone = o.phone AND c.customer_id <> $2)
+    RETURNING phone, channel, source, opted_out_at
 ), kept AS (
     INSERT INTO erased_phone_opt_outs (brand_id, phone_hash, channel, source, opted_out_at)
-    SELECT $1, phone_opt_out_hash($1, $3), channel, source, opted_out_at FROM moved
+    SELECT $1, phone_opt_out_hash($1, phone), channel, source, opted_out_at FROM moved
     ON CONFLICT (brand_id, phone_hash, channel) DO NOTHING
 )
 SELECT count(*) FROM moved
@@ -279,13 +294,12 @@ async def erase_customer(
     subject = (await brand_key(conn, brand_id)).pseudonym(customer_id)
     # Drawn for this erasure and never stored: the new ids cannot be traced back to the old.
     key = secrets.token_bytes(32)
-    values = {"key": key, "now": now, "phone": phone}
+    phones = await conn.fetchval(_PHONES, brand_id, customer_id, phone)
+    values = {"key": key, "now": now, "phones": phones}
     rows: dict[str, int] = {}
     for table, statement, takes in _ANONYMISE if policy == "anonymise" else _DELETE:
         rows[table] = _count(await conn.execute(statement, brand_id, customer_id, *(values[n] for n in takes)))
-    rows["phone_opt_outs"] = (
-        await conn.fetchval(_KEEP_OPT_OUTS, brand_id, customer_id, phone) if phone is not None else 0
-    )
+    rows["phone_opt_outs"] = await conn.fetchval(_KEEP_OPT_OUTS, brand_id, customer_id, phones)
     if policy == "anonymise":
         rows["customers"] = _count(
             await conn.execute(_TOMBSTONE, brand_id, customer_id, key, now, TOMBSTONE_LENGTH)

@@ -30,6 +30,8 @@ from tests.responses.texting import Phone, incoming, invite, text_survey, visit,
 
 EXTERNAL_ID = "erase-me-7731"
 OTHER_PHONE = "+4915199990042"
+NEW_PHONE = "+4915177770013"
+STRANGER_PHONE = "+4915166660027"
 TOKEN = "fcm-ZX81-token-for-the-erased-phone"
 EVENT_NOTE = "Tangerine-Falcon-88"
 CUSTOMER_NOTE = "Marzipan-Otter-19"
@@ -436,6 +438,52 @@ async def test_a_phone_another_customer_has_keeps_its_opt_out_as_it_is(
     assert erased.json()["rows"]["phone_opt_outs"] == 0
     assert await conn.fetchval("SELECT phone FROM phone_opt_outs") == PHONE
     assert await conn.fetchval("SELECT phone FROM customers WHERE external_id = 'household'") == PHONE
+
+
+async def test_the_phones_a_customer_had_before_are_erased_too(
+    client: AsyncTestClient,
+    brand: BrandFixture,
+    conn: asyncpg.Connection,
+    ctx: dict[str, Any],
+    fake_twilio: FakeTwilio,
+) -> None:
+    """Texted at one number, then given another: what came from the first after it was theirs is theirs too."""
+    await text_survey(client, brand)
+    await invite(ctx, client, brand, visit("v1", EXTERNAL_ID))
+    old, new, stranger = (
+        Phone(client, fake_twilio),
+        Phone(client, fake_twilio, NEW_PHONE),
+        Phone(client, fake_twilio, STRANGER_PHONE),
+    )
+    await old.text("9")
+    moved = await client.put(f"/v1/customers/{EXTERNAL_ID}", json={"phone": NEW_PHONE}, headers=brand.headers())
+    assert moved.status_code == 200, moved.text
+    # From the old number, now nobody's: a STOP, which ends the survey's conversation with it and is kept for the
+    # number, then a text stored for no customer, as a stranger's is.
+    await old.text("STOP")
+    await old.text("Sorry, wrong survey: Juniper-Kettle")
+    await stranger.text("Hello? Ochre-Pigeon")
+    unattributed = await conn.fetch("SELECT from_phone FROM inbound_messages WHERE customer_id IS NULL")
+    assert sorted(r[0] for r in unattributed) == sorted([PHONE, PHONE, STRANGER_PHONE])
+    assert await conn.fetchval("SELECT phone FROM phone_opt_outs") == PHONE
+    await invite(ctx, client, brand, visit("v2", EXTERNAL_ID, phone=NEW_PHONE))
+    await new.text("8")
+    acme = brand.brand.brand_id
+    assert {n for _, _, n in await traces_of(conn, acme, [PHONE, NEW_PHONE, "Juniper-Kettle"])} == {
+        PHONE,
+        NEW_PHONE,
+        "Juniper-Kettle",
+    }
+
+    erased = await client.delete(f"/v1/customers/{EXTERNAL_ID}", headers=brand.headers())
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["rows"]["phone_opt_outs"] == 1
+    assert await traces_of(conn, acme, [PHONE, NEW_PHONE, "Juniper-Kettle"]) == set()
+    assert await conn.fetchval("SELECT count(*) FROM erased_phone_opt_outs") == 1
+    # A stranger's text is nobody's to erase.
+    assert await conn.fetchval("SELECT body FROM inbound_messages WHERE from_phone = $1", STRANGER_PHONE) == (
+        "Hello? Ochre-Pigeon"
+    )
 
 
 async def test_a_customer_being_sent_to_is_erased_once_the_send_is_over(
