@@ -401,7 +401,7 @@ def _page_sql(personal: bool) -> str:
 SELECT at, kind, item_id, jsonb_build_object('at', at, 'kind', kind, 'item_id', item_id,
                                              'invitation_id', invitation_id, 'event_id', event_id,
                                              'detail', detail)::text AS item
-FROM ({items_sql(one_customer=True, personal=personal)}) timeline
+FROM ({items_sql(customers="= $5", personal=personal)}) timeline
 WHERE $6::timestamptz IS NULL OR (at, kind_rank, item_id) > ($6, $7::integer, $8::text)
 ORDER BY {PAGE_ORDER}
 LIMIT $9"""

@@ -1,6 +1,6 @@
 """The customer timeline as one SQL query: every row of every table that records something between a customer and
 the brand, as items of the same shape, for the timeline API (one customer, a page at a time) and the ``timelines``
-export (all of a brand's customers, streamed).
+export (all of a brand's customers, streamed a range of customers at a time).
 
 `items_sql` returns a SELECT whose columns are `COLUMNS`:
 
@@ -23,12 +23,15 @@ Parameters, numbered the same in both forms so a caller can add its own after th
 - ``$2`` timestamptz or NULL: items at or after this time;
 - ``$3`` timestamptz or NULL: items before this time;
 - ``$4`` text[] or NULL: only these kinds (NULL: every kind);
-- ``$5`` uuid: the customer (only with ``one_customer=True``).
+
+and `items_sql`'s ``customers`` says whose items: ``= $5`` (one customer, the API), or a range of customer ids
+(the export).
 
 The kind and time filters are written once, around the union: PostgreSQL pushes them into every branch, where a
-kind's test becomes a one-time filter (a kind not asked for reads nothing). Every branch of the one-customer form
-starts from an index on (brand_id, customer_id, …): events, invitations, inbound messages, consent changes and study
-participants have one; the rest are reached from the customer's invitations or self-reports by their own keys.
+kind's test becomes a one-time filter (a kind not asked for reads nothing). Every branch starts from an index on
+(brand_id, customer_id, …), for one customer or a range of them: events, invitations, inbound messages, consent
+changes and study participants have one; the rest are reached from the customers' invitations or self-reports by
+their own keys.
 """
 
 from __future__ import annotations
@@ -127,8 +130,8 @@ class _Branch:
         self.source, self.customer, self.at, self.item_id = source, customer, at, item_id
         self.invitation_id, self.event_id, self.detail = invitation_id, event_id, detail
 
-    def sql(self, kind: Kind, rank: int, one_customer: bool) -> str:
-        who = f"AND {self.customer} = $5" if one_customer else ""
+    def sql(self, kind: Kind, rank: int, customers: str) -> str:
+        who = f"AND {self.customer} {customers}"
         members = ", ".join(f"'{name}', {expression}" for name, expression in self.detail.items())
         return (
             f"SELECT {self.customer} AS customer_id, {self.at} AS at, '{kind}'::text AS kind, {rank} AS kind_rank, "
@@ -344,16 +347,17 @@ WHERE i.brand_id = $1 {{who}}""",
     }
 
 
-def items_sql(*, one_customer: bool, personal: bool) -> str:
-    """The timeline's items as one unordered SELECT of `COLUMNS` (parameters ``$1``..``$5``: see the module).
+def items_sql(*, customers: str, personal: bool) -> str:
+    """The timeline's items as one unordered SELECT of `COLUMNS` (parameters ``$1``..``$4``: see the module).
 
-    `one_customer`: only the customer of ``$5`` (the API); otherwise every customer of the brand (the export, which
-    adds ``ORDER BY`` `EXPORT_ORDER`). `personal`: whether the customer's own words beyond their answers' values
+    `customers`: whose items, as a condition on a customer id that follows it: ``= $5`` for the customer of ``$5``
+    (the API), ``BETWEEN first AND last`` for a range (the export, which adds ``ORDER BY`` `EXPORT_ORDER`). Items
+    that belong to no customer (a text from a phone no customer has) are nobody's timeline. `personal`: whether the customer's own words beyond their answers' values
     are included (inbound messages' bodies, answers' raw text), and the brand's idempotency keys of events, which
     exports treat as contact data; without it they are null.
     """
     branches = _branches(personal)
-    union = "\nUNION ALL\n".join(branches[kind].sql(kind, rank, one_customer) for rank, kind in enumerate(KINDS))
+    union = "\nUNION ALL\n".join(branches[kind].sql(kind, rank, customers) for rank, kind in enumerate(KINDS))
     return f"""SELECT {", ".join(COLUMNS)} FROM (
 {union}
 ) items

@@ -3,9 +3,12 @@ customer after customer, named by pseudonym; the customer's texts and the brand'
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -16,6 +19,9 @@ from research.timeline import TimelineQuery, customer_timeline
 from tests.conftest import BrandFixture
 from tests.research.datasets_story import Story, story
 from tests.research.test_datasets_responses import rows_of
+
+# The module (research.exports.datasets names its function `timelines`).
+timelines_dataset = import_module("research.exports.datasets.timelines")
 
 
 @pytest.fixture
@@ -28,7 +34,18 @@ async def export(conn: asyncpg.Connection, told: Story, *, pii: bool = False, **
     return await rows_of(conn, await build(conn, "timelines", request))
 
 
-async def test_every_customers_timeline_in_turn_as_the_api_reads_it(conn: asyncpg.Connection, told: Story) -> None:
+@pytest.mark.parametrize("chunk", [timelines_dataset.CHUNK, 1])
+async def test_every_customers_timeline_in_turn_as_the_api_reads_it(
+    conn: asyncpg.Connection, told: Story, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Customer after customer, whether they are read in one chunk or each in their own. A text from a phone no
+    customer has is nobody's timeline."""
+    monkeypatch.setattr(timelines_dataset, "CHUNK", chunk)
+    await conn.execute(
+        "INSERT INTO inbound_messages (brand_id, channel, provider, provider_message_id, from_phone, to_address, body) "
+        "VALUES ($1, 'sms', 'twilio', 'SM-stranger', '+4915100000001', '+15550100', 'who is this?')",
+        told.brand.brand.brand_id,
+    )
     rows = await export(conn, told)
     key = await brand_key(conn, told.brand.brand.brand_id)
     expected = []
@@ -91,3 +108,25 @@ async def test_filters_narrow_the_items(conn: asyncpg.Connection, told: Story) -
     assert {r["invitation_id"] for r in surveys} == {told.anna, told.ben}
     assert {r["kind"] for r in surveys} >= {"invitation", "answer", "completed"}
     assert await export(conn, told, trigger="nope") == []
+
+
+@pytest.mark.parametrize("where", [{}, {"touchpoint": "visit"}, {"start": datetime(2026, 1, 1, tzinfo=UTC)}])
+async def test_rows_stream_chunk_by_chunk_with_nothing_sorted_above(
+    conn: asyncpg.Connection, told: Story, where: dict[str, Any]
+) -> None:
+    """The rows are in order because the chunks are and each chunk's rows are: a sort above the chunks' loop would
+    hold every row back (and, being unstable, could mix a chunk's rows)."""
+    request = ExportRequest(brand_id=told.brand.brand.brand_id, where=ExportFilter(**where))
+    dataset = await build(conn, "timelines", request)
+    plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {dataset.sql}", *dataset.args)
+    top = (msgspec.json.decode(plan) if isinstance(plan, str | bytes) else plan)[0]["Plan"]
+    while top["Node Type"] in ("Subquery Scan", "Result"):
+        (top,) = top["Plans"]
+    assert top["Node Type"] == "Nested Loop", top["Node Type"]
+    # Over the chunks (numbered by a window over the customers), in order.
+    outer = next(p for p in top["Plans"] if p["Parent Relationship"] == "Outer")
+    assert "WindowAgg" in node_types(outer) and "Sort" not in node_types(outer), node_types(outer)
+
+
+def node_types(plan: dict[str, Any]) -> list[str]:
+    return [plan["Node Type"], *(t for child in plan.get("Plans", []) for t in node_types(child))]

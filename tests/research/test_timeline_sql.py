@@ -14,16 +14,17 @@ from questionnaires.model import Definition
 from research.timeline_sql import COLUMNS, CUSTOMER_LOCALE, OFFERED_LOCALES, items_sql
 
 
-@pytest.mark.parametrize("one_customer", [True, False])
+@pytest.mark.parametrize(("customers", "ids"), [("= $5", 1), ("BETWEEN $5 AND $6", 2)])
 @pytest.mark.parametrize("personal", [True, False])
 async def test_both_forms_are_statements_of_the_documented_columns(
-    conn: asyncpg.Connection, one_customer: bool, personal: bool
+    conn: asyncpg.Connection, customers: str, ids: int, personal: bool
 ) -> None:
-    statement = await conn.prepare(items_sql(one_customer=one_customer, personal=personal))
+    """One customer (the API) and a range of customers (the export, which names its range's ends otherwise)."""
+    statement = await conn.prepare(items_sql(customers=customers, personal=personal))
     assert tuple(a.name for a in statement.get_attributes()) == COLUMNS
     types = [p.name for p in statement.get_parameters()]
-    assert types == ["uuid", "timestamptz", "timestamptz", "text[]", *(["uuid"] if one_customer else [])]
-    assert await statement.fetch(uuid4(), None, None, None, *([uuid4()] if one_customer else [])) == []
+    assert types == ["uuid", "timestamptz", "timestamptz", "text[]", *["uuid"] * ids]
+    assert await statement.fetch(uuid4(), None, None, None, *sorted(uuid4() for _ in range(ids))) == []
 
 
 def survey(default: str, *, declared: list[str] | None, translated: list[str]) -> Definition:

@@ -85,10 +85,11 @@ PII = [
 """Contact data, each with its expression on the customer (``c``, `add_customer`)."""
 
 
-def add_customer(select: Select, key: PseudonymKey, customer_id: str, *, pii: bool) -> str:
+def add_customer(select: Select, key: PseudonymKey, customer_id: str, *, pii: bool, among: str = "") -> str:
     """The customer's pseudonym, then their contact data when `pii`. Returns the join to add to the dataset's FROM
     clause: the customer of the row's customer id expression `customer_id`, as ``c`` (NULL for a customer erased
-    since).
+    since). `among`, a condition on a customer id (``BETWEEN first AND last``), narrows the customers it reads to
+    those the rows can name.
 
     The pseudonym's two SHA-256 passes run once per customer, not once per row (about 1.7 µs a row otherwise):
     the joined subquery computes it, and the `coalesce` around it (not strict) makes it a placeholder of the outer
@@ -102,7 +103,7 @@ def add_customer(select: Select, key: PseudonymKey, customer_id: str, *, pii: bo
     per_customer = pseudonym_sql("cu.customer_id", inner, outer)
     return (
         f"LEFT JOIN (SELECT cu.*, coalesce({per_customer}, NULL) AS pseudonym FROM customers cu) c "
-        f"ON c.brand_id = $1 AND c.customer_id = {customer_id}"
+        f"ON c.brand_id = $1 AND c.customer_id = {customer_id}" + (f" AND c.customer_id {among}" if among else "")
     )
 
 

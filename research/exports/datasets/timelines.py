@@ -8,12 +8,21 @@ comments are the research data and always there.
 
 The time range filters the items' own times. A touchpoint, trigger or questionnaire filter keeps the items of the
 events and invitations it selects: items that belong to no event or invitation (consent changes, texts outside a
-survey) drop out then.
+survey) drop out then. A text from a phone no customer had is nobody's timeline, and not in the export.
+
+The rows stream from the first moment, in constant memory: the brand's customers are taken `CHUNK` at a time in
+the order of their ids (`_chunks`, from the customers' primary key), and each chunk's items are read by index range
+on the customer and sorted on their own. Sorting every item of the brand before the first row would hold back the
+first byte for as long as the whole sort takes — about 6 s per million items, so a minute (as long as many
+proxies wait for a response that sends nothing) at ten million — and spill to disk. Read this way, 1.67 million items of 55,556 customers send their
+first byte after 0.2-0.4 s instead of 10-11 s, and end after 17 s instead of 18-19 s. A narrow filter pays for
+visiting every chunk: a week's 94,000 items take 1.6-2.4 s instead of 1.2-1.7 s.
 """
 
 from __future__ import annotations
 
 import asyncpg
+import msgspec
 
 from research.exports.dataset import Column, Dataset, ExportFilter, ExportRequest
 from research.exports.datasets import columns as common
@@ -22,6 +31,26 @@ from research.pseudonyms import brand_key
 from research.timeline_sql import EXPORT_ORDER, KINDS, items_sql
 
 NAME = "timelines"
+CHUNK = 1000
+"""Customers per chunk: a chunk's items are sorted in memory (about 30,000 items of 1,000 customers)."""
+
+
+def _chunks(size: int) -> str:
+    """The brand's customers in chunks of `size` by id, each its first and last id, in order."""
+    return f"""(
+    SELECT first, last FROM (
+        SELECT customer_id AS first, row_number() OVER ids AS n,
+               coalesce(lead(customer_id, {size - 1}) OVER ids,
+                        last_value(customer_id) OVER (ids ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS last
+        FROM customers WHERE brand_id = $1
+        WINDOW ids AS (ORDER BY customer_id)
+    ) numbered
+    WHERE (n - 1) % {size} = 0
+    ORDER BY first
+) chunk"""
+
+
+_IN_CHUNK = "BETWEEN chunk.first AND chunk.last"
 
 KIND_LABELS = {
     "inbound": "A message the customer sent (SMS, WhatsApp)",
@@ -78,7 +107,7 @@ async def timelines(conn: asyncpg.Connection, request: ExportRequest) -> Dataset
     select.param(where.end, "timestamptz")
     select.param(None, "text[]")
     customer = common.add_customer(
-        select, await brand_key(conn, request.brand_id), "x.customer_id", pii=request.pii
+        select, await brand_key(conn, request.brand_id), "x.customer_id", pii=request.pii, among=_IN_CHUNK
     )
     for column, expression in _ITEM:
         select.add(column, expression)
@@ -106,11 +135,18 @@ async def timelines(conn: asyncpg.Connection, request: ExportRequest) -> Dataset
             questionnaire="fi.questionnaire_key",
             version="fi.questionnaire_version",
         )
-    source = f"(\n{items_sql(one_customer=False, personal=request.pii)}\n) x\n" + "\n".join(joins)
-    return select.dataset(
+    source = f"(\n{items_sql(customers=_IN_CHUNK, personal=request.pii)}\n) x\n" + "\n".join(joins)
+    one_chunk = select.dataset(
         NAME,
         "One row per timeline item (events, decisions, invitations, messages, receipts, answers, consent changes …) "
         "of every customer, ordered by customer, then time.",
         source,
         order=", ".join(f"x.{name}" for name in EXPORT_ORDER.split(", ")),
     )
+    # The chunks come in order, and each chunk's rows whole and in order from the lateral subquery (which its
+    # ORDER BY keeps from being merged into the outer query): a nested loop over the chunks, nothing sorted above it
+    # (tests/research/test_datasets_timelines.py reads the plan).
+    sql = (
+        f"SELECT rows.* FROM {_chunks(CHUNK)}\nCROSS JOIN LATERAL (\n{one_chunk.sql}\n) rows\nORDER BY chunk.first"
+    )
+    return msgspec.structs.replace(one_chunk, sql=sql)
