@@ -31,6 +31,15 @@ async def test_ids_made_by_the_database_are_uuidv7(
     assert uuid.UUID(made).version == 7
 
 
+async def test_no_id_defaults_to_a_random_uuid(conn: asyncpg.Connection) -> None:
+    """Every table's id default is a UUIDv7; random bytes are for secrets only (a brand's pseudonym key)."""
+    random = await conn.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND column_default LIKE '%gen_random_uuid%' ORDER BY 1, 2"
+    )
+    assert [tuple(r) for r in random] == [("brands", "pseudonym_key")]
+
+
 async def test_an_api_key_hash_names_one_key(brand: BrandFixture, conn: asyncpg.Connection) -> None:
     key_hash = await conn.fetchval("SELECT key_hash FROM api_keys LIMIT 1")
     with pytest.raises(asyncpg.UniqueViolationError):
