@@ -71,12 +71,18 @@ async def stats(conn: asyncpg.Connection, brand_id: UUID, query: StatsQuery) -> 
 @contextlib.asynccontextmanager
 async def snapshot(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """A read-only repeatable-read transaction, so that a report's statements see one snapshot, with room to sort
-    in memory (`WORK_MEM`); inside a transaction the caller opened, that one, as the caller set it up."""
+    in memory (`WORK_MEM`), planned for their parameters every time; inside a transaction the caller opened, that
+    one, as the caller set it up.
+
+    A pooled connection keeps its prepared statements, and from a statement's sixth run PostgreSQL may switch to a
+    generic plan, made without the brand and range: it reads every contact through the invitations' primary key
+    rather than the range by time, 30-50% slower (measured: 28 days 360 against 230 ms, 90 days 1.2 against 0.9 s
+    on 400,000 events of two brands). Planning the statements afresh takes under 4 ms."""
     if conn.is_in_transaction():
         yield
         return
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'; SET LOCAL plan_cache_mode = force_custom_plan")
         yield
 
 

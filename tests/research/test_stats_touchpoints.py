@@ -13,7 +13,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from questionnaires import scores
+from research.stats import touchpoints
 from research.stats.methods import Z
+from research.stats.query import stats_query
 from server.questionnaire_versions import publish
 from tests.conftest import BrandFixture
 from tests.helpers import put_touchpoint, put_trigger, survey_setup
@@ -377,3 +379,22 @@ async def test_statistics_need_the_manage_or_export_scope(client: AsyncTestClien
     for path in ("touchpoints", "triggers", "questionnaires"):
         assert (await client.get(f"/v1/stats/{path}", headers=brand.headers("ingest"))).status_code == 403
         assert (await client.get(f"/v1/stats/{path}")).status_code == 401
+
+
+async def test_the_figures_are_planned_for_their_brand_and_range_every_time(
+    client: AsyncTestClient, brand: BrandFixture, conn: asyncpg.Connection
+) -> None:
+    """A connection keeps its prepared statements; from the sixth run PostgreSQL would plan them without looking at
+    the brand and range, and read far more."""
+    await survey_setup(client, brand)
+    await contact(conn, brand, DAY + timedelta(hours=9), answers={"nps": 9}, completed=1)
+    query = stats_query("touchpoint", start=DAY, end=DAY + timedelta(days=1), bucket="day", tz="UTC", now=DAY)
+    for _ in range(8):
+        figures = await touchpoints.stats(conn, brand.brand.brand_id, query)
+        assert figures.overall.total.events == 1
+    plans = await conn.fetch(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+        "WHERE statement LIKE '%contacts AS (%' AND statement NOT LIKE '%pg_prepared_statements%'"
+    )
+    assert len(plans) == 2  # the counts and the scores
+    assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(0, 8), (0, 8)]
