@@ -31,6 +31,7 @@ from customers.zones import ZONE_RULE, load_zone
 from research import timeline
 from research.stats.model import StatsQueryInvalid
 from research.stats.query import stats_query
+from research.stats.touchpoints import snapshot as stats_snapshot
 from research.stats.touchpoints import stats as touchpoint_stats
 from research.stats_histogram import first_answer_times
 from research.timeline import Position, TimelineQuery
@@ -193,8 +194,10 @@ async def overview(request: Req, conn: Conn) -> Response[Any]:
     except StatsQueryInvalid as refused:
         controls.errors.update(view.control_errors(refused))
         return page("dashboard.html.j2", context, 422)
-    figures = await touchpoint_stats(conn, session.brand_id, query)
-    bins = await first_answer_times(conn, session.brand_id, query.start, query.end, query.touchpoint)
+    # The table and the histogram from one snapshot, each statement planned for this brand and range.
+    async with stats_snapshot(conn):
+        figures = await touchpoint_stats(conn, session.brand_id, query)
+        bins = await first_answer_times(conn, session.brand_id, query.start, query.end, query.touchpoint)
     context.update(view.overview(figures, bins, ZoneInfo(query.tz)))
     return page("dashboard.html.j2", context)
 
