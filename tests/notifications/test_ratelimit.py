@@ -9,7 +9,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from itertools import pairwise
 
 import pytest
 from redis.asyncio import Redis
@@ -116,8 +115,8 @@ async def test_bad_arguments_are_refused(redis: Redis) -> None:
             await take(redis, "k", **kwargs)  # type: ignore[arg-type]
 
 
-# Each process takes from the same limiter as fast as it is let, for DURATION seconds, and prints the wall-clock
-# time of each grant.
+# Each process takes from the same limiter as fast as it is let, for DURATION seconds, and prints each time it
+# asked (wall clock) and whether it was let through: "G <time>" or "R <time>".
 _TAKER = """
 import asyncio, sys, time
 from redis.asyncio import Redis
@@ -129,9 +128,8 @@ async def main(url, key, rate, start, until):
     await asyncio.sleep(max(0.0, start - time.time()))
     while (now := time.time()) < until:
         wait = await take(redis, key, rate)
-        if wait == 0.0:
-            print(now)
-        else:
+        print("G" if wait == 0.0 else "R", now)
+        if wait > 0.0:
             await asyncio.sleep(min(wait, until - now))
     await redis.aclose()
 
@@ -153,13 +151,12 @@ async def test_processes_sharing_a_sender_stay_within_its_rate_together(redis_ur
     takers = run()
     outputs = [await asyncio.to_thread(taker.communicate, timeout=30) for taker in takers]
     assert all(taker.returncode == 0 for taker in takers)
-    per_process = [[float(line) for line in out.split()] for out, _ in outputs]
-    # Both took part, turn and turn about. The limiter promises the sender's rate, not an even split: a process
-    # the machine holds up for a moment loses its turns to the other, so only a few of each are asked for.
-    owners = [owner for _, owner in sorted((g, i) for i, process in enumerate(per_process) for g in process)]
-    assert all(len(grants) >= 5 for grants in per_process), "one process was never let through"
-    assert sum(1 for a, b in pairwise(owners) if a != b) >= 10, "the processes did not interleave"
-    grants = sorted(g for process in per_process for g in process)
+    asked = [[(line[0], float(line[2:])) for line in out.splitlines()] for out, _ in outputs]
+    # Both asked all along, at the same time: the limiter was shared while they did. (It promises the sender's
+    # rate, not an even split: a process the machine holds up for a moment loses its turns to the other.)
+    together = min(times[-1][1] for times in asked) - max(times[0][1] for times in asked)
+    assert together >= duration * 0.75, f"the processes asked together for {together:.2f} s only"
+    grants = sorted(t for times in asked for kind, t in times if kind == "G")
     # At most one grant per 1/rate across both (a grant on the boundary, and the time between a grant and the
     # client noting it, account for the one extra).
     assert len(grants) <= rate * (grants[-1] - grants[0]) + 2
