@@ -186,11 +186,8 @@ def shown_locales(select: Select, versions: list[Version], customers: list[str])
     none), the version's locale the customer is asked in, as the page, the app and SMS pick it (`pick_locale`).
     lxt does not store the locale of each answer; this is it unless the customer's locale changed since."""
     rows = [(v.key, v.version, c, pick_locale(v.definition, c or None)) for v in versions for c in customers]
-    keys, numbers, wanted, shown = _columns(rows, 4)
-    return (
-        f"unnest({select.param(keys, 'text[]')}, {select.param(numbers, 'integer[]')}, "
-        f"{select.param(wanted, 'text[]')}, {select.param(shown, 'text[]')}) AS shown (key, version, customer_locale, locale)"
-    )
+    columns = [("key", "text"), ("version", "integer"), ("customer_locale", "text"), ("locale", "text")]
+    return _table(select, "shown", columns, rows)
 
 
 def question_table(select: Select, versions: list[Version], customers: list[str]) -> str:
@@ -204,14 +201,14 @@ def question_table(select: Select, versions: list[Version], customers: list[str]
         for position, question in enumerate(v.definition.questions, start=1)
         for c in customers
     ]
-    keys, numbers, ids, wanted, types, positions, shown = _columns(rows, 7)
-    return (
-        f"unnest({select.param(keys, 'text[]')}, {select.param(numbers, 'integer[]')}, {select.param(ids, 'text[]')}, "
-        f"{select.param(wanted, 'text[]')}, {select.param(types, 'text[]')}, {select.param(positions, 'integer[]')}, "
-        f"{select.param(shown, 'text[]')}) AS q (key, version, question_id, customer_locale, type, position, locale)"
-    )
+    columns = [("key", "text"), ("version", "integer"), ("question_id", "text"), ("customer_locale", "text")]
+    columns += [("type", "text"), ("position", "integer"), ("locale", "text")]
+    return _table(select, "q", columns, rows)
 
 
-def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
-    """Rows of `width` values as `width` lists, one per column (arrays for ``unnest``)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+def _table(select: Select, alias: str, columns: list[tuple[str, str]], rows: list[tuple[object, ...]]) -> str:
+    """A FROM item `alias` of `rows`, whose values are `columns` (name, SQL type): one array parameter per column,
+    unnested together."""
+    values = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+    arrays = ", ".join(select.param(v, f"{sql_type}[]") for v, (_, sql_type) in zip(values, columns, strict=True))
+    return f"unnest({arrays}) AS {alias} ({', '.join(name for name, _ in columns)})"
