@@ -99,8 +99,8 @@ _REPORTS = "SELECT report_id FROM self_reports WHERE brand_id = $1 AND customer_
 _PARTICIPATIONS = "SELECT participant_id FROM study_participants WHERE brand_id = $1 AND customer_id = $2"
 
 
-# Every phone the customer has had, as far as lxt knows: the one they have ($3), the ones their messages were sent to
-# (WhatsApp's with its prefix) and their conversations held with, and the ones their texts came from.
+# Every phone the customer has had, as far as lxt knows: the one they have ($3), the ones their messages were sent
+# to (WhatsApp's with its prefix) and their conversations held with, and the ones their texts came from.
 _PHONES = f"""
 SELECT coalesce(array_agg(DISTINCT phone), '{{}}') FROM (
     SELECT $3::text AS phone

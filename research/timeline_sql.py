@@ -352,9 +352,9 @@ def items_sql(*, customers: str, personal: bool) -> str:
 
     `customers`: whose items, as a condition on a customer id that follows it: ``= $5`` for the customer of ``$5``
     (the API), ``BETWEEN first AND last`` for a range (the export, which adds ``ORDER BY`` `EXPORT_ORDER`). Items
-    that belong to no customer (a text from a phone no customer has) are nobody's timeline. `personal`: whether the customer's own words beyond their answers' values
-    are included (inbound messages' bodies, answers' raw text), and the brand's idempotency keys of events, which
-    exports treat as contact data; without it they are null.
+    that belong to no customer (a text from a phone no customer has) are nobody's timeline. `personal`: whether the
+    customer's own words beyond their answers' values are included (inbound messages' bodies, answers' raw text),
+    and the brand's idempotency keys of events, which exports treat as contact data; without it they are null.
     """
     branches = _branches(personal)
     union = "\nUNION ALL\n".join(branches[kind].sql(kind, rank, customers) for rank, kind in enumerate(KINDS))
